@@ -1,0 +1,74 @@
+//! Versioned schema migrations, applied in order; `PRAGMA user_version` holds
+//! how many have run.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+/// Each entry moves the catalog one version forward. Never edit one that has
+/// shipped: add another.
+const MIGRATIONS: &[&str] = &[
+    // 1: settings, datasets, their versions and the objects of each version.
+    "
+    CREATE TABLE settings (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE datasets (
+        name            TEXT PRIMARY KEY COLLATE NOCASE,
+        dataset_id      TEXT NOT NULL,
+        current_version INTEGER NOT NULL,
+        created_at      TEXT NOT NULL,
+        updated_at      TEXT NOT NULL
+    );
+    CREATE TABLE versions (
+        dataset     TEXT NOT NULL COLLATE NOCASE REFERENCES datasets(name),
+        version     INTEGER NOT NULL,
+        rows        INTEGER NOT NULL,
+        bytes       INTEGER NOT NULL,
+        fingerprint TEXT NOT NULL,
+        schema      TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        PRIMARY KEY (dataset, version)
+    );
+    CREATE TABLE version_objects (
+        dataset  TEXT NOT NULL COLLATE NOCASE,
+        version  INTEGER NOT NULL,
+        position INTEGER NOT NULL,
+        key      TEXT NOT NULL,
+        rows     INTEGER NOT NULL,
+        bytes    INTEGER NOT NULL,
+        PRIMARY KEY (dataset, version, position),
+        FOREIGN KEY (dataset, version) REFERENCES versions(dataset, version)
+    );
+    ",
+];
+
+/// Brings the catalog up to the newest version. Safe when several processes
+/// open a new catalog at once: the check and the work share one write
+/// transaction.
+pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let current: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if current >= MIGRATIONS.len() {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let current: usize = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+    }
+    tx.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrating_twice_is_a_no_op() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        migrate(&mut conn).unwrap();
+        let v: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(v, MIGRATIONS.len());
+    }
+}

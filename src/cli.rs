@@ -1,0 +1,131 @@
+//! The command line: global flags and one subcommand each. Doc comments are
+//! the help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::output::OutputFormat;
+use crate::settings;
+
+/// A whole lakehouse in one binary: CSV to content-addressed Parquet, a SQLite
+/// catalog, and SQL over every dataset with DuckDB.
+#[derive(Debug, Parser)]
+#[command(name = "lake", version, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// The lake home: catalog and (by default) objects. Default: the data
+    /// directory of this platform, then `lake`.
+    #[arg(long, global = true, env = settings::LAKE_HOME, value_name = "DIR")]
+    pub home: Option<PathBuf>,
+    /// How results are printed. Default: table on a terminal, else csv.
+    #[arg(long, global = true, env = settings::LAKE_FORMAT, value_enum)]
+    pub format: Option<OutputFormat>,
+    /// No progress bars or messages on standard error.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a lake home, choosing where its objects live.
+    Init(InitArgs),
+    /// Turn a CSV file into a new version of a dataset.
+    Ingest(IngestArgs),
+    /// List the datasets.
+    Ls,
+    /// Show one dataset: schema, identity, versions and objects.
+    Show(ShowArgs),
+    /// Run SQL over every dataset.
+    Sql(SqlArgs),
+    /// Store a raw object.
+    Put(PutArgs),
+    /// Fetch a raw object.
+    Get(GetArgs),
+    /// Serve the lake over HTTP (not available yet).
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where objects live: a local directory. Default: `<home>/store`.
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// The CSV file (`.gz` is read transparently), or `-` for standard input.
+    #[arg(value_name = "FILE|-")]
+    pub file: PathBuf,
+    /// The dataset name. Default: the file's stem, lower-cased, other
+    /// characters turned into `_`.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Add the file to the current data instead of replacing it.
+    #[arg(long, conflicts_with = "replace")]
+    pub append: bool,
+    /// Replace the data even if the schema changed.
+    #[arg(long)]
+    pub replace: bool,
+    /// The first row is data, not column names.
+    #[arg(long)]
+    pub no_header: bool,
+    /// The field delimiter (one byte; `\t` for tab). Default: tab for `.tsv`,
+    /// else `,`.
+    #[arg(long, value_name = "CHAR")]
+    pub delimiter: Option<String>,
+    /// Column types instead of inferred ones: `col:TYPE,col:TYPE`.
+    #[arg(long, value_name = "COLUMNS")]
+    pub schema: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The dataset.
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SqlArgs {
+    /// The statement, or `-` to read it from standard input.
+    #[arg(value_name = "SQL", required_unless_present = "file", conflicts_with = "file")]
+    pub sql: Option<String>,
+    /// Read the statement from a file.
+    #[arg(long, short, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PutArgs {
+    /// The object key.
+    pub key: String,
+    /// The file to store, or `-` (the default) for standard input.
+    #[arg(value_name = "FILE|-")]
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// The object key.
+    pub key: String,
+    /// Write to this file instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1:3110")]
+    pub addr: String,
+}

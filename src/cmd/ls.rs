@@ -1,0 +1,31 @@
+//! `lake ls`: one row per dataset.
+
+use serde_json::Value;
+
+use crate::lake::Lake;
+use crate::output::{OutputFormat, RowWriter};
+use crate::printer::{Printer, human_bytes};
+
+pub fn run(lake: &Lake, printer: Printer) -> anyhow::Result<()> {
+    let datasets = lake.catalog().list()?;
+    let columns = ["name", "rows", "columns", "bytes", "version", "updated"];
+    let mut out = printer.stdout();
+    let mut w = RowWriter::new(printer.format, &mut out, columns.map(String::from).to_vec())?;
+    for ds in datasets {
+        let bytes = if printer.format == OutputFormat::Table {
+            Value::from(human_bytes(ds.current.bytes))
+        } else {
+            Value::from(ds.current.bytes)
+        };
+        w.row(&[
+            Value::from(ds.name),
+            Value::from(ds.current.rows),
+            Value::from(ds.current.schema.columns.len()),
+            bytes,
+            Value::from(ds.current.version),
+            Value::from(ds.updated_at),
+        ])?;
+    }
+    w.finish()?;
+    Ok(())
+}

@@ -1,0 +1,608 @@
+//! CSV to Parquet in two streaming passes: the first reads every row to infer
+//! the schema, the second builds Arrow record batches and writes them with
+//! the Parquet `ArrowWriter`, hashing the bytes as they are written.
+
+use std::collections::HashSet;
+use std::io::{self, Read, Write};
+use std::sync::Arc;
+use std::sync::mpsc::sync_channel;
+
+use arrow::array::{
+    ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, StringBuilder,
+    TimestampMicrosecondBuilder,
+};
+use arrow::datatypes::{DataType, Field, Schema as ArrowSchema, SchemaRef, TimeUnit};
+use arrow::record_batch::RecordBatch;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+use super::infer::{Inferrer, fits_type};
+use super::source::Source;
+use super::values;
+use crate::schema::{Column, ColumnType, Schema};
+
+/// Rows per Arrow record batch.
+const BATCH_ROWS: usize = 32 * 1024;
+/// Rows per Parquet row group (DuckDB's own row group size).
+const ROW_GROUP_ROWS: usize = 122_880;
+/// Encoded bytes a row group may buffer before it is flushed: bounds memory
+/// on wide rows.
+const ROW_GROUP_BYTES: usize = 64 << 20;
+
+/// Errors while reading CSV or writing Parquet.
+#[derive(Debug, Error)]
+pub enum ConvertError {
+    #[error("{file}: empty file: no header row")]
+    Empty { file: String },
+    #[error("{file}: line {line}: {reason}")]
+    Parse {
+        file: String,
+        line: u64,
+        reason: String,
+    },
+    #[error("reading {file}")]
+    Read {
+        file: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("--schema: {0}")]
+    SchemaOverride(String),
+    #[error("writing Parquet")]
+    Parquet(#[from] parquet::errors::ParquetError),
+    #[error("building Arrow batch")]
+    Arrow(#[from] arrow::error::ArrowError),
+    #[error("writing Parquet")]
+    Write(#[source] io::Error),
+}
+
+/// How to read the CSV.
+#[derive(Debug, Clone)]
+pub struct CsvOptions {
+    /// The first row names the columns.
+    pub header: bool,
+    /// The field delimiter.
+    pub delimiter: u8,
+    /// Types given by the user, by column name; the rest are inferred.
+    pub types: Vec<(String, ColumnType)>,
+}
+
+impl Default for CsvOptions {
+    fn default() -> Self {
+        CsvOptions {
+            header: true,
+            delimiter: b',',
+            types: Vec::new(),
+        }
+    }
+}
+
+/// Parses `--schema "col:TYPE,col:TYPE"`.
+pub fn parse_schema_override(spec: &str) -> Result<Vec<(String, ColumnType)>, ConvertError> {
+    spec.split(',')
+        .filter(|part| !part.trim().is_empty())
+        .map(|part| {
+            let (name, ty) = part.rsplit_once(':').ok_or_else(|| {
+                ConvertError::SchemaOverride(format!("{part:?} is not of the form column:TYPE"))
+            })?;
+            let ty = ty.parse().map_err(ConvertError::SchemaOverride)?;
+            Ok((name.trim().to_owned(), ty))
+        })
+        .collect()
+}
+
+/// What the first pass learned.
+#[derive(Debug, Clone)]
+pub struct Scan {
+    pub schema: Schema,
+    pub rows: u64,
+}
+
+/// Reports how far a pass has got.
+pub trait Progress: Sync {
+    /// A pass begins; `total` is the source's size on disk.
+    fn start(&self, _pass: &'static str, _total: u64) {}
+    /// `bytes` more of the source were read.
+    fn bytes(&self, _bytes: u64) {}
+    /// `rows` more rows were read.
+    fn rows(&self, _rows: u64) {}
+}
+
+/// No progress reporting.
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+fn reader<'a>(opts: &CsvOptions, input: Box<dyn Read + Send + 'a>) -> csv::Reader<Box<dyn Read + Send + 'a>> {
+    csv::ReaderBuilder::new()
+        .has_headers(opts.header)
+        .delimiter(opts.delimiter)
+        .flexible(false)
+        .buffer_capacity(1 << 20)
+        .from_reader(input)
+}
+
+fn parse_error(source: &Source, err: csv::Error, headers: &[String]) -> ConvertError {
+    let file = source.label().to_owned();
+    let line = err.position().map_or(0, |p| p.line());
+    match err.into_kind() {
+        csv::ErrorKind::Io(source) => ConvertError::Read { file, source },
+        csv::ErrorKind::Utf8 { err, .. } => ConvertError::Parse {
+            file,
+            line,
+            reason: format!(
+                "column {}: invalid UTF-8 (is this a text file?)",
+                column_label(err.field(), headers)
+            ),
+        },
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => ConvertError::Parse {
+            file,
+            line,
+            reason: format!("expected {expected_len} fields, found {len}"),
+        },
+        other => ConvertError::Parse {
+            file,
+            line,
+            reason: format!("{other:?}"),
+        },
+    }
+}
+
+/// `3 (age)`: a 1-based column number with its name, when known.
+fn column_label(index: usize, headers: &[String]) -> String {
+    match headers.get(index) {
+        Some(name) => format!("{} ({name})", index + 1),
+        None => (index + 1).to_string(),
+    }
+}
+
+/// Column names from the header row, or `column_1..N`; empty names become
+/// `column_N` and repeats get `_2`, `_3`, unique without regard to case
+/// (SQL names are case-insensitive).
+pub fn column_names(header: Option<&csv::StringRecord>, count: usize) -> Vec<String> {
+    let mut seen = HashSet::new();
+    let mut names = Vec::with_capacity(count);
+    for i in 0..count {
+        let raw = header.and_then(|h| h.get(i)).map(str::trim).unwrap_or("");
+        let base = if raw.is_empty() {
+            format!("column_{}", i + 1)
+        } else {
+            raw.to_owned()
+        };
+        let mut name = base.clone();
+        let mut n = 2;
+        while !seen.insert(name.to_lowercase()) {
+            name = format!("{base}_{n}");
+            n += 1;
+        }
+        names.push(name);
+    }
+    names
+}
+
+/// Pass one: reads every row, checks it, and infers the schema.
+pub fn scan(source: &Source, opts: &CsvOptions, progress: &dyn Progress) -> Result<Scan, ConvertError> {
+    if source.is_empty() {
+        return Err(ConvertError::Empty {
+            file: source.label().to_owned(),
+        });
+    }
+    progress.start("scanning", source.len());
+    let bytes = |n| progress.bytes(n);
+    let input = source.open(&bytes).map_err(|e| ConvertError::Read {
+        file: source.label().to_owned(),
+        source: e,
+    })?;
+    let mut rdr = reader(opts, input);
+    let mut record = csv::StringRecord::new();
+    let header = if opts.header {
+        let h = rdr.headers().map_err(|e| parse_error(source, e, &[]))?.clone();
+        if h.is_empty() {
+            return Err(ConvertError::Empty {
+                file: source.label().to_owned(),
+            });
+        }
+        Some(h)
+    } else {
+        None
+    };
+    let mut names = header.as_ref().map(|h| column_names(Some(h), h.len()));
+    let mut inferrer = names.as_ref().map(|n| Inferrer::new(n.len()));
+    let mut forced: Vec<Option<ColumnType>> = Vec::new();
+    let mut rows = 0u64;
+    loop {
+        let more = rdr
+            .read_record(&mut record)
+            .map_err(|e| parse_error(source, e, names.as_deref().unwrap_or(&[])))?;
+        if !more {
+            break;
+        }
+        if names.is_none() {
+            names = Some(column_names(None, record.len()));
+        }
+        let names = names.as_deref().unwrap_or(&[]);
+        if forced.is_empty() {
+            forced = resolve_overrides(names, &opts.types)?;
+        }
+        let inf = inferrer.get_or_insert_with(|| Inferrer::new(names.len()));
+        if memchr::memchr(0, record.as_slice().as_bytes()).is_some() {
+            let col = record.iter().position(|f| f.contains('\0')).unwrap_or(0);
+            return Err(ConvertError::Parse {
+                file: source.label().to_owned(),
+                line: record.position().map_or(0, |p| p.line()),
+                reason: format!(
+                    "column {}: contains a NUL byte (is this a text file?)",
+                    column_label(col, names)
+                ),
+            });
+        }
+        for (i, field) in record.iter().enumerate() {
+            match forced[i] {
+                None => inf.observe(i, field),
+                Some(t) => {
+                    if !field.is_empty() && !fits_type(field, t) {
+                        return Err(value_error(source, &record, i, names, t, field));
+                    }
+                }
+            }
+        }
+        rows += 1;
+        if rows % 8192 == 0 {
+            progress.rows(8192);
+        }
+    }
+    progress.rows(rows % 8192);
+    let names = names.unwrap_or_default();
+    if forced.is_empty() {
+        forced = resolve_overrides(&names, &opts.types)?;
+    }
+    let inferred = inferrer.map(|i| i.finish()).unwrap_or_default();
+    let columns = names
+        .into_iter()
+        .enumerate()
+        .map(|(i, name)| Column {
+            name,
+            column_type: forced[i].unwrap_or(inferred[i]),
+        })
+        .collect();
+    Ok(Scan {
+        schema: Schema { columns },
+        rows,
+    })
+}
+
+fn value_error(
+    source: &Source,
+    record: &csv::StringRecord,
+    i: usize,
+    names: &[String],
+    t: ColumnType,
+    field: &str,
+) -> ConvertError {
+    let shown: String = field.chars().take(40).collect();
+    ConvertError::Parse {
+        file: source.label().to_owned(),
+        line: record.position().map_or(0, |p| p.line()),
+        reason: format!(
+            "column {}: {shown:?} is not a valid {t}",
+            column_label(i, names)
+        ),
+    }
+}
+
+/// The type each column was given with `--schema`, refusing unknown names.
+fn resolve_overrides(
+    names: &[String],
+    types: &[(String, ColumnType)],
+) -> Result<Vec<Option<ColumnType>>, ConvertError> {
+    let mut forced = vec![None; names.len()];
+    for (name, t) in types {
+        let i = names
+            .iter()
+            .position(|n| n.eq_ignore_ascii_case(name))
+            .ok_or_else(|| {
+                ConvertError::SchemaOverride(format!(
+                    "no column named {name:?} (columns: {})",
+                    names.join(", ")
+                ))
+            })?;
+        forced[i] = Some(*t);
+    }
+    Ok(forced)
+}
+
+/// The Arrow schema a lake schema is written as.
+pub fn arrow_schema(schema: &Schema) -> SchemaRef {
+    Arc::new(ArrowSchema::new(
+        schema
+            .columns
+            .iter()
+            .map(|c| {
+                let dt = match c.column_type {
+                    ColumnType::Boolean => DataType::Boolean,
+                    ColumnType::Bigint => DataType::Int64,
+                    ColumnType::Double => DataType::Float64,
+                    ColumnType::Date => DataType::Date32,
+                    ColumnType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
+                    ColumnType::Varchar => DataType::Utf8,
+                };
+                Field::new(&c.name, dt, true)
+            })
+            .collect::<Vec<_>>(),
+    ))
+}
+
+enum Builder {
+    Boolean(BooleanBuilder),
+    Bigint(Int64Builder),
+    Double(Float64Builder),
+    Date(Date32Builder),
+    Timestamp(TimestampMicrosecondBuilder),
+    Varchar(StringBuilder),
+}
+
+impl Builder {
+    fn new(t: ColumnType) -> Builder {
+        match t {
+            ColumnType::Boolean => Builder::Boolean(BooleanBuilder::with_capacity(BATCH_ROWS)),
+            ColumnType::Bigint => Builder::Bigint(Int64Builder::with_capacity(BATCH_ROWS)),
+            ColumnType::Double => Builder::Double(Float64Builder::with_capacity(BATCH_ROWS)),
+            ColumnType::Date => Builder::Date(Date32Builder::with_capacity(BATCH_ROWS)),
+            ColumnType::Timestamp => Builder::Timestamp(TimestampMicrosecondBuilder::with_capacity(BATCH_ROWS)),
+            ColumnType::Varchar => Builder::Varchar(StringBuilder::with_capacity(BATCH_ROWS, BATCH_ROWS * 16)),
+        }
+    }
+
+    /// Appends one field; `false` when it does not parse as the column type.
+    #[inline]
+    fn append(&mut self, field: &str) -> bool {
+        if field.is_empty() {
+            match self {
+                Builder::Boolean(b) => b.append_null(),
+                Builder::Bigint(b) => b.append_null(),
+                Builder::Double(b) => b.append_null(),
+                Builder::Date(b) => b.append_null(),
+                Builder::Timestamp(b) => b.append_null(),
+                Builder::Varchar(b) => b.append_null(),
+            }
+            return true;
+        }
+        fn put<T>(v: Option<T>, f: impl FnOnce(T)) -> bool {
+            v.map(f).is_some()
+        }
+        match self {
+            Builder::Boolean(b) => put(values::parse_bool(field), |v| b.append_value(v)),
+            Builder::Bigint(b) => put(values::parse_i64(field), |v| b.append_value(v)),
+            Builder::Double(b) => put(values::parse_f64(field), |v| b.append_value(v)),
+            Builder::Date(b) => put(values::parse_date(field), |v| b.append_value(v)),
+            Builder::Timestamp(b) => put(values::parse_timestamp(field), |v| b.append_value(v)),
+            Builder::Varchar(b) => {
+                b.append_value(field);
+                true
+            }
+        }
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        match self {
+            Builder::Boolean(b) => Arc::new(b.finish()),
+            Builder::Bigint(b) => Arc::new(b.finish()),
+            Builder::Double(b) => Arc::new(b.finish()),
+            Builder::Date(b) => Arc::new(b.finish()),
+            Builder::Timestamp(b) => Arc::new(b.finish()),
+            Builder::Varchar(b) => Arc::new(b.finish()),
+        }
+    }
+}
+
+/// A writer that hashes and counts what passes through it.
+pub struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<W: Write> HashingWriter<W> {
+    pub fn new(inner: W) -> Self {
+        HashingWriter {
+            inner,
+            hasher: Sha256::new(),
+            bytes: 0,
+        }
+    }
+
+    /// The SHA-256 (hex) and length of everything written, and the writer.
+    pub fn finish(mut self) -> io::Result<(String, u64, W)> {
+        self.inner.flush()?;
+        Ok((hex::encode(self.hasher.finalize()), self.bytes, self.inner))
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The Parquet file a conversion wrote.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub sha256: String,
+    pub bytes: u64,
+    pub rows: u64,
+}
+
+/// Writer settings: fixed, so the same input always gives the same bytes.
+fn writer_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
+        .set_created_by(concat!("lake ", env!("CARGO_PKG_VERSION")).to_owned())
+        .build()
+}
+
+/// Pass two: converts the source to Parquet with `schema` (from [`scan`]),
+/// writing to `out`. Parsing and encoding run on two threads.
+pub fn write_parquet<W: Write + Send>(
+    source: &Source,
+    opts: &CsvOptions,
+    schema: &Schema,
+    out: W,
+    progress: &dyn Progress,
+) -> Result<(Written, W), ConvertError> {
+    let arrow = arrow_schema(schema);
+    let mut writer = ArrowWriter::try_new(HashingWriter::new(out), arrow.clone(), Some(writer_properties()))?;
+    let names: Vec<String> = schema.columns.iter().map(|c| c.name.clone()).collect();
+    progress.start("writing", source.len());
+    let (tx, rx) = sync_channel::<RecordBatch>(2);
+    let (parsed, rows) = std::thread::scope(|scope| {
+        let parser = scope.spawn(move || -> Result<u64, ConvertError> {
+            let bytes = |n| progress.bytes(n);
+            let input = source.open(&bytes).map_err(|e| ConvertError::Read {
+                file: source.label().to_owned(),
+                source: e,
+            })?;
+            let mut rdr = reader(opts, input);
+            let mut builders: Vec<Builder> = schema.columns.iter().map(|c| Builder::new(c.column_type)).collect();
+            let mut record = csv::StringRecord::new();
+            let mut in_batch = 0usize;
+            let mut rows = 0u64;
+            loop {
+                let more = rdr.read_record(&mut record).map_err(|e| parse_error(source, e, &names))?;
+                if more {
+                    for (i, (field, b)) in record.iter().zip(builders.iter_mut()).enumerate() {
+                        if !b.append(field) {
+                            return Err(value_error(source, &record, i, &names, schema.columns[i].column_type, field));
+                        }
+                    }
+                    in_batch += 1;
+                }
+                if in_batch == BATCH_ROWS || (!more && in_batch > 0) {
+                    let columns = builders.iter_mut().map(Builder::finish).collect();
+                    let batch = RecordBatch::try_new(arrow.clone(), columns)?;
+                    progress.rows(in_batch as u64);
+                    rows += in_batch as u64;
+                    in_batch = 0;
+                    if tx.send(batch).is_err() {
+                        break; // the writer failed; its error is reported
+                    }
+                }
+                if !more {
+                    break;
+                }
+            }
+            Ok(rows)
+        });
+        let mut written: Result<(), ConvertError> = Ok(());
+        for batch in rx {
+            if let Err(e) = writer.write(&batch) {
+                written = Err(e.into());
+                break;
+            }
+        }
+        let rows = parser.join().unwrap_or_else(|_| {
+            Err(ConvertError::Write(io::Error::other("the CSV parser thread panicked")))
+        });
+        (written, rows)
+    });
+    let rows = rows?;
+    parsed?;
+    let hashing = writer.into_inner()?;
+    let (sha256, bytes, out) = hashing.finish().map_err(ConvertError::Write)?;
+    Ok((Written { sha256, bytes, rows }, out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_names_are_made_unique() {
+        let header = csv::StringRecord::from(vec!["id", "", "name", "Name", "name", " "]);
+        assert_eq!(
+            column_names(Some(&header), 6),
+            ["id", "column_2", "name", "Name_2", "name_3", "column_6"]
+        );
+        assert_eq!(column_names(None, 2), ["column_1", "column_2"]);
+    }
+
+    #[test]
+    fn schema_override_parses() {
+        let types = parse_schema_override("id:BIGINT, zip:varchar").unwrap();
+        assert_eq!(types, [("id".to_owned(), ColumnType::Bigint), ("zip".to_owned(), ColumnType::Varchar)]);
+        assert!(parse_schema_override("id").is_err());
+        assert!(parse_schema_override("id:NUMBER").is_err());
+    }
+
+    /// Converts CSV text with every column forced to VARCHAR and reads the
+    /// Parquet back as rows of optional strings.
+    fn round_trip(csv_text: &[u8], names: &[String]) -> Vec<Vec<Option<String>>> {
+        use arrow::array::AsArray;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        std::fs::write(&path, csv_text).unwrap();
+        let source = Source::file(&path).unwrap();
+        let opts = CsvOptions {
+            types: names.iter().map(|n| (n.clone(), ColumnType::Varchar)).collect(),
+            ..CsvOptions::default()
+        };
+        let scan = scan(&source, &opts, &NoProgress).unwrap();
+        let (written, bytes) = write_parquet(&source, &opts, &scan.schema, Vec::new(), &NoProgress).unwrap();
+        assert_eq!(written.rows, scan.rows);
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(bytes::Bytes::from(bytes), 1024).unwrap();
+        let mut rows = Vec::new();
+        for batch in reader {
+            let batch = batch.unwrap();
+            for r in 0..batch.num_rows() {
+                rows.push(
+                    batch
+                        .columns()
+                        .iter()
+                        .map(|c| {
+                            let c = c.as_string::<i32>();
+                            (!arrow::array::Array::is_null(c, r)).then(|| c.value(r).to_owned())
+                        })
+                        .collect(),
+                );
+            }
+        }
+        rows
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Any table of strings written as CSV reads back equal (an empty
+        /// string is NULL, as the spec says).
+        #[test]
+        fn any_table_of_strings_round_trips(
+            cols in 1usize..5,
+            cells in proptest::collection::vec("(\\PC|[,\"\r\n ]){0,12}", 0..60),
+        ) {
+            let names: Vec<String> = (0..cols).map(|i| format!("c{i}")).collect();
+            let table: Vec<Vec<String>> = cells.chunks(cols).filter(|r| r.len() == cols).map(<[String]>::to_vec).collect();
+            let mut w = csv::Writer::from_writer(Vec::new());
+            w.write_record(&names).unwrap();
+            for row in &table {
+                w.write_record(row).unwrap();
+            }
+            let text = w.into_inner().unwrap();
+            let expected: Vec<Vec<Option<String>>> = table
+                .iter()
+                .map(|r| r.iter().map(|c| (!c.is_empty()).then(|| c.clone())).collect())
+                .collect();
+            proptest::prop_assert_eq!(round_trip(&text, &names), expected);
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! Type inference over every row: each column keeps the set of types all of
+//! its values so far fit, and ends as the first of them in the order
+//! BOOLEAN, BIGINT, DOUBLE, DATE, TIMESTAMP, else VARCHAR.
+
+use super::values;
+use crate::schema::ColumnType;
+
+const BOOLEAN: u8 = 1;
+const BIGINT: u8 = 2;
+const DOUBLE: u8 = 4;
+const DATE: u8 = 8;
+const TIMESTAMP: u8 = 16;
+const ANY: u8 = BOOLEAN | BIGINT | DOUBLE | DATE | TIMESTAMP;
+
+/// The types one non-empty field fits.
+fn fits(s: &str) -> u8 {
+    let first = s.as_bytes()[0];
+    if first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.') {
+        if values::parse_i64(s).is_some() {
+            return BIGINT | DOUBLE;
+        }
+        if values::parse_f64(s).is_some() {
+            return DOUBLE;
+        }
+        if values::parse_date(s).is_some() {
+            return DATE | TIMESTAMP;
+        }
+        if values::parse_timestamp(s).is_some() {
+            return TIMESTAMP;
+        }
+        return 0;
+    }
+    if values::parse_bool(s).is_some() {
+        return BOOLEAN;
+    }
+    0
+}
+
+/// Whether `s` fits `t`, for a column whose type was given, not inferred.
+pub fn fits_type(s: &str, t: ColumnType) -> bool {
+    match t {
+        ColumnType::Boolean => values::parse_bool(s).is_some(),
+        ColumnType::Bigint => values::parse_i64(s).is_some(),
+        ColumnType::Double => values::parse_f64(s).is_some(),
+        ColumnType::Date => values::parse_date(s).is_some(),
+        ColumnType::Timestamp => values::parse_timestamp(s).is_some(),
+        ColumnType::Varchar => true,
+    }
+}
+
+/// Inference state for a table.
+#[derive(Debug, Clone)]
+pub struct Inferrer {
+    masks: Vec<u8>,
+    seen: Vec<bool>,
+}
+
+impl Inferrer {
+    pub fn new(columns: usize) -> Inferrer {
+        Inferrer {
+            masks: vec![ANY; columns],
+            seen: vec![false; columns],
+        }
+    }
+
+    /// Narrows column `i` by one field; empty fields are NULL and fit all.
+    #[inline]
+    pub fn observe(&mut self, i: usize, field: &str) {
+        let mask = self.masks[i];
+        if mask == 0 || field.is_empty() {
+            return;
+        }
+        self.seen[i] = true;
+        self.masks[i] = mask & fits(field);
+    }
+
+    /// Whether column `i` can still be something other than VARCHAR.
+    pub fn is_open(&self, i: usize) -> bool {
+        self.masks[i] != 0
+    }
+
+    /// The inferred types. A column with no values at all is VARCHAR.
+    pub fn finish(&self) -> Vec<ColumnType> {
+        self.masks
+            .iter()
+            .zip(&self.seen)
+            .map(|(&mask, &seen)| {
+                if !seen {
+                    return ColumnType::Varchar;
+                }
+                [
+                    (BOOLEAN, ColumnType::Boolean),
+                    (BIGINT, ColumnType::Bigint),
+                    (DOUBLE, ColumnType::Double),
+                    (DATE, ColumnType::Date),
+                    (TIMESTAMP, ColumnType::Timestamp),
+                ]
+                .into_iter()
+                .find(|(bit, _)| mask & bit != 0)
+                .map_or(ColumnType::Varchar, |(_, t)| t)
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn infer(values: &[&str]) -> ColumnType {
+        let mut inf = Inferrer::new(1);
+        for v in values {
+            inf.observe(0, v);
+        }
+        inf.finish()[0]
+    }
+
+    #[test]
+    fn picks_the_narrowest_type_every_value_fits() {
+        assert_eq!(infer(&["1", "2", ""]), ColumnType::Bigint);
+        assert_eq!(infer(&["1", "2.5"]), ColumnType::Double);
+        assert_eq!(infer(&["true", "FALSE", ""]), ColumnType::Boolean);
+        assert_eq!(infer(&["2024-01-01", "2024-12-31"]), ColumnType::Date);
+        assert_eq!(infer(&["2024-01-01", "2024-01-01 10:00:00"]), ColumnType::Timestamp);
+        assert_eq!(infer(&["1", "x"]), ColumnType::Varchar);
+        assert_eq!(infer(&["true", "1"]), ColumnType::Varchar);
+        assert_eq!(infer(&["007", "8"]), ColumnType::Varchar);
+        assert_eq!(infer(&["", ""]), ColumnType::Varchar);
+        assert_eq!(infer(&[]), ColumnType::Varchar);
+    }
+
+    #[test]
+    fn the_last_row_counts_as_much_as_the_first() {
+        let mut values = vec!["1"; 100_000];
+        values.push("one");
+        assert_eq!(infer(&values), ColumnType::Varchar);
+    }
+}

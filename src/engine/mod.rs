@@ -1,0 +1,8 @@
+//! The data engine: CSV sources, type inference, CSV to Parquet, and SQL with
+//! DuckDB. Nothing here prints or knows about flags.
+
+pub mod convert;
+pub mod infer;
+pub mod query;
+pub mod source;
+pub mod values;

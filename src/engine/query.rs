@@ -1,0 +1,172 @@
+//! SQL over the lake: DuckDB in this process, each dataset a view over the
+//! Parquet files of its current version.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use duckdb::Connection;
+use thiserror::Error;
+
+use crate::schema::Schema;
+
+/// Errors from a query.
+#[derive(Debug, Error)]
+pub enum QueryError {
+    #[error("{0}")]
+    Sql(String),
+    #[error("starting DuckDB: {0}")]
+    Open(String),
+    #[error("dataset {name}: {reason}")]
+    Dataset { name: String, reason: String },
+    #[error("writing the result")]
+    Output(#[source] anyhow::Error),
+}
+
+/// The lower-cased words of a SQL text that could name a dataset: runs of
+/// letters, digits and `_`, and the insides of double-quoted identifiers.
+/// Only datasets named here are registered, so a catalog of thousands of
+/// datasets costs a query nothing it does not use.
+pub fn referenced_names(sql: &str) -> HashSet<String> {
+    let mut names = HashSet::new();
+    let mut word = String::new();
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '"' {
+            let mut quoted = String::new();
+            while let Some(q) = chars.next() {
+                if q == '"' {
+                    if chars.peek() == Some(&'"') {
+                        chars.next();
+                        quoted.push('"');
+                        continue;
+                    }
+                    break;
+                }
+                quoted.push(q);
+            }
+            names.insert(quoted.to_lowercase());
+        } else if c.is_ascii_alphanumeric() || c == '_' {
+            word.push(c.to_ascii_lowercase());
+            continue;
+        }
+        if !word.is_empty() {
+            names.insert(std::mem::take(&mut word));
+        }
+    }
+    if !word.is_empty() {
+        names.insert(word);
+    }
+    names
+}
+
+/// Quotes a SQL identifier.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Quotes a SQL string literal.
+pub fn quote_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// An in-memory DuckDB with the lake's datasets as views.
+pub struct QueryEngine {
+    conn: Connection,
+}
+
+impl QueryEngine {
+    /// A fresh in-memory database.
+    pub fn open() -> Result<QueryEngine, QueryError> {
+        let conn = Connection::open_in_memory().map_err(|e| QueryError::Open(e.to_string()))?;
+        // Extensions are never downloaded: the parquet reader is built in, and
+        // a machine behind a firewall must behave like any other.
+        conn.execute_batch("SET autoinstall_known_extensions = false; SET autoload_known_extensions = false;")
+            .map_err(|e| QueryError::Open(e.to_string()))?;
+        Ok(QueryEngine { conn })
+    }
+
+    /// The DuckDB connection, for callers that set more options.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Makes `name` a view over the Parquet `files`. If DuckDB cannot read
+    /// them, the view is replaced by one that fails with `reason` when used,
+    /// so that only queries of this dataset fail.
+    pub fn register(&self, name: &str, files: &[PathBuf]) -> Result<(), QueryError> {
+        let list = files
+            .iter()
+            .map(|p| quote_literal(&p.to_string_lossy()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "CREATE OR REPLACE TEMP VIEW {} AS SELECT * FROM read_parquet([{list}])",
+            quote_ident(name)
+        );
+        self.conn.execute_batch(&sql).map_err(|e| QueryError::Dataset {
+            name: name.to_owned(),
+            reason: format!("cannot read its objects: {e}"),
+        })
+    }
+
+    /// Makes `name` a view with the dataset's columns that raises `reason`
+    /// as soon as a query reads it.
+    pub fn register_broken(&self, name: &str, schema: &Schema, reason: &str) -> Result<(), QueryError> {
+        let message = format!("dataset {name}: {reason}");
+        let columns = if schema.columns.is_empty() {
+            "NULL AS \"_\"".to_owned()
+        } else {
+            schema
+                .columns
+                .iter()
+                .map(|c| format!("NULL::{} AS {}", c.column_type, quote_ident(&c.name)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let sql = format!(
+            "CREATE OR REPLACE TEMP VIEW {} AS SELECT {columns} FROM range(1) WHERE error({}) IS NULL",
+            quote_ident(name),
+            quote_literal(&message)
+        );
+        self.conn
+            .execute_batch(&sql)
+            .map_err(|e| QueryError::Sql(e.to_string()))
+    }
+
+    /// Runs one statement, handing each result batch to `sink`; returns the
+    /// result's schema (known even when there are no rows).
+    pub fn run(
+        &self,
+        sql: &str,
+        sink: &mut dyn FnMut(&SchemaRef, &RecordBatch) -> anyhow::Result<()>,
+    ) -> Result<SchemaRef, QueryError> {
+        let mut stmt = self
+            .conn
+            .prepare(sql)
+            .map_err(|e| QueryError::Sql(e.to_string()))?;
+        let stream = stmt
+            .stream_arrow([])
+            .map_err(|e| QueryError::Sql(e.to_string()))?;
+        let schema = stream.get_schema();
+        for batch in stream {
+            let batch = batch.map_err(|e| QueryError::Sql(e.to_string()))?;
+            sink(&schema, &batch).map_err(QueryError::Output)?;
+        }
+        Ok(schema)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_words_and_quoted_identifiers() {
+        let names = referenced_names(r#"SELECT a.x FROM People a JOIN "Odd ""Name""" USING (id)"#);
+        for n in ["select", "a", "x", "from", "people", "join", "odd \"name\"", "using", "id"] {
+            assert!(names.contains(n), "{n} missing from {names:?}");
+        }
+    }
+}

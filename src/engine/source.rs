@@ -1,0 +1,123 @@
+//! Where an ingest reads from: a file (plain or gzip) or standard input
+//! spooled to a temporary file, so that it can be read twice.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use flate2::read::MultiGzDecoder;
+
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+const BUFFER: usize = 1 << 20;
+
+/// A CSV source that can be opened more than once.
+#[derive(Debug)]
+pub struct Source {
+    path: PathBuf,
+    /// How errors name it: the path, or `<stdin>`.
+    label: String,
+    gzip: bool,
+    /// Compressed size on disk, for progress.
+    len: u64,
+    /// Keeps a spooled copy of standard input alive.
+    _spool: Option<tempfile::TempPath>,
+}
+
+impl Source {
+    /// A file on disk; gzip is recognised by its magic bytes.
+    pub fn file(path: &Path) -> io::Result<Source> {
+        let mut file = File::open(path)?;
+        let meta = file.metadata()?;
+        if meta.is_dir() {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "is a directory"));
+        }
+        let mut magic = [0u8; 2];
+        let gzip = read_prefix(&mut file, &mut magic)? == 2 && magic == GZIP_MAGIC;
+        Ok(Source {
+            path: path.to_owned(),
+            label: path.display().to_string(),
+            gzip,
+            len: meta.len(),
+            _spool: None,
+        })
+    }
+
+    /// Copies `reader` (standard input) into a temporary file in `dir`.
+    pub fn spool(reader: &mut dyn Read, dir: &Path) -> io::Result<Source> {
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+        io::copy(reader, tmp.as_file_mut())?;
+        let path = tmp.into_temp_path();
+        let mut source = Source::file(&path)?;
+        source.label = "<stdin>".to_owned();
+        source._spool = Some(path);
+        Ok(source)
+    }
+
+    /// How errors name this source.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// Bytes on disk (compressed, for gzip).
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the source is empty on disk.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The file name that decides defaults (name, delimiter), if any.
+    pub fn path(&self) -> Option<&Path> {
+        self._spool.is_none().then_some(self.path.as_path())
+    }
+
+    /// Opens the decompressed bytes, UTF-8 byte order mark removed; `progress`
+    /// is told how many bytes of the file on disk have been read.
+    pub fn open<'a>(&self, progress: &'a (dyn Fn(u64) + Sync)) -> io::Result<Box<dyn Read + Send + 'a>> {
+        let file = File::open(&self.path)?;
+        let counted = Counted {
+            inner: file,
+            progress,
+        };
+        let mut reader: Box<dyn BufRead + Send + 'a> = if self.gzip {
+            Box::new(BufReader::with_capacity(
+                BUFFER,
+                MultiGzDecoder::new(BufReader::with_capacity(BUFFER, counted)),
+            ))
+        } else {
+            Box::new(BufReader::with_capacity(BUFFER, counted))
+        };
+        let buf = reader.fill_buf()?;
+        if buf.starts_with(b"\xef\xbb\xbf") {
+            reader.consume(3);
+        }
+        Ok(reader)
+    }
+}
+
+fn read_prefix(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+/// Tells a callback how far through the underlying file reading has got.
+struct Counted<'a, R> {
+    inner: R,
+    progress: &'a (dyn Fn(u64) + Sync),
+}
+
+impl<R: Read> Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        (self.progress)(n as u64);
+        Ok(n)
+    }
+}

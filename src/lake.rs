@@ -1,0 +1,375 @@
+//! A lake home opened: its catalog and its store, and the operations that the
+//! CLI and the server share.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use thiserror::Error;
+
+use crate::catalog::{Catalog, CatalogError, Commit, CommitStatus, ObjectRef, WriteMode};
+use crate::engine::convert::{self, ConvertError, CsvOptions, Progress};
+use crate::engine::query::{QueryEngine, QueryError, referenced_names};
+use crate::engine::source::Source;
+use crate::schema;
+use crate::store::{KeyError, Store, StoreError, StoreUrl};
+
+/// The catalog file inside a home.
+pub const CATALOG_FILE: &str = "catalog.sqlite";
+/// The setting that records where the objects live.
+const STORE_SETTING: &str = "store";
+/// The store of a new lake: `store/` inside its home.
+const DEFAULT_STORE: &str = "store";
+
+/// Errors of lake operations.
+#[derive(Debug, Error)]
+pub enum LakeError {
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Convert(#[from] ConvertError),
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    #[error("invalid dataset name {name:?}: {reason}")]
+    InvalidName { name: String, reason: String },
+    #[error("{0}")]
+    Usage(String),
+    #[error("lake home {path}")]
+    Home {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("this lake already uses the store {current}; it cannot be changed to {requested}")]
+    StoreChange { current: String, requested: String },
+}
+
+/// What a process exit code says about an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Anything else: 1.
+    Failure,
+    /// A bad argument: 2.
+    Usage,
+    /// A schema conflict: 3.
+    Conflict,
+    /// A dataset or key that does not exist: 4.
+    NotFound,
+}
+
+impl ErrorClass {
+    /// The exit code of the class.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            ErrorClass::Failure => 1,
+            ErrorClass::Usage => 2,
+            ErrorClass::Conflict => 3,
+            ErrorClass::NotFound => 4,
+        }
+    }
+
+    /// The class of the first typed error in a chain.
+    pub fn of(err: &anyhow::Error) -> ErrorClass {
+        err.chain()
+            .find_map(|cause| {
+                if let Some(e) = cause.downcast_ref::<LakeError>() {
+                    Some(e.class())
+                } else if let Some(e) = cause.downcast_ref::<CatalogError>() {
+                    Some(catalog_class(e))
+                } else if let Some(e) = cause.downcast_ref::<StoreError>() {
+                    Some(store_class(e))
+                } else if cause.downcast_ref::<KeyError>().is_some() {
+                    Some(ErrorClass::Usage)
+                } else {
+                    cause.downcast_ref::<ConvertError>().map(convert_class)
+                }
+            })
+            .unwrap_or(ErrorClass::Failure)
+    }
+}
+
+fn catalog_class(e: &CatalogError) -> ErrorClass {
+    match e {
+        CatalogError::NotFound { .. } => ErrorClass::NotFound,
+        CatalogError::SchemaConflict { .. } => ErrorClass::Conflict,
+        _ => ErrorClass::Failure,
+    }
+}
+
+fn store_class(e: &StoreError) -> ErrorClass {
+    match e {
+        StoreError::NotFound { .. } => ErrorClass::NotFound,
+        StoreError::Key(_) | StoreError::BadUrl { .. } => ErrorClass::Usage,
+        StoreError::Io { .. } => ErrorClass::Failure,
+    }
+}
+
+fn convert_class(e: &ConvertError) -> ErrorClass {
+    match e {
+        ConvertError::SchemaOverride(_) => ErrorClass::Usage,
+        _ => ErrorClass::Failure,
+    }
+}
+
+impl LakeError {
+    /// The exit-code class of this error.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            LakeError::Catalog(e) => catalog_class(e),
+            LakeError::Store(e) => store_class(e),
+            LakeError::Convert(e) => convert_class(e),
+            LakeError::InvalidName { .. } | LakeError::Usage(_) | LakeError::StoreChange { .. } => {
+                ErrorClass::Usage
+            }
+            LakeError::Query(_) | LakeError::Home { .. } => ErrorClass::Failure,
+        }
+    }
+}
+
+/// What to ingest and how.
+#[derive(Debug, Clone)]
+pub struct IngestRequest {
+    /// The dataset; by default the file's stem.
+    pub name: Option<String>,
+    pub mode: WriteMode,
+    pub csv: CsvOptions,
+}
+
+/// What an ingest did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct IngestReport {
+    pub name: String,
+    pub dataset_id: String,
+    pub version: u64,
+    /// Rows in the ingested file.
+    pub rows: u64,
+    /// Bytes of the Parquet object.
+    pub bytes: u64,
+    pub key: String,
+    pub fingerprint: String,
+    pub status: CommitStatus,
+}
+
+/// An open lake home.
+pub struct Lake {
+    home: PathBuf,
+    catalog: Catalog,
+    store: Store,
+}
+
+impl Lake {
+    /// Opens the lake at `home`, creating it with the local store if new.
+    pub fn open(home: &Path) -> Result<Lake, LakeError> {
+        Lake::open_with_store(home, None)
+    }
+
+    /// Opens or creates the lake at `home`. A `store` URL is recorded when
+    /// the lake has none yet, and must match the recorded one otherwise.
+    pub fn open_with_store(home: &Path, store: Option<&str>) -> Result<Lake, LakeError> {
+        let home_err = |source| LakeError::Home {
+            path: home.display().to_string(),
+            source,
+        };
+        fs::create_dir_all(home.join("tmp")).map_err(home_err)?;
+        let mut catalog = Catalog::open(&home.join(CATALOG_FILE))?;
+        // The default store is recorded relative to the home, so a home can
+        // be moved; a store given on the command line is made absolute.
+        let requested = store
+            .map(|s| StoreUrl::parse(s).map(|url| url.absolute()))
+            .transpose()?;
+        let wanted = requested
+            .as_ref()
+            .map_or_else(|| DEFAULT_STORE.to_owned(), |url| url.to_string());
+        let recorded = catalog.setting_or_insert(STORE_SETTING, &wanted)?;
+        let url = StoreUrl::parse(&recorded)?;
+        if let Some(requested) = requested
+            && requested != url
+        {
+            return Err(LakeError::StoreChange {
+                current: recorded,
+                requested: requested.to_string(),
+            });
+        }
+        let url = url.relative_to(home);
+        let store = Store::open(&url)?;
+        Ok(Lake {
+            home: home.to_owned(),
+            catalog,
+            store,
+        })
+    }
+
+    /// The home directory.
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+
+    /// The catalog.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// The object store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// A directory for scratch files (spooled standard input).
+    pub fn tmp_dir(&self) -> PathBuf {
+        self.home.join("tmp")
+    }
+
+    /// Ingests a CSV source as a new version of a dataset: infer, write the
+    /// Parquet object, make it durable, then commit the catalog.
+    pub fn ingest(
+        &mut self,
+        source: &Source,
+        req: &IngestRequest,
+        progress: &dyn Progress,
+    ) -> Result<IngestReport, LakeError> {
+        let name = match &req.name {
+            Some(name) => name.clone(),
+            None => default_name(source)?,
+        };
+        schema::check_name(&name).map_err(|reason| LakeError::InvalidName {
+            name: name.clone(),
+            reason,
+        })?;
+        let scan = convert::scan(source, &req.csv, progress)?;
+        // The catalog spells the name; a conflict is refused before anything
+        // is written (and checked again in the commit, which decides).
+        let (name, dataset_id) = match self.catalog.dataset(&name) {
+            Ok(ds) => {
+                if req.mode != WriteMode::Replace && ds.current.fingerprint != scan.schema.fingerprint() {
+                    return Err(CatalogError::SchemaConflict {
+                        name: ds.name.clone(),
+                        diff: ds.current.schema.diff(&scan.schema),
+                    }
+                    .into());
+                }
+                (ds.name, ds.dataset_id)
+            }
+            Err(CatalogError::NotFound { .. }) => {
+                let id = schema::dataset_id(&name).to_string();
+                (name, id)
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let tmp = self.store.temp_file()?;
+        let (written, tmp) = convert::write_parquet(
+            source,
+            &req.csv,
+            &scan.schema,
+            std::io::BufWriter::with_capacity(1 << 20, tmp),
+            progress,
+        )?;
+        let tmp = tmp
+            .into_inner()
+            .map_err(|e| ConvertError::Write(e.into_error()))?;
+        let key = format!("datasets/{name}/{}.parquet", written.sha256);
+        if self.store.exists(&key)? {
+            drop(tmp); // the same bytes are already there
+        } else {
+            self.store.publish(&key, tmp)?;
+        }
+        let committed = self.catalog.commit(&Commit {
+            name: &name,
+            dataset_id: &dataset_id,
+            schema: &scan.schema,
+            object: ObjectRef {
+                key: key.clone(),
+                rows: written.rows,
+                bytes: written.bytes,
+            },
+            mode: req.mode,
+        })?;
+        Ok(IngestReport {
+            name: committed.name,
+            dataset_id,
+            version: committed.version.version,
+            rows: written.rows,
+            bytes: written.bytes,
+            key,
+            fingerprint: committed.version.fingerprint,
+            status: committed.status,
+        })
+    }
+
+    /// Runs one SQL statement over every dataset, handing result batches to
+    /// `sink`. Only datasets the SQL names are registered; one whose objects
+    /// are missing or unreadable fails only the queries that read it.
+    pub fn query(
+        &self,
+        sql: &str,
+        sink: &mut dyn FnMut(&SchemaRef, &RecordBatch) -> anyhow::Result<()>,
+    ) -> Result<SchemaRef, LakeError> {
+        let engine = QueryEngine::open()?;
+        self.register_datasets(&engine, sql)?;
+        Ok(engine.run(sql, sink)?)
+    }
+
+    /// Registers, as views, the datasets `sql` may name.
+    pub fn register_datasets(&self, engine: &QueryEngine, sql: &str) -> Result<(), LakeError> {
+        let words = referenced_names(sql);
+        for name in self.catalog.names()? {
+            if !words.contains(&name.to_lowercase()) {
+                continue;
+            }
+            let ds = self.catalog.dataset(&name)?;
+            let mut files = Vec::with_capacity(ds.current.objects.len());
+            let mut missing = None;
+            for object in &ds.current.objects {
+                if !self.store.exists(&object.key)? {
+                    missing = Some(object.key.clone());
+                    break;
+                }
+                files.push(self.store.readable_path(&object.key)?);
+            }
+            let registered = match missing {
+                Some(key) => Err(format!("object {key} is missing from the store")),
+                None => engine.register(&ds.name, &files).map_err(|e| e.to_string()),
+            };
+            if let Err(reason) = registered {
+                engine.register_broken(&ds.name, &ds.current.schema, &reason)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The dataset name a source gets by default: its file stem, without
+/// `.gz` and the CSV extension.
+pub fn default_name(source: &Source) -> Result<String, LakeError> {
+    let path = source.path().ok_or_else(|| {
+        LakeError::Usage("reading standard input needs --name".to_owned())
+    })?;
+    let file = path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut stem = file.strip_suffix(".gz").unwrap_or(&file);
+    for ext in [".csv", ".tsv", ".tab", ".txt"] {
+        if let Some(s) = stem.strip_suffix(ext) {
+            stem = s;
+            break;
+        }
+    }
+    Ok(schema::name_from_stem(stem))
+}
+
+/// The delimiter a file name implies: tab for `.tsv` and `.tab`, else comma.
+pub fn default_delimiter(path: Option<&Path>) -> u8 {
+    let name = path
+        .and_then(|p| p.file_name())
+        .map(|f| f.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    let name = name.strip_suffix(".gz").unwrap_or(&name);
+    if name.ends_with(".tsv") || name.ends_with(".tab") {
+        b'\t'
+    } else {
+        b','
+    }
+}

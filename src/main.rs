@@ -1,0 +1,15 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = lake::cli::Cli::parse();
+    match lake::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) if lake::is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(lake::ErrorClass::of(&err).exit_code())
+        }
+    }
+}

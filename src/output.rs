@@ -1,0 +1,269 @@
+//! One output format for every command that prints data, and the writers
+//! for it: rows stream to standard output as they come.
+
+use std::io::{self, Write};
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::{DataType, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type};
+use arrow::record_batch::RecordBatch;
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+use comfy_table::{ContentArrangement, Table, presets};
+use serde_json::Value;
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// An aligned table, for people.
+    Table,
+    /// CSV with a header row; NULL is an empty field.
+    Csv,
+    /// One JSON array of objects.
+    Json,
+    /// One JSON object per line.
+    Ndjson,
+}
+
+/// Streams rows with named columns in one format.
+pub struct RowWriter<W: Write> {
+    format: OutputFormat,
+    out: Sink<W>,
+    columns: Vec<String>,
+    table: Option<Table>,
+    rows: u64,
+}
+
+/// CSV goes through the csv crate's writer; the rest straight out.
+enum Sink<W: Write> {
+    Plain(W),
+    Csv(csv::Writer<W>),
+}
+
+/// A table for a terminal.
+fn new_table(header: &[String]) -> Table {
+    let mut table = Table::new();
+    table
+        .load_preset(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(header);
+    table
+}
+
+fn text(cell: &Value, null: &str) -> String {
+    match cell {
+        Value::Null => null.to_owned(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+impl<W: Write> RowWriter<W> {
+    /// Starts a result; the header is written even if no row follows.
+    pub fn new(format: OutputFormat, out: W, columns: Vec<String>) -> io::Result<Self> {
+        let mut out = match format {
+            OutputFormat::Csv => Sink::Csv(csv::Writer::from_writer(out)),
+            _ => Sink::Plain(out),
+        };
+        let mut table = None;
+        match &mut out {
+            Sink::Csv(csv) => csv.write_record(&columns).map_err(io::Error::other)?,
+            Sink::Plain(w) => match format {
+                OutputFormat::Table => table = Some(new_table(&columns)),
+                OutputFormat::Json => w.write_all(b"[")?,
+                _ => {}
+            },
+        }
+        Ok(RowWriter {
+            format,
+            out,
+            columns,
+            table,
+            rows: 0,
+        })
+    }
+
+    fn json_object(&self, cells: &[Value]) -> String {
+        let mut s = String::from("{");
+        for (i, (name, cell)) in self.columns.iter().zip(cells).enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            s.push_str(&Value::String(name.clone()).to_string());
+            s.push(':');
+            s.push_str(&cell.to_string());
+        }
+        s.push('}');
+        s
+    }
+
+    /// Writes one row.
+    pub fn row(&mut self, cells: &[Value]) -> io::Result<()> {
+        let first = self.rows == 0;
+        self.rows += 1;
+        if let Some(t) = &mut self.table {
+            t.add_row(cells.iter().map(|c| text(c, "NULL")));
+            return Ok(());
+        }
+        let obj = match self.format {
+            OutputFormat::Json | OutputFormat::Ndjson => self.json_object(cells),
+            _ => String::new(),
+        };
+        match &mut self.out {
+            Sink::Csv(csv) => csv
+                .write_record(cells.iter().map(|c| text(c, "")))
+                .map_err(io::Error::other),
+            Sink::Plain(w) if self.format == OutputFormat::Json => {
+                write!(w, "{}{obj}", if first { "\n" } else { ",\n" })
+            }
+            Sink::Plain(w) => writeln!(w, "{obj}"),
+        }
+    }
+
+    /// Writes every row of an Arrow batch.
+    pub fn batch(&mut self, batch: &RecordBatch) -> io::Result<()> {
+        let columns = batch.columns();
+        let opts = FormatOptions::default();
+        for row in 0..batch.num_rows() {
+            let cells: Vec<Value> = columns.iter().map(|c| arrow_cell(c.as_ref(), row, &opts)).collect();
+            self.row(&cells)?;
+        }
+        Ok(())
+    }
+
+    /// Ends the result and hands back the output.
+    pub fn finish(self) -> io::Result<W> {
+        match self.out {
+            Sink::Csv(csv) => csv.into_inner().map_err(|e| io::Error::other(e.to_string())),
+            Sink::Plain(mut w) => {
+                if let Some(t) = self.table {
+                    writeln!(w, "{t}")?;
+                } else if self.format == OutputFormat::Json {
+                    w.write_all(if self.rows == 0 { b"]\n" } else { b"\n]\n" })?;
+                }
+                w.flush()?;
+                Ok(w)
+            }
+        }
+    }
+}
+
+/// Writes one record (field, value) in a format: a vertical table, a CSV
+/// header and row, a JSON object.
+pub fn write_record(format: OutputFormat, out: &mut dyn Write, fields: &[(&str, Value)]) -> io::Result<()> {
+    match format {
+        OutputFormat::Table => {
+            let mut table = new_table(&["field".to_owned(), "value".to_owned()]);
+            for (name, value) in fields {
+                table.add_row(vec![(*name).to_owned(), text(value, "NULL")]);
+            }
+            writeln!(out, "{table}")?;
+        }
+        OutputFormat::Csv | OutputFormat::Ndjson => {
+            let columns = fields.iter().map(|(n, _)| (*n).to_owned()).collect();
+            let mut w = RowWriter::new(format, &mut *out, columns)?;
+            w.row(&fields.iter().map(|(_, v)| v.clone()).collect::<Vec<_>>())?;
+            w.finish()?;
+        }
+        OutputFormat::Json => {
+            let map: serde_json::Map<String, Value> =
+                fields.iter().map(|(n, v)| ((*n).to_owned(), v.clone())).collect();
+            serde_json::to_writer_pretty(&mut *out, &map)?;
+            writeln!(out)?;
+        }
+    }
+    out.flush()
+}
+
+/// One Arrow value as JSON: numbers and booleans as such, NULL as null,
+/// everything else as its text.
+pub fn arrow_cell(array: &dyn Array, row: usize, opts: &FormatOptions) -> Value {
+    if array.is_null(row) {
+        return Value::Null;
+    }
+    macro_rules! int {
+        ($t:ty) => {
+            Value::from(array.as_primitive::<$t>().value(row))
+        };
+    }
+    match array.data_type() {
+        DataType::Boolean => Value::Bool(array.as_boolean().value(row)),
+        DataType::Int8 => int!(Int8Type),
+        DataType::Int16 => int!(Int16Type),
+        DataType::Int32 => int!(Int32Type),
+        DataType::Int64 => int!(Int64Type),
+        DataType::UInt8 => int!(UInt8Type),
+        DataType::UInt16 => int!(UInt16Type),
+        DataType::UInt32 => int!(UInt32Type),
+        DataType::UInt64 => int!(UInt64Type),
+        DataType::Float32 => float(f64::from(array.as_primitive::<Float32Type>().value(row))),
+        DataType::Float64 => float(array.as_primitive::<Float64Type>().value(row)),
+        DataType::Utf8 => Value::String(array.as_string::<i32>().value(row).to_owned()),
+        DataType::LargeUtf8 => Value::String(array.as_string::<i64>().value(row).to_owned()),
+        DataType::Utf8View => Value::String(array.as_string_view().value(row).to_owned()),
+        _ => match ArrayFormatter::try_new(array, opts) {
+            Ok(f) => Value::String(f.value(row).to_string()),
+            Err(_) => Value::String(format!("<{}>", array.data_type())),
+        },
+    }
+}
+
+fn float(v: f64) -> Value {
+    serde_json::Number::from_f64(v).map_or_else(|| Value::String(v.to_string()), Value::Number)
+}
+
+/// The SQL name of an Arrow type as DuckDB spells it.
+pub fn sql_type_name(dt: &DataType) -> String {
+    match dt {
+        DataType::Boolean => "BOOLEAN".into(),
+        DataType::Int8 => "TINYINT".into(),
+        DataType::Int16 => "SMALLINT".into(),
+        DataType::Int32 => "INTEGER".into(),
+        DataType::Int64 => "BIGINT".into(),
+        DataType::UInt8 => "UTINYINT".into(),
+        DataType::UInt16 => "USMALLINT".into(),
+        DataType::UInt32 => "UINTEGER".into(),
+        DataType::UInt64 => "UBIGINT".into(),
+        DataType::Float32 => "FLOAT".into(),
+        DataType::Float64 => "DOUBLE".into(),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => "VARCHAR".into(),
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView => "BLOB".into(),
+        DataType::Date32 | DataType::Date64 => "DATE".into(),
+        DataType::Timestamp(_, None) => "TIMESTAMP".into(),
+        DataType::Timestamp(_, Some(_)) => "TIMESTAMP WITH TIME ZONE".into(),
+        DataType::Time32(_) | DataType::Time64(_) => "TIME".into(),
+        DataType::Interval(_) => "INTERVAL".into(),
+        DataType::Decimal128(p, s) | DataType::Decimal256(p, s) => format!("DECIMAL({p},{s})"),
+        DataType::List(f) | DataType::LargeList(f) => format!("{}[]", sql_type_name(f.data_type())),
+        DataType::Struct(_) => "STRUCT".into(),
+        DataType::Map(_, _) => "MAP".into(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn render(format: OutputFormat, rows: &[Vec<Value>]) -> String {
+        let mut out = Vec::new();
+        let mut w = RowWriter::new(format, &mut out, vec!["a".into(), "b".into()]).unwrap();
+        for r in rows {
+            w.row(r).unwrap();
+        }
+        w.finish().unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn every_format_writes_rows_and_an_empty_header() {
+        let rows = vec![vec![json!(1), json!("x,y")], vec![Value::Null, json!(true)]];
+        assert_eq!(render(OutputFormat::Csv, &rows), "a,b\n1,\"x,y\"\n,true\n");
+        assert_eq!(render(OutputFormat::Csv, &[]), "a,b\n");
+        assert_eq!(render(OutputFormat::Ndjson, &rows), "{\"a\":1,\"b\":\"x,y\"}\n{\"a\":null,\"b\":true}\n");
+        assert_eq!(render(OutputFormat::Json, &[]), "[]\n");
+        let parsed: Value = serde_json::from_str(&render(OutputFormat::Json, &rows)).unwrap();
+        assert_eq!(parsed, json!([{"a":1,"b":"x,y"},{"a":null,"b":true}]));
+        let table = render(OutputFormat::Table, &rows);
+        assert!(table.contains("NULL") && table.contains("x,y"), "{table}");
+    }
+}

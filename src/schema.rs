@@ -1,0 +1,335 @@
+//! Column types, schemas, the schema fingerprint and dataset identity: the
+//! vocabulary the catalog and the engine share.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+/// The namespace of every `dataset_id` (UUIDv5 over the name), shared with the
+/// Go system this replaces: changing it changes every id ever issued.
+pub const DATASET_NAMESPACE: Uuid = Uuid::from_bytes([
+    0xa8, 0xf3, 0xc1, 0xd2, 0x4e, 0x5b, 0x5a, 0x6c, 0x9d, 0x8e, 0x7f, 0x0a, 0x1b, 0x2c, 0x3d, 0x4e,
+]);
+
+/// The longest dataset name, in bytes.
+pub const MAX_NAME_BYTES: usize = 63;
+
+/// A column type, named as SQL names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ColumnType {
+    Boolean,
+    Bigint,
+    Double,
+    Date,
+    Timestamp,
+    Varchar,
+}
+
+impl ColumnType {
+    /// Every type, in the order inference prefers them.
+    pub const ALL: [ColumnType; 6] = [
+        ColumnType::Boolean,
+        ColumnType::Bigint,
+        ColumnType::Double,
+        ColumnType::Date,
+        ColumnType::Timestamp,
+        ColumnType::Varchar,
+    ];
+
+    /// The SQL name, as it enters the fingerprint.
+    pub fn sql_name(self) -> &'static str {
+        match self {
+            ColumnType::Boolean => "BOOLEAN",
+            ColumnType::Bigint => "BIGINT",
+            ColumnType::Double => "DOUBLE",
+            ColumnType::Date => "DATE",
+            ColumnType::Timestamp => "TIMESTAMP",
+            ColumnType::Varchar => "VARCHAR",
+        }
+    }
+}
+
+impl fmt::Display for ColumnType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.sql_name())
+    }
+}
+
+impl FromStr for ColumnType {
+    type Err = String;
+
+    /// Parses a SQL type name, with the usual aliases.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s.trim().to_ascii_uppercase().as_str() {
+            "BOOLEAN" | "BOOL" => ColumnType::Boolean,
+            "BIGINT" | "INT8" | "LONG" | "INTEGER" | "INT" => ColumnType::Bigint,
+            "DOUBLE" | "FLOAT8" | "FLOAT" | "REAL" => ColumnType::Double,
+            "DATE" => ColumnType::Date,
+            "TIMESTAMP" | "DATETIME" => ColumnType::Timestamp,
+            "VARCHAR" | "TEXT" | "STRING" => ColumnType::Varchar,
+            other => {
+                return Err(format!(
+                    "unknown type {other:?} (expected one of BOOLEAN, BIGINT, DOUBLE, DATE, TIMESTAMP, VARCHAR)"
+                ));
+            }
+        })
+    }
+}
+
+/// One column of a schema.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Column {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub column_type: ColumnType,
+}
+
+/// The columns of a dataset, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Schema {
+    pub columns: Vec<Column>,
+}
+
+impl Schema {
+    /// SHA-256 (hex) over the columns in order, each `name 0x1f type`,
+    /// separated by `0x1e`.
+    pub fn fingerprint(&self) -> String {
+        let mut hasher = Sha256::new();
+        for (i, col) in self.columns.iter().enumerate() {
+            if i > 0 {
+                hasher.update([0x1e]);
+            }
+            hasher.update(col.name.as_bytes());
+            hasher.update([0x1f]);
+            hasher.update(col.column_type.sql_name().as_bytes());
+        }
+        hex::encode(hasher.finalize())
+    }
+
+    /// What changed from `self` (the live schema) to `new`.
+    pub fn diff(&self, new: &Schema) -> SchemaDiff {
+        let find = |schema: &Schema, name: &str| -> Option<ColumnType> {
+            schema
+                .columns
+                .iter()
+                .find(|c| c.name == name)
+                .map(|c| c.column_type)
+        };
+        let mut diff = SchemaDiff::default();
+        for col in &new.columns {
+            match find(self, &col.name) {
+                None => diff.added.push(col.clone()),
+                Some(old) if old != col.column_type => diff.retyped.push(Retyped {
+                    name: col.name.clone(),
+                    from: old,
+                    to: col.column_type,
+                }),
+                Some(_) => {}
+            }
+        }
+        for col in &self.columns {
+            if find(new, &col.name).is_none() {
+                diff.removed.push(col.clone());
+            }
+        }
+        diff.reordered = diff.is_empty() && self != new;
+        diff
+    }
+}
+
+/// A column whose type changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Retyped {
+    pub name: String,
+    pub from: ColumnType,
+    pub to: ColumnType,
+}
+
+/// The difference between two schemas, for conflict messages.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct SchemaDiff {
+    pub added: Vec<Column>,
+    pub removed: Vec<Column>,
+    pub retyped: Vec<Retyped>,
+    /// Same columns and types, in another order.
+    pub reordered: bool,
+}
+
+impl SchemaDiff {
+    fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty() && self.retyped.is_empty()
+    }
+}
+
+impl fmt::Display for SchemaDiff {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts = Vec::new();
+        let list = |cols: &[Column]| {
+            cols.iter()
+                .map(|c| format!("{} {}", c.name, c.column_type))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if !self.added.is_empty() {
+            parts.push(format!("added {}", list(&self.added)));
+        }
+        if !self.removed.is_empty() {
+            parts.push(format!("removed {}", list(&self.removed)));
+        }
+        if !self.retyped.is_empty() {
+            let retyped = self
+                .retyped
+                .iter()
+                .map(|r| format!("{} {} -> {}", r.name, r.from, r.to))
+                .collect::<Vec<_>>()
+                .join(", ");
+            parts.push(format!("retyped {retyped}"));
+        }
+        if self.reordered {
+            parts.push("columns reordered".to_owned());
+        }
+        f.write_str(&parts.join("; "))
+    }
+}
+
+/// The stable id of a dataset: UUIDv5 of its name.
+pub fn dataset_id(name: &str) -> Uuid {
+    Uuid::new_v5(&DATASET_NAMESPACE, name.as_bytes())
+}
+
+/// Whether `name` is a valid dataset name: `[A-Za-z_][A-Za-z0-9_]*`, at most
+/// 63 bytes. Returns the reason when it is not.
+pub fn check_name(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    match chars.next() {
+        None => return Err("empty".into()),
+        Some(c) if !(c.is_ascii_alphabetic() || c == '_') => {
+            return Err(format!("must start with a letter or '_', not {c:?}"));
+        }
+        _ => {}
+    }
+    if let Some(c) = chars.find(|c| !(c.is_ascii_alphanumeric() || *c == '_')) {
+        return Err(format!("{c:?} is not allowed (letters, digits and '_' only)"));
+    }
+    if name.len() > MAX_NAME_BYTES {
+        return Err(format!("{} bytes is over the limit of {MAX_NAME_BYTES}", name.len()));
+    }
+    Ok(())
+}
+
+/// The default dataset name for a file stem: lower-cased, every other
+/// character turned into `_`, a leading digit prefixed with `_`, cut to 63
+/// bytes.
+pub fn name_from_stem(stem: &str) -> String {
+    let mut name: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+        name.insert(0, '_');
+    }
+    name.truncate(MAX_NAME_BYTES);
+    name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn schema(cols: &[(&str, ColumnType)]) -> Schema {
+        Schema {
+            columns: cols
+                .iter()
+                .map(|(n, t)| Column {
+                    name: (*n).to_owned(),
+                    column_type: *t,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn fingerprint_matches_the_spec_bytes() {
+        let s = schema(&[("id", ColumnType::Bigint), ("name", ColumnType::Varchar)]);
+        let expected = hex::encode(Sha256::digest(b"id\x1fBIGINT\x1ename\x1fVARCHAR"));
+        assert_eq!(s.fingerprint(), expected);
+        assert_eq!(
+            Schema::default().fingerprint(),
+            hex::encode(Sha256::digest(b""))
+        );
+    }
+
+    #[test]
+    fn fingerprint_depends_on_order_names_and_types() {
+        let a = schema(&[("a", ColumnType::Bigint), ("b", ColumnType::Bigint)]);
+        let b = schema(&[("b", ColumnType::Bigint), ("a", ColumnType::Bigint)]);
+        let c = schema(&[("a", ColumnType::Bigint), ("b", ColumnType::Double)]);
+        assert_ne!(a.fingerprint(), b.fingerprint());
+        assert_ne!(a.fingerprint(), c.fingerprint());
+    }
+
+    #[test]
+    fn dataset_id_is_uuid_v5_of_the_name() {
+        let id = dataset_id("people");
+        assert_eq!(id.get_version_num(), 5);
+        assert_eq!(id, dataset_id("people"));
+        assert_ne!(id, dataset_id("People"));
+        assert_eq!(
+            DATASET_NAMESPACE.to_string(),
+            "a8f3c1d2-4e5b-5a6c-9d8e-7f0a1b2c3d4e"
+        );
+    }
+
+    #[test]
+    fn names() {
+        assert!(check_name("people").is_ok());
+        assert!(check_name("_x9").is_ok());
+        assert!(check_name("9x").is_err());
+        assert!(check_name("a-b").is_err());
+        assert!(check_name("").is_err());
+        assert!(check_name(&"a".repeat(64)).is_err());
+        assert_eq!(name_from_stem("My Data-2024"), "my_data_2024");
+        assert_eq!(name_from_stem("2024"), "_2024");
+        assert_eq!(name_from_stem("naïve"), "na_ve");
+    }
+
+    #[test]
+    fn diff_names_every_change() {
+        let old = schema(&[("id", ColumnType::Bigint), ("name", ColumnType::Varchar)]);
+        let new = schema(&[("id", ColumnType::Varchar), ("email", ColumnType::Varchar)]);
+        let diff = old.diff(&new);
+        assert_eq!(diff.to_string(), "added email VARCHAR; removed name VARCHAR; retyped id BIGINT -> VARCHAR");
+    }
+
+    proptest! {
+        #[test]
+        fn fingerprint_is_stable_and_separators_prevent_collisions(
+            names in proptest::collection::vec("[a-z,]{1,6}", 1..5)
+        ) {
+            let s = Schema { columns: names.iter().map(|n| Column { name: n.clone(), column_type: ColumnType::Varchar }).collect() };
+            prop_assert_eq!(s.fingerprint(), s.clone().fingerprint());
+            // Joining all names into one column never gives the same fingerprint.
+            let joined = Schema { columns: vec![Column { name: names.concat(), column_type: ColumnType::Varchar }] };
+            if names.len() > 1 {
+                prop_assert_ne!(s.fingerprint(), joined.fingerprint());
+            }
+        }
+
+        #[test]
+        fn default_names_are_always_valid(stem in "\\PC{0,80}") {
+            prop_assert!(check_name(&name_from_stem(&stem)).is_ok());
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! Every environment variable `lake` reads, and how settings resolve: flag,
+//! then environment, then what the catalog recorded, then the default.
+
+use std::path::PathBuf;
+
+/// The lake home directory.
+pub const LAKE_HOME: &str = "LAKE_HOME";
+/// The output format of every command that prints data.
+pub const LAKE_FORMAT: &str = "LAKE_FORMAT";
+
+/// The default home: the platform's data directory, then `lake`.
+pub fn default_home() -> PathBuf {
+    dirs::data_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("lake")
+}

@@ -1,0 +1,62 @@
+//! `lake ls` and `lake show`.
+
+use crate::TestContext;
+
+#[test]
+fn ls_lists_every_dataset() {
+    let ctx = TestContext::new();
+    assert_eq!(ctx.lake(&["ls", "--format", "csv"]).ok(), "name,rows,columns,bytes,version,updated\n");
+    let people = ctx.people();
+    ctx.lake(&["ingest", people.to_str().unwrap()]).ok();
+    let other = ctx.write("other.csv", "x\n1\n2\n");
+    ctx.lake(&["ingest", other.to_str().unwrap()]).ok();
+    let out = ctx.lake(&["ls", "--format", "json"]);
+    let rows: serde_json::Value = serde_json::from_str(out.ok()).unwrap();
+    assert_eq!(rows[0]["name"], "other");
+    assert_eq!(rows[0]["rows"], 2);
+    assert_eq!(rows[1]["name"], "people");
+    assert_eq!(rows[1]["columns"], 7);
+    assert_eq!(rows[1]["version"], 1);
+    assert!(rows[1]["bytes"].as_u64().unwrap() > 0);
+    assert!(rows[1]["updated"].as_str().unwrap().starts_with("20"));
+}
+
+#[test]
+fn show_tells_schema_identity_versions_and_objects() {
+    let ctx = TestContext::new();
+    let people = ctx.people();
+    ctx.lake(&["ingest", people.to_str().unwrap()]).ok();
+    let show = ctx.show("people");
+    assert_eq!(show["dataset_id"], "54eb9062-488a-5c80-9ade-2bd63f8dc68c");
+    assert_eq!(show["fingerprint"].as_str().unwrap().len(), 64);
+    assert_eq!(show["schema"].as_array().unwrap().len(), 7);
+    assert_eq!(show["versions"][0]["version"], 1);
+    assert_eq!(show["versions"][0]["objects"][0]["rows"], 6);
+    assert_eq!(show["objects"][0]["key"], show["versions"][0]["objects"][0]["key"]);
+    let table = ctx.lake(&["show", "people", "--format", "table"]);
+    let table = table.ok();
+    assert!(table.contains("54eb9062-488a-5c80-9ade-2bd63f8dc68c") && table.contains("joined"), "{table}");
+    let csv = ctx.lake(&["show", "people", "--format", "csv"]);
+    assert!(csv.ok().starts_with("column,type\nid,BIGINT\n"), "{csv:?}");
+}
+
+#[test]
+fn missing_dataset_is_exit_4() {
+    let ctx = TestContext::new();
+    let err = ctx.lake(&["show", "ghost"]);
+    assert!(err.fails(4).contains("dataset not found: ghost"), "{err:?}");
+}
+
+#[test]
+fn init_records_the_store_once() {
+    let ctx = TestContext::new();
+    let store = ctx.work.path().join("objects");
+    let out = ctx.lake(&["init", "--store", store.to_str().unwrap(), "--format", "json"]);
+    crate::json(&out);
+    let people = ctx.people();
+    let report = crate::json(&ctx.lake(&["ingest", people.to_str().unwrap(), "--format", "json"]));
+    assert!(store.join(report["key"].as_str().unwrap()).exists());
+    let other = ctx.work.path().join("elsewhere");
+    ctx.lake(&["init", "--store", other.to_str().unwrap()]).fails(2);
+    ctx.lake(&["init", "--store", store.to_str().unwrap()]).ok();
+}

@@ -1,0 +1,151 @@
+//! End-to-end tests: every test runs the built `lake` binary against a
+//! temporary lake home with a clean environment.
+
+mod bad_input;
+mod catalog;
+mod concurrency;
+mod ingest;
+mod objects;
+mod output;
+mod sql;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// A temporary lake home and a folder for fixtures.
+pub struct TestContext {
+    pub home: tempfile::TempDir,
+    pub work: tempfile::TempDir,
+}
+
+/// What a run printed and how it ended.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(out: Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Asserts success and returns standard output.
+    #[track_caller]
+    pub fn ok(&self) -> &str {
+        assert_eq!(self.code, 0, "expected success, got {self:#?}");
+        &self.stdout
+    }
+
+    /// Asserts the exit code and returns standard error.
+    #[track_caller]
+    pub fn fails(&self, code: i32) -> &str {
+        assert_eq!(self.code, code, "expected exit {code}, got {self:#?}");
+        assert!(self.stderr.starts_with("error: "), "no error line: {self:#?}");
+        assert!(self.stdout.is_empty(), "an error printed results: {self:#?}");
+        &self.stderr
+    }
+}
+
+impl TestContext {
+    pub fn new() -> TestContext {
+        TestContext {
+            home: tempfile::tempdir().expect("temp home"),
+            work: tempfile::tempdir().expect("temp work dir"),
+        }
+    }
+
+    /// `lake` with only PATH and LAKE_HOME set, run in the work folder.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_lake"));
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("LAKE_HOME", self.home.path())
+            .current_dir(self.work.path())
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs `lake ARGS`.
+    pub fn lake(&self, args: &[&str]) -> Run {
+        Run::from(self.command().args(args).output().expect("run lake"))
+    }
+
+    /// Runs `lake ARGS` with `input` on standard input.
+    pub fn lake_stdin(&self, args: &[&str], input: &[u8]) -> Run {
+        let mut child = self
+            .command()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run lake");
+        let mut stdin = child.stdin.take().expect("stdin");
+        let input = input.to_vec();
+        let feeder = std::thread::spawn(move || {
+            let _ = stdin.write_all(&input);
+        });
+        let out = child.wait_with_output().expect("wait for lake");
+        feeder.join().expect("stdin feeder");
+        Run::from(out)
+    }
+
+    /// Writes a fixture file and returns its path.
+    pub fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.work.path().join(name);
+        std::fs::write(&path, contents).expect("write fixture");
+        path
+    }
+
+    /// The examples' people.csv, copied into the work folder.
+    pub fn people(&self) -> PathBuf {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/people.csv");
+        let dst = self.work.path().join("people.csv");
+        std::fs::copy(src, &dst).expect("copy people.csv");
+        dst
+    }
+
+    /// Runs SQL and returns its CSV output.
+    #[track_caller]
+    pub fn sql(&self, sql: &str) -> String {
+        self.lake(&["sql", "--format", "csv", sql]).ok().to_owned()
+    }
+
+    /// `lake show NAME --format json`, parsed.
+    #[track_caller]
+    pub fn show(&self, name: &str) -> serde_json::Value {
+        let out = self.lake(&["show", name, "--format", "json"]);
+        serde_json::from_str(out.ok()).expect("show prints JSON")
+    }
+
+    /// Every file under the store's datasets folder.
+    pub fn dataset_files(&self) -> Vec<PathBuf> {
+        let mut files = Vec::new();
+        let mut stack = vec![self.home.path().join("store/datasets")];
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+            for e in entries.flatten() {
+                if e.path().is_dir() {
+                    stack.push(e.path());
+                } else {
+                    files.push(e.path());
+                }
+            }
+        }
+        files.sort();
+        files
+    }
+}
+
+/// Parses the one JSON object an `--format json` command printed.
+#[track_caller]
+pub fn json(run: &Run) -> serde_json::Value {
+    serde_json::from_str(run.ok()).unwrap_or_else(|e| panic!("not JSON ({e}): {run:#?}"))
+}
