@@ -98,7 +98,11 @@ pub struct ShowArgs {
 #[derive(Debug, Args)]
 pub struct SqlArgs {
     /// The statement, or `-` to read it from standard input.
-    #[arg(value_name = "SQL", required_unless_present = "file", conflicts_with = "file")]
+    #[arg(
+        value_name = "SQL",
+        required_unless_present = "file",
+        conflicts_with = "file"
+    )]
     pub sql: Option<String>,
     /// Read the statement from a file.
     #[arg(long, short, value_name = "FILE")]

@@ -243,7 +243,9 @@ impl Lake {
         // is written (and checked again in the commit, which decides).
         let (name, dataset_id) = match self.catalog.dataset(&name) {
             Ok(ds) => {
-                if req.mode != WriteMode::Replace && ds.current.fingerprint != scan.schema.fingerprint() {
+                if req.mode != WriteMode::Replace
+                    && ds.current.fingerprint != scan.schema.fingerprint()
+                {
                     return Err(CatalogError::SchemaConflict {
                         name: ds.name.clone(),
                         diff: ds.current.schema.diff(&scan.schema),
@@ -343,9 +345,9 @@ impl Lake {
 /// The dataset name a source gets by default: its file stem, without
 /// `.gz` and the CSV extension.
 pub fn default_name(source: &Source) -> Result<String, LakeError> {
-    let path = source.path().ok_or_else(|| {
-        LakeError::Usage("reading standard input needs --name".to_owned())
-    })?;
+    let path = source
+        .path()
+        .ok_or_else(|| LakeError::Usage("reading standard input needs --name".to_owned()))?;
     let file = path
         .file_name()
         .map(|f| f.to_string_lossy().into_owned())

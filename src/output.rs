@@ -4,7 +4,10 @@
 use std::io::{self, Write};
 
 use arrow::array::{Array, AsArray};
-use arrow::datatypes::{DataType, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type};
+use arrow::datatypes::{
+    DataType, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type,
+    UInt16Type, UInt32Type, UInt64Type,
+};
 use arrow::record_batch::RecordBatch;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use comfy_table::{ContentArrangement, Table, presets};
@@ -35,7 +38,15 @@ pub struct RowWriter<W: Write> {
 /// CSV goes through the csv crate's writer; the rest straight out.
 enum Sink<W: Write> {
     Plain(W),
-    Csv(csv::Writer<W>),
+    Csv(Box<csv::Writer<W>>),
+}
+
+/// The I/O error inside a CSV error (a closed pipe stays a closed pipe).
+fn csv_io(err: csv::Error) -> io::Error {
+    match err.into_kind() {
+        csv::ErrorKind::Io(e) => e,
+        other => io::Error::other(format!("{other:?}")),
+    }
 }
 
 /// A table for a terminal.
@@ -60,12 +71,12 @@ impl<W: Write> RowWriter<W> {
     /// Starts a result; the header is written even if no row follows.
     pub fn new(format: OutputFormat, out: W, columns: Vec<String>) -> io::Result<Self> {
         let mut out = match format {
-            OutputFormat::Csv => Sink::Csv(csv::Writer::from_writer(out)),
+            OutputFormat::Csv => Sink::Csv(Box::new(csv::Writer::from_writer(out))),
             _ => Sink::Plain(out),
         };
         let mut table = None;
         match &mut out {
-            Sink::Csv(csv) => csv.write_record(&columns).map_err(io::Error::other)?,
+            Sink::Csv(csv) => csv.write_record(&columns).map_err(csv_io)?,
             Sink::Plain(w) => match format {
                 OutputFormat::Table => table = Some(new_table(&columns)),
                 OutputFormat::Json => w.write_all(b"[")?,
@@ -110,7 +121,7 @@ impl<W: Write> RowWriter<W> {
         match &mut self.out {
             Sink::Csv(csv) => csv
                 .write_record(cells.iter().map(|c| text(c, "")))
-                .map_err(io::Error::other),
+                .map_err(csv_io),
             Sink::Plain(w) if self.format == OutputFormat::Json => {
                 write!(w, "{}{obj}", if first { "\n" } else { ",\n" })
             }
@@ -123,7 +134,10 @@ impl<W: Write> RowWriter<W> {
         let columns = batch.columns();
         let opts = FormatOptions::default();
         for row in 0..batch.num_rows() {
-            let cells: Vec<Value> = columns.iter().map(|c| arrow_cell(c.as_ref(), row, &opts)).collect();
+            let cells: Vec<Value> = columns
+                .iter()
+                .map(|c| arrow_cell(c.as_ref(), row, &opts))
+                .collect();
             self.row(&cells)?;
         }
         Ok(())
@@ -132,7 +146,7 @@ impl<W: Write> RowWriter<W> {
     /// Ends the result and hands back the output.
     pub fn finish(self) -> io::Result<W> {
         match self.out {
-            Sink::Csv(csv) => csv.into_inner().map_err(|e| io::Error::other(e.to_string())),
+            Sink::Csv(csv) => csv.into_inner().map_err(|e| e.into_error()),
             Sink::Plain(mut w) => {
                 if let Some(t) = self.table {
                     writeln!(w, "{t}")?;
@@ -148,7 +162,11 @@ impl<W: Write> RowWriter<W> {
 
 /// Writes one record (field, value) in a format: a vertical table, a CSV
 /// header and row, a JSON object.
-pub fn write_record(format: OutputFormat, out: &mut dyn Write, fields: &[(&str, Value)]) -> io::Result<()> {
+pub fn write_record(
+    format: OutputFormat,
+    out: &mut dyn Write,
+    fields: &[(&str, Value)],
+) -> io::Result<()> {
     match format {
         OutputFormat::Table => {
             let mut table = new_table(&["field".to_owned(), "value".to_owned()]);
@@ -164,8 +182,10 @@ pub fn write_record(format: OutputFormat, out: &mut dyn Write, fields: &[(&str, 
             w.finish()?;
         }
         OutputFormat::Json => {
-            let map: serde_json::Map<String, Value> =
-                fields.iter().map(|(n, v)| ((*n).to_owned(), v.clone())).collect();
+            let map: serde_json::Map<String, Value> = fields
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), v.clone()))
+                .collect();
             serde_json::to_writer_pretty(&mut *out, &map)?;
             writeln!(out)?;
         }
@@ -259,7 +279,10 @@ mod tests {
         let rows = vec![vec![json!(1), json!("x,y")], vec![Value::Null, json!(true)]];
         assert_eq!(render(OutputFormat::Csv, &rows), "a,b\n1,\"x,y\"\n,true\n");
         assert_eq!(render(OutputFormat::Csv, &[]), "a,b\n");
-        assert_eq!(render(OutputFormat::Ndjson, &rows), "{\"a\":1,\"b\":\"x,y\"}\n{\"a\":null,\"b\":true}\n");
+        assert_eq!(
+            render(OutputFormat::Ndjson, &rows),
+            "{\"a\":1,\"b\":\"x,y\"}\n{\"a\":null,\"b\":true}\n"
+        );
         assert_eq!(render(OutputFormat::Json, &[]), "[]\n");
         let parsed: Value = serde_json::from_str(&render(OutputFormat::Json, &rows)).unwrap();
         assert_eq!(parsed, json!([{"a":1,"b":"x,y"},{"a":null,"b":true}]));

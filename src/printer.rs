@@ -84,7 +84,10 @@ impl Progress for Bar {
     }
 
     fn rows(&self, rows: u64) {
-        let total = self.rows.fetch_add(rows, std::sync::atomic::Ordering::Relaxed) + rows;
+        let total = self
+            .rows
+            .fetch_add(rows, std::sync::atomic::Ordering::Relaxed)
+            + rows;
         self.bar.set_message(format!("{total} rows"));
     }
 }

@@ -214,10 +214,15 @@ pub fn check_name(name: &str) -> Result<(), String> {
         _ => {}
     }
     if let Some(c) = chars.find(|c| !(c.is_ascii_alphanumeric() || *c == '_')) {
-        return Err(format!("{c:?} is not allowed (letters, digits and '_' only)"));
+        return Err(format!(
+            "{c:?} is not allowed (letters, digits and '_' only)"
+        ));
     }
     if name.len() > MAX_NAME_BYTES {
-        return Err(format!("{} bytes is over the limit of {MAX_NAME_BYTES}", name.len()));
+        return Err(format!(
+            "{} bytes is over the limit of {MAX_NAME_BYTES}",
+            name.len()
+        ));
     }
     Ok(())
 }
@@ -310,7 +315,10 @@ mod tests {
         let old = schema(&[("id", ColumnType::Bigint), ("name", ColumnType::Varchar)]);
         let new = schema(&[("id", ColumnType::Varchar), ("email", ColumnType::Varchar)]);
         let diff = old.diff(&new);
-        assert_eq!(diff.to_string(), "added email VARCHAR; removed name VARCHAR; retyped id BIGINT -> VARCHAR");
+        assert_eq!(
+            diff.to_string(),
+            "added email VARCHAR; removed name VARCHAR; retyped id BIGINT -> VARCHAR"
+        );
     }
 
     proptest! {

@@ -232,7 +232,12 @@ impl Catalog {
                     params![commit.name, commit.dataset_id, now],
                 )
                 .map_err(sql("creating a dataset"))?;
-                (CommitStatus::Created, commit.name.to_owned(), 1, vec![commit.object.clone()])
+                (
+                    CommitStatus::Created,
+                    commit.name.to_owned(),
+                    1,
+                    vec![commit.object.clone()],
+                )
             }
             Some(ds) => {
                 let cur = &ds.current;
@@ -269,7 +274,12 @@ impl Catalog {
                             version: cur.clone(),
                         });
                     }
-                    Some(objects) => (CommitStatus::Updated, ds.name.clone(), cur.version + 1, objects),
+                    Some(objects) => (
+                        CommitStatus::Updated,
+                        ds.name.clone(),
+                        cur.version + 1,
+                        objects,
+                    ),
                 }
             }
         };
@@ -286,7 +296,14 @@ impl Catalog {
             tx.execute(
                 "INSERT INTO version_objects (dataset, version, position, key, rows, bytes)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![name, version, position, object.key, object.rows, object.bytes],
+                params![
+                    name,
+                    version,
+                    position,
+                    object.key,
+                    object.rows,
+                    object.bytes
+                ],
             )
             .map_err(sql("recording an object"))?;
         }
@@ -364,10 +381,11 @@ fn read_version(conn: &Connection, name: &str, version: u64) -> Result<Version, 
             },
         )
         .map_err(sql("reading a version"))?;
-    let schema: Schema = serde_json::from_str(&schema).map_err(|source| CatalogError::BadSchema {
-        name: name.to_owned(),
-        source,
-    })?;
+    let schema: Schema =
+        serde_json::from_str(&schema).map_err(|source| CatalogError::BadSchema {
+            name: name.to_owned(),
+            source,
+        })?;
     let mut stmt = conn
         .prepare_cached(
             "SELECT key, rows, bytes FROM version_objects
@@ -435,18 +453,27 @@ mod tests {
         assert_eq!(cat.commit(&commit).unwrap().status, CommitStatus::Unchanged);
         commit.object = obj("k2", 3);
         let c = cat.commit(&commit).unwrap();
-        assert_eq!((c.status, c.version.version, c.version.rows), (CommitStatus::Updated, 2, 5));
+        assert_eq!(
+            (c.status, c.version.version, c.version.rows),
+            (CommitStatus::Updated, 2, 5)
+        );
         commit.mode = WriteMode::Overwrite;
         let c = cat.commit(&commit).unwrap();
         assert_eq!((c.version.version, c.version.rows), (3, 3));
 
         let other = schema(ColumnType::Varchar);
         commit.schema = &other;
-        assert!(matches!(cat.commit(&commit), Err(CatalogError::SchemaConflict { .. })));
+        assert!(matches!(
+            cat.commit(&commit),
+            Err(CatalogError::SchemaConflict { .. })
+        ));
         assert_eq!(cat.dataset("T").unwrap().current.version, 3);
         commit.mode = WriteMode::Replace;
         assert_eq!(cat.commit(&commit).unwrap().version.version, 4);
         assert_eq!(cat.versions("t").unwrap().len(), 4);
-        assert!(matches!(cat.dataset("nope"), Err(CatalogError::NotFound { .. })));
+        assert!(matches!(
+            cat.dataset("nope"),
+            Err(CatalogError::NotFound { .. })
+        ));
     }
 }

@@ -24,7 +24,8 @@ pub fn run(lake: &Lake, args: GetArgs, printer: Printer) -> anyhow::Result<()> {
             };
             let mut tmp = tempfile::NamedTempFile::new_in(dir)
                 .with_context(|| format!("writing {}", path.display()))?;
-            io::copy(&mut reader, tmp.as_file_mut()).with_context(|| format!("reading {}", args.key))?;
+            io::copy(&mut reader, tmp.as_file_mut())
+                .with_context(|| format!("reading {}", args.key))?;
             tmp.persist(path)
                 .map_err(|e| e.error)
                 .with_context(|| format!("writing {}", path.display()))?;

@@ -30,7 +30,8 @@ pub fn run(lake: &mut Lake, args: IngestArgs, printer: Printer) -> anyhow::Resul
         return Err(LakeError::Usage("reading standard input needs --name".into()).into());
     }
     let source = if stdin {
-        Source::spool(&mut std::io::stdin().lock(), &lake.tmp_dir()).context("reading standard input")?
+        Source::spool(&mut std::io::stdin().lock(), &lake.tmp_dir())
+            .context("reading standard input")?
     } else {
         Source::file(&args.file).with_context(|| format!("reading {}", args.file.display()))?
     };

@@ -9,7 +9,7 @@ mod serve;
 mod show;
 mod sql;
 
-use std::path::PathBuf;
+use std::path::Path;
 
 use anyhow::Context;
 
@@ -21,7 +21,11 @@ use crate::settings;
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let printer = Printer::new(cli.global.format, cli.global.quiet);
-    let home = cli.global.home.clone().unwrap_or_else(settings::default_home);
+    let home = cli
+        .global
+        .home
+        .clone()
+        .unwrap_or_else(settings::default_home);
     let home = std::path::absolute(&home).unwrap_or(home);
     match cli.command {
         Command::Init(args) => init::run(&home, args, printer),
@@ -35,6 +39,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-fn open(home: &PathBuf) -> anyhow::Result<Lake> {
+fn open(home: &Path) -> anyhow::Result<Lake> {
     Lake::open(home).with_context(|| format!("opening lake at {}", home.display()))
 }

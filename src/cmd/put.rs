@@ -17,7 +17,8 @@ pub fn run(lake: &Lake, args: PutArgs, printer: Printer) -> anyhow::Result<()> {
         None => lake.store().put(&args.key, &mut std::io::stdin().lock()),
         Some(p) if p == Path::new("-") => lake.store().put(&args.key, &mut std::io::stdin().lock()),
         Some(path) => {
-            let mut file = File::open(path).with_context(|| format!("reading {}", path.display()))?;
+            let mut file =
+                File::open(path).with_context(|| format!("reading {}", path.display()))?;
             lake.store().put(&args.key, &mut file)
         }
     }
@@ -25,7 +26,10 @@ pub fn run(lake: &Lake, args: PutArgs, printer: Printer) -> anyhow::Result<()> {
     write_record(
         printer.format,
         &mut printer.stdout(),
-        &[("key", Value::from(args.key)), ("bytes", Value::from(bytes))],
+        &[
+            ("key", Value::from(args.key)),
+            ("bytes", Value::from(bytes)),
+        ],
     )?;
     Ok(())
 }

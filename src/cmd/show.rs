@@ -44,9 +44,16 @@ pub fn run(lake: &Lake, args: ShowArgs, printer: Printer) -> anyhow::Result<()> 
         }
         // CSV carries one table: the schema.
         OutputFormat::Csv => {
-            let mut w = RowWriter::new(printer.format, &mut out, vec!["column".into(), "type".into()])?;
+            let mut w = RowWriter::new(
+                printer.format,
+                &mut out,
+                vec!["column".into(), "type".into()],
+            )?;
             for col in &ds.current.schema.columns {
-                w.row(&[Value::from(col.name.clone()), Value::from(col.column_type.sql_name())])?;
+                w.row(&[
+                    Value::from(col.name.clone()),
+                    Value::from(col.column_type.sql_name()),
+                ])?;
             }
             w.finish()?;
         }
@@ -64,15 +71,28 @@ pub fn run(lake: &Lake, args: ShowArgs, printer: Printer) -> anyhow::Result<()> 
                     ("updated", Value::from(ds.updated_at.clone())),
                 ],
             )?;
-            let mut w = RowWriter::new(printer.format, &mut out, vec!["column".into(), "type".into()])?;
+            let mut w = RowWriter::new(
+                printer.format,
+                &mut out,
+                vec!["column".into(), "type".into()],
+            )?;
             for col in &ds.current.schema.columns {
-                w.row(&[Value::from(col.name.clone()), Value::from(col.column_type.sql_name())])?;
+                w.row(&[
+                    Value::from(col.name.clone()),
+                    Value::from(col.column_type.sql_name()),
+                ])?;
             }
             w.finish()?;
             let header = ["version", "created", "rows", "size", "objects"];
-            let mut w = RowWriter::new(printer.format, &mut out, header.map(String::from).to_vec())?;
+            let mut w =
+                RowWriter::new(printer.format, &mut out, header.map(String::from).to_vec())?;
             for v in versions.iter().rev() {
-                let keys = v.objects.iter().map(|o| o.key.as_str()).collect::<Vec<_>>().join("\n");
+                let keys = v
+                    .objects
+                    .iter()
+                    .map(|o| o.key.as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n");
                 w.row(&[
                     Value::from(v.version),
                     Value::from(v.created_at.clone()),

@@ -12,7 +12,8 @@ use crate::printer::Printer;
 /// The statement from the argument, a file or standard input.
 fn statement(args: &SqlArgs) -> anyhow::Result<String> {
     if let Some(path) = &args.file {
-        return std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()));
+        return std::fs::read_to_string(path)
+            .with_context(|| format!("reading {}", path.display()));
     }
     match args.sql.as_deref() {
         Some("-") | None => {
@@ -28,11 +29,17 @@ fn statement(args: &SqlArgs) -> anyhow::Result<String> {
 
 pub fn run(lake: &Lake, args: SqlArgs, printer: Printer) -> anyhow::Result<()> {
     let sql = statement(&args)?;
-    let names = |schema: &arrow::datatypes::SchemaRef| schema.fields().iter().map(|f| f.name().clone()).collect();
+    let names = |schema: &arrow::datatypes::SchemaRef| {
+        schema.fields().iter().map(|f| f.name().clone()).collect()
+    };
     let mut writer = None;
     let schema = lake.query(&sql, &mut |schema, batch| {
         if writer.is_none() {
-            writer = Some(RowWriter::new(printer.format, printer.stdout(), names(schema))?);
+            writer = Some(RowWriter::new(
+                printer.format,
+                printer.stdout(),
+                names(schema),
+            )?);
         }
         if let Some(w) = writer.as_mut() {
             w.batch(batch)?;

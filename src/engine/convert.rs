@@ -115,7 +115,10 @@ pub trait Progress: Sync {
 pub struct NoProgress;
 impl Progress for NoProgress {}
 
-fn reader<'a>(opts: &CsvOptions, input: Box<dyn Read + Send + 'a>) -> csv::Reader<Box<dyn Read + Send + 'a>> {
+fn reader<'a>(
+    opts: &CsvOptions,
+    input: Box<dyn Read + Send + 'a>,
+) -> csv::Reader<Box<dyn Read + Send + 'a>> {
     csv::ReaderBuilder::new()
         .has_headers(opts.header)
         .delimiter(opts.delimiter)
@@ -185,7 +188,11 @@ pub fn column_names(header: Option<&csv::StringRecord>, count: usize) -> Vec<Str
 }
 
 /// Pass one: reads every row, checks it, and infers the schema.
-pub fn scan(source: &Source, opts: &CsvOptions, progress: &dyn Progress) -> Result<Scan, ConvertError> {
+pub fn scan(
+    source: &Source,
+    opts: &CsvOptions,
+    progress: &dyn Progress,
+) -> Result<Scan, ConvertError> {
     if source.is_empty() {
         return Err(ConvertError::Empty {
             file: source.label().to_owned(),
@@ -200,7 +207,10 @@ pub fn scan(source: &Source, opts: &CsvOptions, progress: &dyn Progress) -> Resu
     let mut rdr = reader(opts, input);
     let mut record = csv::StringRecord::new();
     let header = if opts.header {
-        let h = rdr.headers().map_err(|e| parse_error(source, e, &[]))?.clone();
+        let h = rdr
+            .headers()
+            .map_err(|e| parse_error(source, e, &[]))?
+            .clone();
         if h.is_empty() {
             return Err(ConvertError::Empty {
                 file: source.label().to_owned(),
@@ -251,7 +261,7 @@ pub fn scan(source: &Source, opts: &CsvOptions, progress: &dyn Progress) -> Resu
             }
         }
         rows += 1;
-        if rows % 8192 == 0 {
+        if rows.is_multiple_of(8192) {
             progress.rows(8192);
         }
     }
@@ -352,8 +362,12 @@ impl Builder {
             ColumnType::Bigint => Builder::Bigint(Int64Builder::with_capacity(BATCH_ROWS)),
             ColumnType::Double => Builder::Double(Float64Builder::with_capacity(BATCH_ROWS)),
             ColumnType::Date => Builder::Date(Date32Builder::with_capacity(BATCH_ROWS)),
-            ColumnType::Timestamp => Builder::Timestamp(TimestampMicrosecondBuilder::with_capacity(BATCH_ROWS)),
-            ColumnType::Varchar => Builder::Varchar(StringBuilder::with_capacity(BATCH_ROWS, BATCH_ROWS * 16)),
+            ColumnType::Timestamp => {
+                Builder::Timestamp(TimestampMicrosecondBuilder::with_capacity(BATCH_ROWS))
+            }
+            ColumnType::Varchar => {
+                Builder::Varchar(StringBuilder::with_capacity(BATCH_ROWS, BATCH_ROWS * 16))
+            }
         }
     }
 
@@ -463,7 +477,11 @@ pub fn write_parquet<W: Write + Send>(
     progress: &dyn Progress,
 ) -> Result<(Written, W), ConvertError> {
     let arrow = arrow_schema(schema);
-    let mut writer = ArrowWriter::try_new(HashingWriter::new(out), arrow.clone(), Some(writer_properties()))?;
+    let mut writer = ArrowWriter::try_new(
+        HashingWriter::new(out),
+        arrow.clone(),
+        Some(writer_properties()),
+    )?;
     let names: Vec<String> = schema.columns.iter().map(|c| c.name.clone()).collect();
     progress.start("writing", source.len());
     let (tx, rx) = sync_channel::<RecordBatch>(2);
@@ -475,16 +493,29 @@ pub fn write_parquet<W: Write + Send>(
                 source: e,
             })?;
             let mut rdr = reader(opts, input);
-            let mut builders: Vec<Builder> = schema.columns.iter().map(|c| Builder::new(c.column_type)).collect();
+            let mut builders: Vec<Builder> = schema
+                .columns
+                .iter()
+                .map(|c| Builder::new(c.column_type))
+                .collect();
             let mut record = csv::StringRecord::new();
             let mut in_batch = 0usize;
             let mut rows = 0u64;
             loop {
-                let more = rdr.read_record(&mut record).map_err(|e| parse_error(source, e, &names))?;
+                let more = rdr
+                    .read_record(&mut record)
+                    .map_err(|e| parse_error(source, e, &names))?;
                 if more {
                     for (i, (field, b)) in record.iter().zip(builders.iter_mut()).enumerate() {
                         if !b.append(field) {
-                            return Err(value_error(source, &record, i, &names, schema.columns[i].column_type, field));
+                            return Err(value_error(
+                                source,
+                                &record,
+                                i,
+                                &names,
+                                schema.columns[i].column_type,
+                                field,
+                            ));
                         }
                     }
                     in_batch += 1;
@@ -513,7 +544,9 @@ pub fn write_parquet<W: Write + Send>(
             }
         }
         let rows = parser.join().unwrap_or_else(|_| {
-            Err(ConvertError::Write(io::Error::other("the CSV parser thread panicked")))
+            Err(ConvertError::Write(io::Error::other(
+                "the CSV parser thread panicked",
+            )))
         });
         (written, rows)
     });
@@ -521,7 +554,14 @@ pub fn write_parquet<W: Write + Send>(
     parsed?;
     let hashing = writer.into_inner()?;
     let (sha256, bytes, out) = hashing.finish().map_err(ConvertError::Write)?;
-    Ok((Written { sha256, bytes, rows }, out))
+    Ok((
+        Written {
+            sha256,
+            bytes,
+            rows,
+        },
+        out,
+    ))
 }
 
 #[cfg(test)]
@@ -541,7 +581,13 @@ mod tests {
     #[test]
     fn schema_override_parses() {
         let types = parse_schema_override("id:BIGINT, zip:varchar").unwrap();
-        assert_eq!(types, [("id".to_owned(), ColumnType::Bigint), ("zip".to_owned(), ColumnType::Varchar)]);
+        assert_eq!(
+            types,
+            [
+                ("id".to_owned(), ColumnType::Bigint),
+                ("zip".to_owned(), ColumnType::Varchar)
+            ]
+        );
         assert!(parse_schema_override("id").is_err());
         assert!(parse_schema_override("id:NUMBER").is_err());
     }
@@ -555,13 +601,21 @@ mod tests {
         std::fs::write(&path, csv_text).unwrap();
         let source = Source::file(&path).unwrap();
         let opts = CsvOptions {
-            types: names.iter().map(|n| (n.clone(), ColumnType::Varchar)).collect(),
+            types: names
+                .iter()
+                .map(|n| (n.clone(), ColumnType::Varchar))
+                .collect(),
             ..CsvOptions::default()
         };
         let scan = scan(&source, &opts, &NoProgress).unwrap();
-        let (written, bytes) = write_parquet(&source, &opts, &scan.schema, Vec::new(), &NoProgress).unwrap();
+        let (written, bytes) =
+            write_parquet(&source, &opts, &scan.schema, Vec::new(), &NoProgress).unwrap();
         assert_eq!(written.rows, scan.rows);
-        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(bytes::Bytes::from(bytes), 1024).unwrap();
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(
+            bytes::Bytes::from(bytes),
+            1024,
+        )
+        .unwrap();
         let mut rows = Vec::new();
         for batch in reader {
             let batch = batch.unwrap();

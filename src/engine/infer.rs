@@ -121,7 +121,10 @@ mod tests {
         assert_eq!(infer(&["1", "2.5"]), ColumnType::Double);
         assert_eq!(infer(&["true", "FALSE", ""]), ColumnType::Boolean);
         assert_eq!(infer(&["2024-01-01", "2024-12-31"]), ColumnType::Date);
-        assert_eq!(infer(&["2024-01-01", "2024-01-01 10:00:00"]), ColumnType::Timestamp);
+        assert_eq!(
+            infer(&["2024-01-01", "2024-01-01 10:00:00"]),
+            ColumnType::Timestamp
+        );
         assert_eq!(infer(&["1", "x"]), ColumnType::Varchar);
         assert_eq!(infer(&["true", "1"]), ColumnType::Varchar);
         assert_eq!(infer(&["007", "8"]), ColumnType::Varchar);

@@ -82,8 +82,10 @@ impl QueryEngine {
         let conn = Connection::open_in_memory().map_err(|e| QueryError::Open(e.to_string()))?;
         // Extensions are never downloaded: the parquet reader is built in, and
         // a machine behind a firewall must behave like any other.
-        conn.execute_batch("SET autoinstall_known_extensions = false; SET autoload_known_extensions = false;")
-            .map_err(|e| QueryError::Open(e.to_string()))?;
+        conn.execute_batch(
+            "SET autoinstall_known_extensions = false; SET autoload_known_extensions = false;",
+        )
+        .map_err(|e| QueryError::Open(e.to_string()))?;
         Ok(QueryEngine { conn })
     }
 
@@ -105,15 +107,22 @@ impl QueryEngine {
             "CREATE OR REPLACE TEMP VIEW {} AS SELECT * FROM read_parquet([{list}])",
             quote_ident(name)
         );
-        self.conn.execute_batch(&sql).map_err(|e| QueryError::Dataset {
-            name: name.to_owned(),
-            reason: format!("cannot read its objects: {e}"),
-        })
+        self.conn
+            .execute_batch(&sql)
+            .map_err(|e| QueryError::Dataset {
+                name: name.to_owned(),
+                reason: format!("cannot read its objects: {e}"),
+            })
     }
 
     /// Makes `name` a view with the dataset's columns that raises `reason`
     /// as soon as a query reads it.
-    pub fn register_broken(&self, name: &str, schema: &Schema, reason: &str) -> Result<(), QueryError> {
+    pub fn register_broken(
+        &self,
+        name: &str,
+        schema: &Schema,
+        reason: &str,
+    ) -> Result<(), QueryError> {
         let message = format!("dataset {name}: {reason}");
         let columns = if schema.columns.is_empty() {
             "NULL AS \"_\"".to_owned()
@@ -165,7 +174,17 @@ mod tests {
     #[test]
     fn finds_words_and_quoted_identifiers() {
         let names = referenced_names(r#"SELECT a.x FROM People a JOIN "Odd ""Name""" USING (id)"#);
-        for n in ["select", "a", "x", "from", "people", "join", "odd \"name\"", "using", "id"] {
+        for n in [
+            "select",
+            "a",
+            "x",
+            "from",
+            "people",
+            "join",
+            "odd \"name\"",
+            "using",
+            "id",
+        ] {
             assert!(names.contains(n), "{n} missing from {names:?}");
         }
     }

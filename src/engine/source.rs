@@ -29,7 +29,10 @@ impl Source {
         let mut file = File::open(path)?;
         let meta = file.metadata()?;
         if meta.is_dir() {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "is a directory"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "is a directory",
+            ));
         }
         let mut magic = [0u8; 2];
         let gzip = read_prefix(&mut file, &mut magic)? == 2 && magic == GZIP_MAGIC;
@@ -75,7 +78,10 @@ impl Source {
 
     /// Opens the decompressed bytes, UTF-8 byte order mark removed; `progress`
     /// is told how many bytes of the file on disk have been read.
-    pub fn open<'a>(&self, progress: &'a (dyn Fn(u64) + Sync)) -> io::Result<Box<dyn Read + Send + 'a>> {
+    pub fn open<'a>(
+        &self,
+        progress: &'a (dyn Fn(u64) + Sync),
+    ) -> io::Result<Box<dyn Read + Send + 'a>> {
         let file = File::open(&self.path)?;
         let counted = Counted {
             inner: file,

@@ -26,7 +26,8 @@ fn has_leading_zero(digits: &str) -> bool {
 /// A whole number that fits a BIGINT: an optional sign and digits.
 pub fn parse_i64(s: &str) -> Option<i64> {
     let digits = s.strip_prefix(['-', '+']).unwrap_or(s);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || has_leading_zero(digits) {
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || has_leading_zero(digits)
+    {
         return None;
     }
     s.parse().ok()
@@ -40,7 +41,9 @@ pub fn parse_f64(s: &str) -> Option<f64> {
     if b.is_empty()
         || !(b[0].is_ascii_digit() || b[0] == b'.')
         || has_leading_zero(digits)
-        || !b.iter().all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'-' | b'+'))
+        || !b
+            .iter()
+            .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'-' | b'+'))
     {
         return None;
     }
@@ -63,7 +66,10 @@ fn date(s: &str) -> Option<NaiveDate> {
         if !part.iter().all(u8::is_ascii_digit) {
             return None;
         }
-        Some(part.iter().fold(0u32, |acc, d| acc * 10 + u32::from(d - b'0')))
+        Some(
+            part.iter()
+                .fold(0u32, |acc, d| acc * 10 + u32::from(d - b'0')),
+        )
     };
     NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)
 }
@@ -87,7 +93,11 @@ pub fn parse_timestamp(s: &str) -> Option<i64> {
     if tb.len() > 8 && (tb[8] != b'.' || tb.len() == 9 || tb.len() > 18) {
         return None;
     }
-    if !tb.iter().enumerate().all(|(i, c)| matches!(i, 2 | 5 | 8) || c.is_ascii_digit()) {
+    if !tb
+        .iter()
+        .enumerate()
+        .all(|(i, c)| matches!(i, 2 | 5 | 8) || c.is_ascii_digit())
+    {
         return None;
     }
     let t = NaiveTime::parse_from_str(time, "%H:%M:%S%.f").ok()?;

@@ -88,27 +88,38 @@ mod tests {
         }
     }
 
+    fn variant(e: &KeyError) -> &'static str {
+        match e {
+            KeyError::Empty => "empty",
+            KeyError::TooLong { .. } => "long",
+            KeyError::BadCharacter { .. } => "char",
+            KeyError::Absolute { .. } => "absolute",
+            KeyError::BadComponent { .. } => "component",
+            KeyError::Reserved { .. } => "reserved",
+        }
+    }
+
     #[test]
     fn refuses_bad_keys() {
         let long = "a".repeat(MAX_KEY_BYTES + 1);
-        let cases: Vec<(&str, fn(&KeyError) -> bool)> = vec![
-            ("", |e| matches!(e, KeyError::Empty)),
-            (&long, |e| matches!(e, KeyError::TooLong { .. })),
-            ("a\0b", |e| matches!(e, KeyError::BadCharacter { .. })),
-            ("a\rb", |e| matches!(e, KeyError::BadCharacter { .. })),
-            ("a\nb", |e| matches!(e, KeyError::BadCharacter { .. })),
-            ("a\tb", |e| matches!(e, KeyError::BadCharacter { .. })),
-            ("/etc/passwd", |e| matches!(e, KeyError::Absolute { .. })),
-            ("..", |e| matches!(e, KeyError::BadComponent { .. })),
-            ("a/../../b", |e| matches!(e, KeyError::BadComponent { .. })),
-            ("a/..", |e| matches!(e, KeyError::BadComponent { .. })),
-            ("a//b", |e| matches!(e, KeyError::BadComponent { .. })),
-            ("./a", |e| matches!(e, KeyError::BadComponent { .. })),
-            ("a/", |e| matches!(e, KeyError::BadComponent { .. })),
+        let cases = [
+            ("", "empty"),
+            (long.as_str(), "long"),
+            ("a\0b", "char"),
+            ("a\rb", "char"),
+            ("a\nb", "char"),
+            ("a\tb", "char"),
+            ("/etc/passwd", "absolute"),
+            ("..", "component"),
+            ("a/../../b", "component"),
+            ("a/..", "component"),
+            ("a//b", "component"),
+            ("./a", "component"),
+            ("a/", "component"),
         ];
-        for (key, check) in cases {
+        for (key, expected) in cases {
             let err = validate(key).expect_err(key);
-            assert!(check(&err), "{key:?} gave {err:?}");
+            assert_eq!(variant(&err), expected, "{key:?} gave {err:?}");
         }
     }
 

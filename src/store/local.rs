@@ -205,16 +205,33 @@ mod tests {
         store.put("a", &mut &b"22"[..]).unwrap();
         store.put("b/two", &mut &b"333"[..]).unwrap();
         let mut body = String::new();
-        store.get("b/two").unwrap().read_to_string(&mut body).unwrap();
+        store
+            .get("b/two")
+            .unwrap()
+            .read_to_string(&mut body)
+            .unwrap();
         assert_eq!(body, "333");
-        let keys: Vec<_> = store.list("", None, 10).unwrap().into_iter().map(|o| o.key).collect();
+        let keys: Vec<_> = store
+            .list("", None, 10)
+            .unwrap()
+            .into_iter()
+            .map(|o| o.key)
+            .collect();
         assert_eq!(keys, ["a", "b/one", "b/two"]);
-        let keys: Vec<_> = store.list("b/", Some("b/one"), 10).unwrap().into_iter().map(|o| o.key).collect();
+        let keys: Vec<_> = store
+            .list("b/", Some("b/one"), 10)
+            .unwrap()
+            .into_iter()
+            .map(|o| o.key)
+            .collect();
         assert_eq!(keys, ["b/two"]);
         assert_eq!(store.list("", None, 1).unwrap().len(), 1);
         store.delete("a").unwrap();
         assert!(matches!(store.get("a"), Err(StoreError::NotFound { .. })));
-        assert!(matches!(store.delete("a"), Err(StoreError::NotFound { .. })));
+        assert!(matches!(
+            store.delete("a"),
+            Err(StoreError::NotFound { .. })
+        ));
         assert!(matches!(store.get("b"), Err(StoreError::NotFound { .. })));
     }
 }

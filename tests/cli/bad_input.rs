@@ -10,8 +10,14 @@ fn refused(ctx: &TestContext, name: &str, contents: &[u8]) -> String {
     let run = ctx.lake(&["ingest", path.to_str().unwrap()]);
     let stderr = run.fails(1).to_owned();
     assert_eq!(stderr.lines().count(), 1, "not one line: {stderr}");
-    assert!(stderr.contains(name), "error does not name the file: {stderr}");
-    assert_eq!(ctx.lake(&["ls", "--format", "csv"]).ok(), "name,rows,columns,bytes,version,updated\n");
+    assert!(
+        stderr.contains(name),
+        "error does not name the file: {stderr}"
+    );
+    assert_eq!(
+        ctx.lake(&["ls", "--format", "csv"]).ok(),
+        "name,rows,columns,bytes,version,updated\n"
+    );
     assert!(ctx.dataset_files().is_empty(), "an object was written");
     stderr
 }
@@ -20,7 +26,10 @@ fn refused(ctx: &TestContext, name: &str, contents: &[u8]) -> String {
 fn ragged_rows() {
     let ctx = TestContext::new();
     let err = refused(&ctx, "ragged.csv", b"a,b\n1,2\n3,4,5\n");
-    assert!(err.contains("line 3") && err.contains("expected 2 fields, found 3"), "{err}");
+    assert!(
+        err.contains("line 3") && err.contains("expected 2 fields, found 3"),
+        "{err}"
+    );
     let err = refused(&ctx, "short.csv", b"a,b\n1,2\n3\n");
     assert!(err.contains("line 3"), "{err}");
 }
@@ -29,7 +38,10 @@ fn ragged_rows() {
 fn invalid_utf8() {
     let ctx = TestContext::new();
     let err = refused(&ctx, "latin1.csv", b"id,name\n1,ok\n2,caf\xe9\n");
-    assert!(err.contains("line 3") && err.contains("UTF-8") && err.contains("name"), "{err}");
+    assert!(
+        err.contains("line 3") && err.contains("UTF-8") && err.contains("name"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -5,7 +5,10 @@ use crate::TestContext;
 #[test]
 fn ls_lists_every_dataset() {
     let ctx = TestContext::new();
-    assert_eq!(ctx.lake(&["ls", "--format", "csv"]).ok(), "name,rows,columns,bytes,version,updated\n");
+    assert_eq!(
+        ctx.lake(&["ls", "--format", "csv"]).ok(),
+        "name,rows,columns,bytes,version,updated\n"
+    );
     let people = ctx.people();
     ctx.lake(&["ingest", people.to_str().unwrap()]).ok();
     let other = ctx.write("other.csv", "x\n1\n2\n");
@@ -32,10 +35,16 @@ fn show_tells_schema_identity_versions_and_objects() {
     assert_eq!(show["schema"].as_array().unwrap().len(), 7);
     assert_eq!(show["versions"][0]["version"], 1);
     assert_eq!(show["versions"][0]["objects"][0]["rows"], 6);
-    assert_eq!(show["objects"][0]["key"], show["versions"][0]["objects"][0]["key"]);
+    assert_eq!(
+        show["objects"][0]["key"],
+        show["versions"][0]["objects"][0]["key"]
+    );
     let table = ctx.lake(&["show", "people", "--format", "table"]);
     let table = table.ok();
-    assert!(table.contains("54eb9062-488a-5c80-9ade-2bd63f8dc68c") && table.contains("joined"), "{table}");
+    assert!(
+        table.contains("54eb9062-488a-5c80-9ade-2bd63f8dc68c") && table.contains("joined"),
+        "{table}"
+    );
     let csv = ctx.lake(&["show", "people", "--format", "csv"]);
     assert!(csv.ok().starts_with("column,type\nid,BIGINT\n"), "{csv:?}");
 }
@@ -51,12 +60,19 @@ fn missing_dataset_is_exit_4() {
 fn init_records_the_store_once() {
     let ctx = TestContext::new();
     let store = ctx.work.path().join("objects");
-    let out = ctx.lake(&["init", "--store", store.to_str().unwrap(), "--format", "json"]);
+    let out = ctx.lake(&[
+        "init",
+        "--store",
+        store.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
     crate::json(&out);
     let people = ctx.people();
     let report = crate::json(&ctx.lake(&["ingest", people.to_str().unwrap(), "--format", "json"]));
     assert!(store.join(report["key"].as_str().unwrap()).exists());
     let other = ctx.work.path().join("elsewhere");
-    ctx.lake(&["init", "--store", other.to_str().unwrap()]).fails(2);
+    ctx.lake(&["init", "--store", other.to_str().unwrap()])
+        .fails(2);
     ctx.lake(&["init", "--store", store.to_str().unwrap()]).ok();
 }

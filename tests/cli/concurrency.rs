@@ -27,16 +27,26 @@ fn eight_ingests_at_once_all_succeed() {
             if i >= 4 {
                 cmd.args(["--name", "shared", "--append"]);
             }
-            cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+            cmd.stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
         })
         .collect();
     for child in children {
         let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     assert_eq!(ctx.sql("select count(*) as n from shared"), "n\n8000\n");
     for i in 0..4 {
-        assert_eq!(ctx.sql(&format!("select count(*) as n from part{i}")), "n\n2000\n");
+        assert_eq!(
+            ctx.sql(&format!("select count(*) as n from part{i}")),
+            "n\n2000\n"
+        );
     }
     assert_eq!(ctx.show("shared")["version"], 4);
 }
@@ -50,7 +60,8 @@ fn a_killed_ingest_leaves_a_consistent_catalog() {
     }
     let big = ctx.write("big.csv", &csv);
     let small = ctx.write("small.csv", "id,name,score\n1,a,1.5\n");
-    ctx.lake(&["ingest", small.to_str().unwrap(), "--name", "big"]).ok();
+    ctx.lake(&["ingest", small.to_str().unwrap(), "--name", "big"])
+        .ok();
     for delay_ms in [5, 30, 80, 150, 300, 600] {
         let mut child = ctx
             .command()
@@ -66,9 +77,21 @@ fn a_killed_ingest_leaves_a_consistent_catalog() {
         let show = ctx.show("big");
         for object in show["objects"].as_array().unwrap() {
             let key = object["key"].as_str().unwrap();
-            assert!(ctx.home.path().join("store").join(key).exists(), "{key} missing after kill at {delay_ms} ms");
+            assert!(
+                ctx.home.path().join("store").join(key).exists(),
+                "{key} missing after kill at {delay_ms} ms"
+            );
         }
-        let n: u64 = ctx.sql("select count(*) from big").lines().nth(1).unwrap().parse().unwrap();
-        assert!(n == 1 || n == 300_001, "{n} rows after kill at {delay_ms} ms");
+        let n: u64 = ctx
+            .sql("select count(*) from big")
+            .lines()
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            n == 1 || n == 300_001,
+            "{n} rows after kill at {delay_ms} ms"
+        );
     }
 }

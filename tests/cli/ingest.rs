@@ -14,7 +14,10 @@ fn fresh_machine_ingest_then_query() {
     assert_eq!(report["rows"], 6);
     assert_eq!(report["dataset_id"], "54eb9062-488a-5c80-9ade-2bd63f8dc68c");
     let key = report["key"].as_str().unwrap();
-    assert!(key.starts_with("datasets/people/") && key.ends_with(".parquet"), "{key}");
+    assert!(
+        key.starts_with("datasets/people/") && key.ends_with(".parquet"),
+        "{key}"
+    );
     // The key is the SHA-256 of the object's bytes.
     let bytes = std::fs::read(ctx.home.path().join("store").join(key)).unwrap();
     use sha2::Digest;
@@ -38,7 +41,12 @@ fn types_are_inferred_and_fingerprinted_as_the_spec_says() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| (c["name"].as_str().unwrap().to_owned(), c["type"].as_str().unwrap().to_owned()))
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_owned(),
+                c["type"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
     let expected = [
         ("id", "BIGINT"),
@@ -49,7 +57,10 @@ fn types_are_inferred_and_fingerprinted_as_the_spec_says() {
         ("score", "DOUBLE"),
         ("active", "BOOLEAN"),
     ];
-    let expected: Vec<(String, String)> = expected.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+    let expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
     assert_eq!(schema, expected);
     let spec_bytes = expected
         .iter()
@@ -57,13 +68,19 @@ fn types_are_inferred_and_fingerprinted_as_the_spec_says() {
         .collect::<Vec<_>>()
         .join("\x1e");
     use sha2::Digest;
-    assert_eq!(show["fingerprint"], hex::encode(sha2::Sha256::digest(spec_bytes.as_bytes())));
+    assert_eq!(
+        show["fingerprint"],
+        hex::encode(sha2::Sha256::digest(spec_bytes.as_bytes()))
+    );
     // DuckDB sees the same types.
     assert_eq!(
         ctx.sql("select typeof(id), typeof(age), typeof(joined), typeof(score), typeof(active) from people limit 1"),
         "typeof(id),typeof(age),typeof(joined),typeof(score),typeof(active)\nBIGINT,BIGINT,DATE,DOUBLE,BOOLEAN\n"
     );
-    assert_eq!(ctx.sql("select count(*) from people where age is null"), "count_star()\n1\n");
+    assert_eq!(
+        ctx.sql("select count(*) from people where age is null"),
+        "count_star()\n1\n"
+    );
 }
 
 #[test]
@@ -77,7 +94,13 @@ fn rerunning_an_ingest_changes_nothing() {
     assert_eq!(again["version"], 1);
     assert_eq!(again["key"], first["key"]);
     assert_eq!(ctx.dataset_files(), files);
-    let append = json(&ctx.lake(&["ingest", people.to_str().unwrap(), "--append", "--format", "json"]));
+    let append = json(&ctx.lake(&[
+        "ingest",
+        people.to_str().unwrap(),
+        "--append",
+        "--format",
+        "json",
+    ]));
     assert_eq!(append["status"], "unchanged");
     assert_eq!(ctx.show("people")["versions"].as_array().unwrap().len(), 1);
 }
@@ -93,16 +116,43 @@ fn a_new_column_is_a_conflict_that_changes_nothing() {
     let stderr = err.fails(3);
     assert!(stderr.contains("team"), "{stderr}");
     assert!(stderr.contains("added"), "{stderr}");
-    let retyped = ctx.write("retyped.csv", "id,name,email,age,joined,score,active\nx,Grace,g@example.com,45,2020-01-01,99,true\n");
-    let stderr = ctx.lake(&["ingest", retyped.to_str().unwrap(), "--name", "people", "--append"]).fails(3).to_owned();
+    let retyped = ctx.write(
+        "retyped.csv",
+        "id,name,email,age,joined,score,active\nx,Grace,g@example.com,45,2020-01-01,99,true\n",
+    );
+    let stderr = ctx
+        .lake(&[
+            "ingest",
+            retyped.to_str().unwrap(),
+            "--name",
+            "people",
+            "--append",
+        ])
+        .fails(3)
+        .to_owned();
     assert!(stderr.contains("id BIGINT -> VARCHAR"), "{stderr}");
-    assert_eq!(ctx.dataset_files(), files, "a refused ingest wrote an object");
+    assert_eq!(
+        ctx.dataset_files(),
+        files,
+        "a refused ingest wrote an object"
+    );
     assert_eq!(ctx.sql("select count(*) as n from people"), "n\n6\n");
 
-    let replaced = json(&ctx.lake(&["ingest", wider.to_str().unwrap(), "--name", "people", "--replace", "--format", "json"]));
+    let replaced = json(&ctx.lake(&[
+        "ingest",
+        wider.to_str().unwrap(),
+        "--name",
+        "people",
+        "--replace",
+        "--format",
+        "json",
+    ]));
     assert_eq!(replaced["status"], "updated");
     assert_eq!(replaced["version"], 2);
-    assert_eq!(ctx.sql("select name, team from people"), "name,team\nGrace,red\n");
+    assert_eq!(
+        ctx.sql("select name, team from people"),
+        "name,team\nGrace,red\n"
+    );
 }
 
 #[test]
@@ -110,15 +160,28 @@ fn append_adds_rows_and_default_replaces_them() {
     let ctx = TestContext::new();
     let a = ctx.write("a.csv", "id,v\n1,x\n2,y\n");
     let b = ctx.write("b.csv", "id,v\n3,z\n");
-    ctx.lake(&["ingest", a.to_str().unwrap(), "--name", "t"]).ok();
-    let out = json(&ctx.lake(&["ingest", b.to_str().unwrap(), "--name", "t", "--append", "--format", "json"]));
-    assert_eq!((out["status"].as_str(), out["version"].as_u64()), (Some("updated"), Some(2)));
+    ctx.lake(&["ingest", a.to_str().unwrap(), "--name", "t"])
+        .ok();
+    let out = json(&ctx.lake(&[
+        "ingest",
+        b.to_str().unwrap(),
+        "--name",
+        "t",
+        "--append",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(
+        (out["status"].as_str(), out["version"].as_u64()),
+        (Some("updated"), Some(2))
+    );
     assert_eq!(ctx.sql("select id from t order by id"), "id\n1\n2\n3\n");
     let show = ctx.show("t");
     assert_eq!(show["rows"], 3);
     assert_eq!(show["objects"].as_array().unwrap().len(), 2);
     // Without --append the new file replaces the data.
-    ctx.lake(&["ingest", b.to_str().unwrap(), "--name", "t"]).ok();
+    ctx.lake(&["ingest", b.to_str().unwrap(), "--name", "t"])
+        .ok();
     assert_eq!(ctx.sql("select id from t order by id"), "id\n3\n");
     assert_eq!(ctx.show("t")["version"], 3);
 }
@@ -136,11 +199,17 @@ fn the_same_input_gives_the_same_bytes_in_another_lake() {
 #[test]
 fn reads_stdin_gzip_tsv_bom_crlf_and_quoted_newlines() {
     let ctx = TestContext::new();
-    let csv = "\u{feff}id,note\r\n1,\"line one\nline two\"\r\n2,\"has \"\"quotes\"\", and commas\"\r\n";
+    let csv =
+        "\u{feff}id,note\r\n1,\"line one\nline two\"\r\n2,\"has \"\"quotes\"\", and commas\"\r\n";
     let out = ctx.lake_stdin(&["ingest", "-", "--name", "notes"], csv.as_bytes());
     out.ok();
     assert_eq!(ctx.sql("select id from notes order by id"), "id\n1\n2\n");
-    let json_out = ctx.lake(&["sql", "--format", "json", "select note from notes order by id"]);
+    let json_out = ctx.lake(&[
+        "sql",
+        "--format",
+        "json",
+        "select note from notes order by id",
+    ]);
     let rows: serde_json::Value = serde_json::from_str(json_out.ok()).unwrap();
     assert_eq!(rows[0]["note"], "line one\nline two");
     assert_eq!(rows[1]["note"], "has \"quotes\", and commas");
@@ -152,9 +221,10 @@ fn reads_stdin_gzip_tsv_bom_crlf_and_quoted_newlines() {
     assert_eq!(report["name"], "tab_data");
     assert_eq!(ctx.sql("select a + b as s from tab_data"), "s\n3\n");
 
-    let semi = ctx.write("semi.txt", "x;y\n1;2\n");
-    ctx.lake(&["ingest", semi.to_str().unwrap(), "--delimiter", ";"]).ok();
-    assert_eq!(ctx.sql("select y from semi"), "y\n2\n");
+    let semi = ctx.write("semi_colon.txt", "x;y\n1;2\n");
+    ctx.lake(&["ingest", semi.to_str().unwrap(), "--delimiter", ";"])
+        .ok();
+    assert_eq!(ctx.sql("select y from semi_colon"), "y\n2\n");
 }
 
 #[test]
@@ -163,16 +233,55 @@ fn no_header_and_schema_override() {
     let f = ctx.write("codes.csv", "zip,n\n01234,1\n98765,2\n");
     ctx.lake(&["ingest", f.to_str().unwrap()]).ok();
     // A leading zero keeps the column text.
-    assert_eq!(ctx.sql("select zip from codes order by n"), "zip\n01234\n98765\n");
-    ctx.lake(&["ingest", f.to_str().unwrap(), "--name", "codes2", "--schema", "n:VARCHAR"]).ok();
-    assert_eq!(ctx.sql("select typeof(n) as t from codes2 limit 1"), "t\nVARCHAR\n");
-    let stderr = ctx.lake(&["ingest", f.to_str().unwrap(), "--name", "c3", "--schema", "zip:BOOLEAN"]).fails(1).to_owned();
-    assert!(stderr.contains("line 2") && stderr.contains("zip") && stderr.contains("BOOLEAN"), "{stderr}");
-    ctx.lake(&["ingest", f.to_str().unwrap(), "--name", "c4", "--schema", "nope:BIGINT"]).fails(2);
+    assert_eq!(
+        ctx.sql("select zip from codes order by n"),
+        "zip\n01234\n98765\n"
+    );
+    ctx.lake(&[
+        "ingest",
+        f.to_str().unwrap(),
+        "--name",
+        "codes2",
+        "--schema",
+        "n:VARCHAR",
+    ])
+    .ok();
+    assert_eq!(
+        ctx.sql("select typeof(n) as t from codes2 limit 1"),
+        "t\nVARCHAR\n"
+    );
+    let stderr = ctx
+        .lake(&[
+            "ingest",
+            f.to_str().unwrap(),
+            "--name",
+            "c3",
+            "--schema",
+            "zip:BOOLEAN",
+        ])
+        .fails(1)
+        .to_owned();
+    assert!(
+        stderr.contains("line 2") && stderr.contains("zip") && stderr.contains("BOOLEAN"),
+        "{stderr}"
+    );
+    ctx.lake(&[
+        "ingest",
+        f.to_str().unwrap(),
+        "--name",
+        "c4",
+        "--schema",
+        "nope:BIGINT",
+    ])
+    .fails(2);
 
     let raw = ctx.write("raw.csv", "1,a\n2,b\n");
-    ctx.lake(&["ingest", raw.to_str().unwrap(), "--no-header"]).ok();
-    assert_eq!(ctx.sql("select column_2 from raw order by column_1"), "column_2\na\nb\n");
+    ctx.lake(&["ingest", raw.to_str().unwrap(), "--no-header"])
+        .ok();
+    assert_eq!(
+        ctx.sql("select column_2 from raw order by column_1"),
+        "column_2\na\nb\n"
+    );
 }
 
 #[test]
@@ -180,14 +289,20 @@ fn header_names_are_made_unique() {
     let ctx = TestContext::new();
     let f = ctx.write("dups.csv", "a,,a,A\n1,2,3,4\n");
     ctx.lake(&["ingest", f.to_str().unwrap()]).ok();
-    assert_eq!(ctx.sql("select * from dups"), "a,column_2,a_2,A_3\n1,2,3,4\n");
+    assert_eq!(
+        ctx.sql("select * from dups"),
+        "a,column_2,a_2,A_3\n1,2,3,4\n"
+    );
 }
 
 #[test]
 fn names_are_checked() {
     let ctx = TestContext::new();
     let people = ctx.people();
-    let stderr = ctx.lake(&["ingest", people.to_str().unwrap(), "--name", "bad-name"]).fails(2).to_owned();
+    let stderr = ctx
+        .lake(&["ingest", people.to_str().unwrap(), "--name", "bad-name"])
+        .fails(2)
+        .to_owned();
     assert!(stderr.contains("bad-name"), "{stderr}");
     ctx.lake_stdin(&["ingest", "-"], b"a\n1\n").fails(2);
 }

@@ -47,9 +47,21 @@ impl Run {
     #[track_caller]
     pub fn fails(&self, code: i32) -> &str {
         assert_eq!(self.code, code, "expected exit {code}, got {self:#?}");
-        assert!(self.stderr.starts_with("error: "), "no error line: {self:#?}");
-        assert!(self.stdout.is_empty(), "an error printed results: {self:#?}");
+        assert!(
+            self.stderr.starts_with("error: "),
+            "no error line: {self:#?}"
+        );
+        assert!(
+            self.stdout.is_empty(),
+            "an error printed results: {self:#?}"
+        );
         &self.stderr
+    }
+}
+
+impl Default for TestContext {
+    fn default() -> Self {
+        TestContext::new()
     }
 }
 
@@ -130,7 +142,9 @@ impl TestContext {
         let mut files = Vec::new();
         let mut stack = vec![self.home.path().join("store/datasets")];
         while let Some(dir) = stack.pop() {
-            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
             for e in entries.flatten() {
                 if e.path().is_dir() {
                     stack.push(e.path());

@@ -9,11 +9,16 @@ use crate::TestContext;
 fn put_and_get_round_trip() {
     let ctx = TestContext::new();
     let file = ctx.write("hello.txt", "hello, lake\n");
-    ctx.lake(&["put", "docs/hello.txt", file.to_str().unwrap()]).ok();
+    ctx.lake(&["put", "docs/hello.txt", file.to_str().unwrap()])
+        .ok();
     assert_eq!(ctx.lake(&["get", "docs/hello.txt"]).ok(), "hello, lake\n");
-    ctx.lake_stdin(&["put", "docs/piped.txt", "-"], b"from a pipe").ok();
+    ctx.lake_stdin(&["put", "docs/piped.txt", "-"], b"from a pipe")
+        .ok();
     ctx.lake(&["get", "docs/piped.txt", "-o", "copy.txt"]).ok();
-    assert_eq!(std::fs::read(ctx.work.path().join("copy.txt")).unwrap(), b"from a pipe");
+    assert_eq!(
+        std::fs::read(ctx.work.path().join("copy.txt")).unwrap(),
+        b"from a pipe"
+    );
 }
 
 #[test]
@@ -29,7 +34,8 @@ fn large_objects_stream_both_ways() {
         data.extend_from_slice(&x.to_le_bytes());
     }
     let path = ctx.write("big.bin", &data);
-    ctx.lake(&["put", "blobs/big.bin", path.to_str().unwrap()]).ok();
+    ctx.lake(&["put", "blobs/big.bin", path.to_str().unwrap()])
+        .ok();
     let mut child = ctx
         .command()
         .args(["get", "blobs/big.bin"])
@@ -47,7 +53,17 @@ fn bad_keys_are_refused() {
     let ctx = TestContext::new();
     let file = ctx.write("x", "x");
     let long = "k".repeat(1025);
-    for key in ["../escape", "a/../../b", "/abs", "a\tb", "a\nb", "a\rb", "", long.as_str(), "a//b"] {
+    for key in [
+        "../escape",
+        "a/../../b",
+        "/abs",
+        "a\tb",
+        "a\nb",
+        "a\rb",
+        "",
+        long.as_str(),
+        "a//b",
+    ] {
         let run = ctx.lake(&["put", key, file.to_str().unwrap()]);
         assert!(run.fails(2).contains("invalid key"), "{key:?}: {run:?}");
         ctx.lake(&["get", key]).fails(2);

@@ -17,7 +17,10 @@ fn every_format_is_clean_machine_output() {
     let ctx = lake_with_people();
     let q = "select id, name, score, active, joined from people where id <= 2 order by id";
     let csv = ctx.lake(&["sql", "--format", "csv", q]);
-    assert_eq!(csv.ok(), "id,name,score,active,joined\n1,Alice,91.5,true,2021-03-14\n2,Bob,78.25,true,2022-07-01\n");
+    assert_eq!(
+        csv.ok(),
+        "id,name,score,active,joined\n1,Alice,91.5,true,2021-03-14\n2,Bob,78.25,true,2022-07-01\n"
+    );
     assert!(csv.stderr.is_empty(), "{csv:?}");
     let json = ctx.lake(&["sql", "--format", "json", q]);
     let rows: serde_json::Value = serde_json::from_str(json.ok()).unwrap();
@@ -29,20 +32,40 @@ fn every_format_is_clean_machine_output() {
         ])
     );
     let nd = ctx.lake(&["sql", "--format", "ndjson", q]);
-    let lines: Vec<serde_json::Value> = nd.ok().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = nd
+        .ok()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[1]["name"], "Bob");
     let table = ctx.lake(&["sql", "--format", "table", q]);
-    assert!(table.ok().contains("Alice") && table.stdout.contains("name"), "{table:?}");
-    let env = ctx.command().env("LAKE_FORMAT", "ndjson").args(["sql", "select 1 as x"]).output().unwrap();
+    assert!(
+        table.ok().contains("Alice") && table.stdout.contains("name"),
+        "{table:?}"
+    );
+    let env = ctx
+        .command()
+        .env("LAKE_FORMAT", "ndjson")
+        .args(["sql", "select 1 as x"])
+        .output()
+        .unwrap();
     assert_eq!(String::from_utf8_lossy(&env.stdout), "{\"x\":1}\n");
 }
 
 #[test]
 fn empty_results_still_print_the_header() {
     let ctx = lake_with_people();
-    assert_eq!(ctx.sql("select id, name from people where false"), "id,name\n");
-    let json = ctx.lake(&["sql", "--format", "json", "select id from people where false"]);
+    assert_eq!(
+        ctx.sql("select id, name from people where false"),
+        "id,name\n"
+    );
+    let json = ctx.lake(&[
+        "sql",
+        "--format",
+        "json",
+        "select id from people where false",
+    ]);
     assert_eq!(json.ok(), "[]\n");
 }
 
@@ -62,7 +85,11 @@ fn a_closed_pipe_ends_quietly() {
     drop(stdout); // like `| head`
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "exit {:?}", out.status);
-    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

@@ -17,7 +17,11 @@ fn joins_aggregates_and_ctes_across_datasets() {
 fn statements_from_a_file_or_stdin() {
     let ctx = TestContext::new();
     let f = ctx.write("q.sql", "select 40 + 2 as answer");
-    assert_eq!(ctx.lake(&["sql", "--format", "csv", "-f", f.to_str().unwrap()]).ok(), "answer\n42\n");
+    assert_eq!(
+        ctx.lake(&["sql", "--format", "csv", "-f", f.to_str().unwrap()])
+            .ok(),
+        "answer\n42\n"
+    );
     let run = ctx.lake_stdin(&["sql", "--format", "csv", "-"], b"select 'x' as y");
     assert_eq!(run.ok(), "y\nx\n");
 }
@@ -35,13 +39,19 @@ fn a_broken_dataset_fails_only_its_own_queries() {
     std::fs::remove_file(&object).unwrap();
     let err = ctx.lake(&["sql", "select count(*) from people"]);
     let stderr = err.fails(1);
-    assert!(stderr.contains("people") && stderr.contains(key) && stderr.contains("missing"), "{stderr}");
+    assert!(
+        stderr.contains("people") && stderr.contains(key) && stderr.contains("missing"),
+        "{stderr}"
+    );
     assert_eq!(ctx.sql("select x from fine"), "x\n1\n");
 
     std::fs::write(&object, b"this is not parquet").unwrap();
     let err = ctx.lake(&["sql", "select name from people"]);
     let stderr = err.fails(1);
-    assert!(stderr.contains("people") && stderr.contains(key), "{stderr}");
+    assert!(
+        stderr.contains("people") && stderr.contains(key),
+        "{stderr}"
+    );
     assert_eq!(ctx.sql("select x from fine"), "x\n1\n");
 }
 
