@@ -36,7 +36,9 @@ declare -A secs mem
 measure() {
   local name="$1"; shift
   local t
-  t=$( { /usr/bin/time -f "%e %M" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1 )
+  /usr/bin/time -o "$work/time.txt" -f "%e %M" "$@" >/dev/null 2>"$work/$name.err" || {
+    echo "$name failed:"; cat "$work/$name.err"; exit 1; }
+  t=$(tail -1 "$work/time.txt")
   secs[$name]="${t% *}"
   mem[$name]="${t#* }"
 }

@@ -264,7 +264,7 @@ impl Lake {
         let (written, tmp) = convert::write_parquet(
             source,
             &req.csv,
-            &scan.schema,
+            &scan,
             std::io::BufWriter::with_capacity(1 << 20, tmp),
             progress,
         )?;

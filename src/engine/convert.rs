@@ -16,6 +16,7 @@ use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
@@ -99,6 +100,48 @@ pub fn parse_schema_override(spec: &str) -> Result<Vec<(String, ColumnType)>, Co
 pub struct Scan {
     pub schema: Schema,
     pub rows: u64,
+    /// Per column: whether dictionary encoding pays (few distinct values in
+    /// the first rows). Unique columns skip the cost of hashing every value.
+    pub dictionary: Vec<bool>,
+}
+
+/// Rows sampled for the distinct-value estimate behind dictionary encoding.
+const DICTIONARY_SAMPLE_ROWS: u64 = 65_536;
+
+/// Counts distinct values per column over the first rows.
+struct DistinctSample {
+    seen: Vec<HashSet<u64>>,
+    values: Vec<u64>,
+}
+
+impl DistinctSample {
+    fn new(columns: usize) -> Self {
+        DistinctSample {
+            seen: vec![HashSet::new(); columns],
+            values: vec![0; columns],
+        }
+    }
+
+    fn observe(&mut self, record: &csv::StringRecord) {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let hasher = BuildHasherDefault::<DefaultHasher>::default();
+        for (i, field) in record.iter().enumerate() {
+            if !field.is_empty() {
+                self.values[i] += 1;
+                self.seen[i].insert(hasher.hash_one(field));
+            }
+        }
+    }
+
+    /// Dictionary encoding for columns with at most one distinct value in
+    /// four sampled ones.
+    fn finish(&self) -> Vec<bool> {
+        self.seen
+            .iter()
+            .zip(&self.values)
+            .map(|(seen, &values)| (seen.len() as u64) * 4 <= values.max(1))
+            .collect()
+    }
 }
 
 /// Reports how far a pass has got.
@@ -187,7 +230,92 @@ pub fn column_names(header: Option<&csv::StringRecord>, count: usize) -> Vec<Str
     names
 }
 
-/// Pass one: reads every row, checks it, and infers the schema.
+/// Files smaller than this are scanned on one thread.
+const PARALLEL_SCAN_BYTES: u64 = 16 << 20;
+
+/// What pass one knows before the first data row.
+struct Head {
+    names: Vec<String>,
+    forced: Vec<Option<ColumnType>>,
+}
+
+/// What pass one counts over a run of rows.
+struct Tally {
+    inferrer: Inferrer,
+    sample: Option<DistinctSample>,
+    rows: u64,
+}
+
+impl Tally {
+    fn new(head: &Head, sample: bool) -> Tally {
+        Tally {
+            inferrer: Inferrer::new(head.names.len()),
+            sample: sample.then(|| DistinctSample::new(head.names.len())),
+            rows: 0,
+        }
+    }
+
+    /// Checks one record and narrows the types.
+    fn record(
+        &mut self,
+        record: &csv::StringRecord,
+        head: &Head,
+        source: &Source,
+    ) -> Result<(), ConvertError> {
+        if memchr::memchr(0, record.as_slice().as_bytes()).is_some() {
+            let col = record.iter().position(|f| f.contains('\0')).unwrap_or(0);
+            return Err(ConvertError::Parse {
+                file: source.label().to_owned(),
+                line: record.position().map_or(0, |p| p.line()),
+                reason: format!(
+                    "column {}: contains a NUL byte (is this a text file?)",
+                    column_label(col, &head.names)
+                ),
+            });
+        }
+        if record.len() != head.names.len() {
+            return Err(ConvertError::Parse {
+                file: source.label().to_owned(),
+                line: record.position().map_or(0, |p| p.line()),
+                reason: format!(
+                    "expected {} fields, found {}",
+                    head.names.len(),
+                    record.len()
+                ),
+            });
+        }
+        for (i, field) in record.iter().enumerate() {
+            match head.forced[i] {
+                None => self.inferrer.observe(i, field),
+                Some(t) => {
+                    if !field.is_empty() && !fits_type(field, t) {
+                        return Err(value_error(source, record, i, &head.names, t, field));
+                    }
+                }
+            }
+        }
+        if self.rows < DICTIONARY_SAMPLE_ROWS
+            && let Some(sample) = &mut self.sample
+        {
+            sample.observe(record);
+        }
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// Adds the tally of the rows that follow this one's.
+    fn merge(mut self, later: Tally) -> Tally {
+        self.inferrer.merge(&later.inferrer);
+        self.rows += later.rows;
+        self
+    }
+}
+
+/// Pass one: reads every row, checks it, and infers the schema. A large
+/// plain file is read as two halves on two threads; if the split point
+/// turns out not to be a record boundary (a quoted newline), or anything is
+/// wrong with the file, it is read again on one thread, which also gives
+/// errors their exact line.
 pub fn scan(
     source: &Source,
     opts: &CsvOptions,
@@ -199,90 +327,170 @@ pub fn scan(
         });
     }
     progress.start("scanning", source.len());
-    let bytes = |n| progress.bytes(n);
-    let input = source.open(&bytes).map_err(|e| ConvertError::Read {
+    let read_err = |e| ConvertError::Read {
         file: source.label().to_owned(),
         source: e,
-    })?;
-    let mut rdr = reader(opts, input);
+    };
+    let bytes = |n| progress.bytes(n);
+    let mut rdr = reader(opts, source.open(&bytes).map_err(read_err)?);
     let mut record = csv::StringRecord::new();
-    let header = if opts.header {
-        let h = rdr
-            .headers()
-            .map_err(|e| parse_error(source, e, &[]))?
-            .clone();
+    let Some(head) = read_head(&mut rdr, &mut record, source, opts)? else {
+        return finish_scan(
+            Head {
+                names: Vec::new(),
+                forced: Vec::new(),
+            },
+            None,
+        );
+    };
+    let data_start = if opts.header {
+        rdr.position().byte()
+    } else {
+        0
+    };
+    if !source.is_gzip() && source.len() >= PARALLEL_SCAN_BYTES {
+        if let Some(tally) = scan_halves(source, opts, &head, data_start, progress) {
+            return finish_scan(head, Some(tally));
+        }
+        // Start again on one thread.
+        progress.start("scanning", source.len());
+        rdr = reader(opts, source.open(&bytes).map_err(read_err)?);
+        read_head(&mut rdr, &mut record, source, opts)?;
+    }
+    let mut tally = Tally::new(&head, true);
+    // Without a header the first record is data, and already read.
+    if !opts.header {
+        tally.record(&record, &head, source)?;
+    }
+    loop {
+        let more = rdr
+            .read_record(&mut record)
+            .map_err(|e| parse_error(source, e, &head.names))?;
+        if !more {
+            break;
+        }
+        tally.record(&record, &head, source)?;
+        if tally.rows.is_multiple_of(8192) {
+            progress.rows(8192);
+        }
+    }
+    progress.rows(tally.rows % 8192);
+    finish_scan(head, Some(tally))
+}
+
+/// Reads the header (or, without one, the first record into `record`) and
+/// resolves `--schema`. `None` when there is no record at all.
+fn read_head<R: Read>(
+    rdr: &mut csv::Reader<R>,
+    record: &mut csv::StringRecord,
+    source: &Source,
+    opts: &CsvOptions,
+) -> Result<Option<Head>, ConvertError> {
+    let names = if opts.header {
+        let h = rdr.headers().map_err(|e| parse_error(source, e, &[]))?;
         if h.is_empty() {
             return Err(ConvertError::Empty {
                 file: source.label().to_owned(),
             });
         }
-        Some(h)
+        column_names(Some(h), h.len())
     } else {
-        None
+        if !rdr
+            .read_record(record)
+            .map_err(|e| parse_error(source, e, &[]))?
+        {
+            return Ok(None);
+        }
+        column_names(None, record.len())
     };
-    let mut names = header.as_ref().map(|h| column_names(Some(h), h.len()));
-    let mut inferrer = names.as_ref().map(|n| Inferrer::new(n.len()));
-    let mut forced: Vec<Option<ColumnType>> = Vec::new();
-    let mut rows = 0u64;
-    loop {
-        let more = rdr
-            .read_record(&mut record)
-            .map_err(|e| parse_error(source, e, names.as_deref().unwrap_or(&[])))?;
-        if !more {
-            break;
-        }
-        if names.is_none() {
-            names = Some(column_names(None, record.len()));
-        }
-        let names = names.as_deref().unwrap_or(&[]);
-        if forced.is_empty() {
-            forced = resolve_overrides(names, &opts.types)?;
-        }
-        let inf = inferrer.get_or_insert_with(|| Inferrer::new(names.len()));
-        if memchr::memchr(0, record.as_slice().as_bytes()).is_some() {
-            let col = record.iter().position(|f| f.contains('\0')).unwrap_or(0);
-            return Err(ConvertError::Parse {
-                file: source.label().to_owned(),
-                line: record.position().map_or(0, |p| p.line()),
-                reason: format!(
-                    "column {}: contains a NUL byte (is this a text file?)",
-                    column_label(col, names)
-                ),
-            });
-        }
-        for (i, field) in record.iter().enumerate() {
-            match forced[i] {
-                None => inf.observe(i, field),
-                Some(t) => {
-                    if !field.is_empty() && !fits_type(field, t) {
-                        return Err(value_error(source, &record, i, names, t, field));
-                    }
-                }
-            }
-        }
-        rows += 1;
-        if rows.is_multiple_of(8192) {
-            progress.rows(8192);
-        }
-    }
-    progress.rows(rows % 8192);
-    let names = names.unwrap_or_default();
-    if forced.is_empty() {
-        forced = resolve_overrides(&names, &opts.types)?;
-    }
-    let inferred = inferrer.map(|i| i.finish()).unwrap_or_default();
-    let columns = names
+    let forced = resolve_overrides(&names, &opts.types)?;
+    Ok(Some(Head { names, forced }))
+}
+
+fn finish_scan(head: Head, tally: Option<Tally>) -> Result<Scan, ConvertError> {
+    let inferred = tally.as_ref().map(|t| t.inferrer.finish());
+    let columns = head
+        .names
         .into_iter()
         .enumerate()
         .map(|(i, name)| Column {
             name,
-            column_type: forced[i].unwrap_or(inferred[i]),
+            column_type: head.forced[i]
+                .or_else(|| inferred.as_ref().map(|t| t[i]))
+                .unwrap_or(ColumnType::Varchar),
         })
-        .collect();
+        .collect::<Vec<_>>();
+    let dictionary = match tally.as_ref().and_then(|t| t.sample.as_ref()) {
+        Some(sample) => sample.finish(),
+        None => vec![true; columns.len()],
+    };
     Ok(Scan {
         schema: Schema { columns },
-        rows,
+        rows: tally.map_or(0, |t| t.rows),
+        dictionary,
     })
+}
+
+/// Scans the data as two halves on two threads. `None` when the halves do
+/// not meet at a record boundary or either half hit an error: the caller
+/// then scans on one thread.
+fn scan_halves(
+    source: &Source,
+    opts: &CsvOptions,
+    head: &Head,
+    data_start: u64,
+    progress: &dyn Progress,
+) -> Option<Tally> {
+    let bytes = |n| progress.bytes(n);
+    let data_len = source.len().checked_sub(source.bom_len() + data_start)?;
+    let split = source.next_line_start(data_start + data_len / 2).ok()??;
+    let (first, second) = std::thread::scope(|scope| {
+        let second = scope.spawn(|| {
+            let input = source.open_at(split, &bytes).ok()?;
+            scan_range(reader(&no_header(opts), input), head, source, None)
+        });
+        let first = (|| {
+            let input = source.open_at(data_start, &bytes).ok()?;
+            scan_range(
+                reader(&no_header(opts), input),
+                head,
+                source,
+                Some(split - data_start),
+            )
+        })();
+        (first, second.join().ok().flatten())
+    });
+    let (first, stopped_at) = first?;
+    let (second, _) = second?;
+    // The first half must have stopped exactly where the second began.
+    (stopped_at == Some(split - data_start)).then(|| first.merge(second))
+}
+
+fn no_header(opts: &CsvOptions) -> CsvOptions {
+    CsvOptions {
+        header: false,
+        ..opts.clone()
+    }
+}
+
+/// Scans records until one starts at or after `end` (relative to where the
+/// reader starts); returns the tally and that record's start.
+fn scan_range<R: Read>(
+    mut rdr: csv::Reader<R>,
+    head: &Head,
+    source: &Source,
+    end: Option<u64>,
+) -> Option<(Tally, Option<u64>)> {
+    let mut tally = Tally::new(head, end.is_some());
+    let mut record = csv::StringRecord::new();
+    while rdr.read_record(&mut record).ok()? {
+        let start = record.position().map_or(0, |p| p.byte());
+        if end.is_some_and(|end| start >= end) {
+            return Some((tally, Some(start)));
+        }
+        tally.record(&record, head, source).ok()?;
+    }
+    Some((tally, None))
 }
 
 fn value_error(
@@ -457,30 +665,36 @@ pub struct Written {
     pub rows: u64,
 }
 
-/// Writer settings: fixed, so the same input always gives the same bytes.
-fn writer_properties() -> WriterProperties {
-    WriterProperties::builder()
+/// Writer settings: decided by the input alone, so the same input always
+/// gives the same bytes.
+fn writer_properties(scan: &Scan) -> WriterProperties {
+    let mut props = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
-        .set_created_by(concat!("lake ", env!("CARGO_PKG_VERSION")).to_owned())
-        .build()
+        .set_created_by(concat!("lake ", env!("CARGO_PKG_VERSION")).to_owned());
+    for (col, &dictionary) in scan.schema.columns.iter().zip(&scan.dictionary) {
+        props =
+            props.set_column_dictionary_enabled(ColumnPath::from(col.name.as_str()), dictionary);
+    }
+    props.build()
 }
 
-/// Pass two: converts the source to Parquet with `schema` (from [`scan`]),
-/// writing to `out`. Parsing and encoding run on two threads.
+/// Pass two: converts the source to Parquet as [`scan`] found it, writing
+/// to `out`. Parsing and encoding run on two threads.
 pub fn write_parquet<W: Write + Send>(
     source: &Source,
     opts: &CsvOptions,
-    schema: &Schema,
+    scan: &Scan,
     out: W,
     progress: &dyn Progress,
 ) -> Result<(Written, W), ConvertError> {
+    let schema = &scan.schema;
     let arrow = arrow_schema(schema);
     let mut writer = ArrowWriter::try_new(
         HashingWriter::new(out),
         arrow.clone(),
-        Some(writer_properties()),
+        Some(writer_properties(scan)),
     )?;
     let names: Vec<String> = schema.columns.iter().map(|c| c.name.clone()).collect();
     progress.start("writing", source.len());
@@ -609,7 +823,7 @@ mod tests {
         };
         let scan = scan(&source, &opts, &NoProgress).unwrap();
         let (written, bytes) =
-            write_parquet(&source, &opts, &scan.schema, Vec::new(), &NoProgress).unwrap();
+            write_parquet(&source, &opts, &scan, Vec::new(), &NoProgress).unwrap();
         assert_eq!(written.rows, scan.rows);
         let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(
             bytes::Bytes::from(bytes),

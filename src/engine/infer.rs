@@ -12,28 +12,32 @@ const DATE: u8 = 8;
 const TIMESTAMP: u8 = 16;
 const ANY: u8 = BOOLEAN | BIGINT | DOUBLE | DATE | TIMESTAMP;
 
-/// The types one non-empty field fits.
-fn fits(s: &str) -> u8 {
+/// The types among `mask` that one non-empty field fits. Only the types a
+/// column can still be are tried, so a column settles into one cheap check.
+#[inline]
+fn fits(s: &str, mask: u8) -> u8 {
     let first = s.as_bytes()[0];
+    let mut out = 0;
     if first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.') {
-        if values::parse_i64(s).is_some() {
-            return BIGINT | DOUBLE;
+        if mask & BIGINT != 0 && values::parse_i64(s).is_some() {
+            return mask & (BIGINT | DOUBLE);
         }
-        if values::parse_f64(s).is_some() {
+        if mask & DOUBLE != 0 && values::parse_f64(s).is_some() {
             return DOUBLE;
         }
-        if values::parse_date(s).is_some() {
-            return DATE | TIMESTAMP;
+        // A date also fits a TIMESTAMP column (as midnight).
+        if mask & (DATE | TIMESTAMP) != 0 && values::parse_date(s).is_some() {
+            return mask & (DATE | TIMESTAMP);
         }
-        if values::parse_timestamp(s).is_some() {
-            return TIMESTAMP;
+        if mask & TIMESTAMP != 0 && values::parse_timestamp(s).is_some() {
+            out |= TIMESTAMP;
         }
-        return 0;
+        return out;
     }
-    if values::parse_bool(s).is_some() {
-        return BOOLEAN;
+    if mask & BOOLEAN != 0 && values::parse_bool(s).is_some() {
+        out |= BOOLEAN;
     }
-    0
+    out
 }
 
 /// Whether `s` fits `t`, for a column whose type was given, not inferred.
@@ -71,12 +75,17 @@ impl Inferrer {
             return;
         }
         self.seen[i] = true;
-        self.masks[i] = mask & fits(field);
+        self.masks[i] = fits(field, mask);
     }
 
-    /// Whether column `i` can still be something other than VARCHAR.
-    pub fn is_open(&self, i: usize) -> bool {
-        self.masks[i] != 0
+    /// Folds in what another inferrer saw of later rows.
+    pub fn merge(&mut self, other: &Inferrer) {
+        for (mask, other) in self.masks.iter_mut().zip(&other.masks) {
+            *mask &= other;
+        }
+        for (seen, other) in self.seen.iter_mut().zip(&other.seen) {
+            *seen |= other;
+        }
     }
 
     /// The inferred types. A column with no values at all is VARCHAR.

@@ -2,13 +2,14 @@
 //! spooled to a temporary file, so that it can be read twice.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use flate2::read::MultiGzDecoder;
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 const BUFFER: usize = 1 << 20;
+const BOM: [u8; 3] = *b"\xef\xbb\xbf";
 
 /// A CSV source that can be opened more than once.
 #[derive(Debug)]
@@ -17,6 +18,8 @@ pub struct Source {
     /// How errors name it: the path, or `<stdin>`.
     label: String,
     gzip: bool,
+    /// 3 when the file starts with a UTF-8 byte order mark.
+    bom: u64,
     /// Compressed size on disk, for progress.
     len: u64,
     /// Keeps a spooled copy of standard input alive.
@@ -34,12 +37,15 @@ impl Source {
                 "is a directory",
             ));
         }
-        let mut magic = [0u8; 2];
-        let gzip = read_prefix(&mut file, &mut magic)? == 2 && magic == GZIP_MAGIC;
+        let mut magic = [0u8; 3];
+        let n = read_prefix(&mut file, &mut magic)?;
+        let gzip = n >= 2 && magic[..2] == GZIP_MAGIC;
+        let bom = if n == 3 && magic == BOM { 3 } else { 0 };
         Ok(Source {
             path: path.to_owned(),
             label: path.display().to_string(),
             gzip,
+            bom,
             len: meta.len(),
             _spool: None,
         })
@@ -71,6 +77,45 @@ impl Source {
         self.len == 0
     }
 
+    /// Whether the file is gzip-compressed.
+    pub fn is_gzip(&self) -> bool {
+        self.gzip
+    }
+
+    /// Bytes of byte order mark at the start of a plain file.
+    pub fn bom_len(&self) -> u64 {
+        self.bom
+    }
+
+    /// Opens a plain file at `offset` bytes past its byte order mark.
+    pub fn open_at<'a>(
+        &self,
+        offset: u64,
+        progress: &'a (dyn Fn(u64) + Sync),
+    ) -> io::Result<Box<dyn Read + Send + 'a>> {
+        let mut file = File::open(&self.path)?;
+        file.seek(SeekFrom::Start(self.bom + offset))?;
+        Ok(Box::new(BufReader::with_capacity(
+            BUFFER,
+            Counted {
+                inner: file,
+                progress,
+            },
+        )))
+    }
+
+    /// The offset (past the byte order mark) just after the first line feed
+    /// at or after `offset` in a plain file; `None` if none comes soon.
+    pub fn next_line_start(&self, offset: u64) -> io::Result<Option<u64>> {
+        let mut file = File::open(&self.path)?;
+        file.seek(SeekFrom::Start(self.bom + offset))?;
+        // A line longer than this is no place to split a file.
+        let mut reader = BufReader::with_capacity(64 * 1024, file.take(1 << 20));
+        let mut skipped = Vec::new();
+        let n = reader.read_until(b'\n', &mut skipped)?;
+        Ok((n > 0 && skipped.ends_with(b"\n")).then(|| offset + n as u64))
+    }
+
     /// The file name that decides defaults (name, delimiter), if any.
     pub fn path(&self) -> Option<&Path> {
         self._spool.is_none().then_some(self.path.as_path())
@@ -96,7 +141,7 @@ impl Source {
             Box::new(BufReader::with_capacity(BUFFER, counted))
         };
         let buf = reader.fill_buf()?;
-        if buf.starts_with(b"\xef\xbb\xbf") {
+        if buf.starts_with(&BOM) {
             reader.consume(3);
         }
         Ok(reader)

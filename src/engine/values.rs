@@ -1,10 +1,6 @@
 //! Parsing one CSV field as each column type. Inference and the Arrow
 //! builders share these, so what inference accepts always converts.
 
-use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
-
-const EPOCH: NaiveDate = NaiveDate::from_ymd_opt(1970, 1, 1).expect("1970-01-01 is a date");
-
 /// `true` or `false`, in any case.
 pub fn parse_bool(s: &str) -> Option<bool> {
     if s.eq_ignore_ascii_case("true") {
@@ -51,63 +47,94 @@ pub fn parse_f64(s: &str) -> Option<f64> {
     v.is_finite().then_some(v)
 }
 
-/// `YYYY-MM-DD`, as days since 1970-01-01.
+/// `YYYY-MM-DD`, a real calendar date, as days since 1970-01-01.
 pub fn parse_date(s: &str) -> Option<i32> {
-    Some(date(s)?.signed_duration_since(EPOCH).num_days() as i32)
-}
-
-fn date(s: &str) -> Option<NaiveDate> {
     let b = s.as_bytes();
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| -> Option<u32> {
-        let part = &b[r];
-        if !part.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        Some(
-            part.iter()
-                .fold(0u32, |acc, d| acc * 10 + u32::from(d - b'0')),
-        )
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        b[r].iter().try_fold(0i64, |acc, d| {
+            d.is_ascii_digit().then(|| acc * 10 + i64::from(d - b'0'))
+        })
     };
-    NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
+        return None;
+    }
+    Some(days_from_civil(year, month, day) as i32)
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+/// `days_from_civil`).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 /// `YYYY-MM-DD HH:MM:SS[.fraction]` (or `T` between), no time zone, as
-/// microseconds since 1970-01-01 00:00:00.
+/// microseconds since 1970-01-01 00:00:00. Digits past microseconds are
+/// truncated. A bare date is its midnight.
 pub fn parse_timestamp(s: &str) -> Option<i64> {
-    if s.len() < 19 || !s.is_char_boundary(10) || !s.is_char_boundary(11) {
+    let b = s.as_bytes();
+    if b.len() == 10 {
+        return parse_date(s).map(|days| i64::from(days) * 86_400_000_000);
+    }
+    if b.len() < 19 || !(b[10] == b' ' || b[10] == b'T') || b[13] != b':' || b[16] != b':' {
         return None;
     }
-    let (d, rest) = s.split_at(10);
-    let sep = rest.as_bytes()[0];
-    if sep != b' ' && sep != b'T' {
+    let days = i64::from(parse_date(s.get(..10)?)?);
+    let two = |i: usize| -> Option<i64> {
+        let (h, l) = (b[i], b[i + 1]);
+        (h.is_ascii_digit() && l.is_ascii_digit())
+            .then(|| i64::from(h - b'0') * 10 + i64::from(l - b'0'))
+    };
+    let (hour, minute, second) = (two(11)?, two(14)?, two(17)?);
+    if hour > 23 || minute > 59 || second > 59 {
         return None;
     }
-    let time = &rest[1..];
-    let tb = time.as_bytes();
-    if tb.len() < 8 || tb[2] != b':' || tb[5] != b':' {
-        return None;
+    let mut micros = 0i64;
+    if b.len() > 19 {
+        let fraction = &b[20..];
+        if b[19] != b'.'
+            || fraction.is_empty()
+            || fraction.len() > 9
+            || !fraction.iter().all(u8::is_ascii_digit)
+        {
+            return None;
+        }
+        for i in 0..6 {
+            micros = micros * 10 + fraction.get(i).map_or(0, |d| i64::from(d - b'0'));
+        }
     }
-    if tb.len() > 8 && (tb[8] != b'.' || tb.len() == 9 || tb.len() > 18) {
-        return None;
-    }
-    if !tb
-        .iter()
-        .enumerate()
-        .all(|(i, c)| matches!(i, 2 | 5 | 8) || c.is_ascii_digit())
-    {
-        return None;
-    }
-    let t = NaiveTime::parse_from_str(time, "%H:%M:%S%.f").ok()?;
-    let ts = NaiveDateTime::new(date(d)?, t);
-    Some(ts.and_utc().timestamp_micros())
+    Some(((days * 24 + hour) * 60 + minute) * 60_000_000 + second * 1_000_000 + micros)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn dates_agree_with_chrono(days in -719_162i32..2_932_897) {
+            let date = chrono::NaiveDate::from_num_days_from_ce_opt(days + 719_163).unwrap();
+            proptest::prop_assert_eq!(parse_date(&date.format("%Y-%m-%d").to_string()), Some(days));
+        }
+    }
 
     #[test]
     fn numbers() {
@@ -142,7 +169,14 @@ mod tests {
         assert_eq!(parse_date("1970-01-02"), Some(1));
         assert_eq!(parse_date("2024-02-30"), None);
         assert_eq!(parse_date("2024-1-01"), None);
+        assert_eq!(parse_date("2024-02-29"), Some(19_782));
+        assert_eq!(parse_date("2023-02-29"), None);
+        assert_eq!(parse_date("1900-02-29"), None);
+        assert_eq!(parse_date("2000-02-29"), Some(11_016));
+        assert_eq!(parse_date("1969-12-31"), Some(-1));
+        assert_eq!(parse_date("0001-01-01"), Some(-719_162));
         assert_eq!(parse_timestamp("1970-01-01 00:00:01"), Some(1_000_000));
+        assert_eq!(parse_timestamp("1970-01-02"), Some(86_400_000_000));
         assert_eq!(parse_timestamp("1970-01-01T00:00:00.5"), Some(500_000));
         assert_eq!(parse_timestamp("1970-01-01 00:00:00.123456"), Some(123_456));
         assert_eq!(parse_timestamp("1970-01-01 00:00:00Z"), None);
@@ -150,5 +184,11 @@ mod tests {
         assert_eq!(parse_timestamp("1970-01-01 25:00:00"), None);
         assert_eq!(parse_timestamp("1970-01-01 00:00:00."), None);
         assert_eq!(parse_timestamp("1970-01-01é00:00:00"), None);
+        assert_eq!(parse_timestamp("1969-12-31 23:59:59"), Some(-1_000_000));
+        assert_eq!(
+            parse_timestamp("2024-02-29T12:34:56.7891239"),
+            Some(1_709_210_096_789_123)
+        );
+        assert_eq!(parse_timestamp("2024-02-29 12:34:5"), None);
     }
 }

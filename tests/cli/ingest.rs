@@ -306,3 +306,96 @@ fn names_are_checked() {
     assert!(stderr.contains("bad-name"), "{stderr}");
     ctx.lake_stdin(&["ingest", "-"], b"a\n1\n").fails(2);
 }
+
+/// A CSV of about 20 MiB: large enough to be scanned on two threads.
+fn large_csv(rows: usize, middle: Option<&str>) -> String {
+    let mut csv = String::from("id,name,amount,day\n");
+    for r in 0..rows {
+        if r == rows / 2
+            && let Some(extra) = middle
+        {
+            csv.push_str(extra);
+        }
+        csv.push_str(&format!(
+            "{r},name {r},{}.25,2024-01-{:02}\n",
+            r % 977,
+            1 + r % 28
+        ));
+    }
+    csv
+}
+
+#[test]
+fn large_files_give_the_same_object_however_they_are_read() {
+    let ctx = TestContext::new();
+    let csv = large_csv(600_000, None);
+    assert!(csv.len() > 16 << 20);
+    let plain = ctx.write("large.csv", &csv);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, csv.as_bytes()).unwrap();
+    let zipped = ctx.write("large.csv.gz", gz.finish().unwrap());
+    // The plain file is scanned in two halves, the gzip one in one pass.
+    let a = json(&ctx.lake(&[
+        "ingest",
+        plain.to_str().unwrap(),
+        "--name",
+        "a",
+        "--format",
+        "json",
+    ]));
+    let b = json(&ctx.lake(&[
+        "ingest",
+        zipped.to_str().unwrap(),
+        "--name",
+        "b",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(a["rows"], 600_000);
+    assert_eq!(a["fingerprint"], b["fingerprint"]);
+    let hash = |v: &serde_json::Value| {
+        v["key"]
+            .as_str()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(hash(&a), hash(&b));
+    assert_eq!(
+        ctx.sql("select typeof(amount) as t, count(*) as n from a group by t"),
+        "t,n\nDOUBLE,600000\n"
+    );
+}
+
+#[test]
+fn a_quoted_newline_at_the_split_point_is_read_right() {
+    let ctx = TestContext::new();
+    // A field of many lines in the middle of the file: wherever the halves
+    // are cut, the cut falls inside it and the scan starts again whole.
+    let field = format!("-1,\"{}\",1.5,2024-02-02\n", "line\n".repeat(400_000));
+    let path = ctx.write("quoted.csv", large_csv(500_000, Some(&field)));
+    let report = json(&ctx.lake(&["ingest", path.to_str().unwrap(), "--format", "json"]));
+    assert_eq!(report["rows"], 500_001);
+    assert_eq!(
+        ctx.sql("select length(name) as n from quoted where id = -1"),
+        format!("n\n{}\n", 400_000 * 5)
+    );
+}
+
+#[test]
+fn an_error_late_in_a_large_file_names_its_line() {
+    let ctx = TestContext::new();
+    let mut csv = large_csv(600_000, None);
+    csv.push_str("1,2\n");
+    let path = ctx.write("late.csv", csv);
+    let stderr = ctx
+        .lake(&["ingest", path.to_str().unwrap()])
+        .fails(1)
+        .to_owned();
+    assert!(
+        stderr.contains("line 600002") && stderr.contains("expected 4 fields, found 2"),
+        "{stderr}"
+    );
+}
