@@ -15,7 +15,7 @@ use arrow::datatypes::{DataType, Field, Schema as ArrowSchema, SchemaRef, TimeUn
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
@@ -670,6 +670,7 @@ pub struct Written {
 fn writer_properties(scan: &Scan) -> WriterProperties {
     let mut props = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
+        .set_statistics_enabled(EnabledStatistics::Chunk)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
         .set_created_by(concat!("lake ", env!("CARGO_PKG_VERSION")).to_owned());

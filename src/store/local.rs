@@ -40,9 +40,31 @@ impl LocalStore {
             key: display,
             source,
         })?;
-        Ok(LocalStore {
+        let store = LocalStore {
             root: root.to_owned(),
-        })
+        };
+        store.remove_stale_temp_files();
+        Ok(store)
+    }
+
+    /// Removes what killed processes left in the temporary folder. A file
+    /// still being written is newer than this.
+    fn remove_stale_temp_files(&self) {
+        const STALE: std::time::Duration = std::time::Duration::from_secs(3600);
+        let Ok(entries) = fs::read_dir(self.root.join(TMP_DIR)) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let stale = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > STALE);
+            if stale {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
     }
 
     pub fn root(&self) -> &Path {
@@ -233,5 +255,23 @@ mod tests {
             Err(StoreError::NotFound { .. })
         ));
         assert!(matches!(store.get("b"), Err(StoreError::NotFound { .. })));
+    }
+
+    #[test]
+    fn stale_temp_files_are_removed_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(dir.path()).unwrap();
+        let old = store.temp_file().unwrap().into_temp_path().keep().unwrap();
+        let fresh = store.temp_file().unwrap().into_temp_path().keep().unwrap();
+        let long_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+        File::options()
+            .write(true)
+            .open(&old)
+            .unwrap()
+            .set_modified(long_ago)
+            .unwrap();
+        LocalStore::open(dir.path()).unwrap();
+        assert!(!old.exists());
+        assert!(fresh.exists());
     }
 }
