@@ -57,6 +57,25 @@ q="select category, count(*) as n, sum(amount) as total, avg(qty) as avg_qty, ma
 measure duck_query "$duckdb" -c "$(printf "$q" "read_parquet('$object')")"
 measure lake_query "$lake" --home "$home" sql --format csv "$(printf "$q" bench)"
 
+# The same on an S3 store: a local s3s-fs server on a free loopback port.
+s3s="${LAKE_TEST_S3S_FS:-$HOME/.cache/lake/tools/bin/s3s-fs}"
+if [ -x "$s3s" ]; then
+  s3data="$work/s3data"; rm -rf "$s3data"; mkdir -p "$s3data/bench"
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  "$s3s" --host 127.0.0.1 --port "$port" --access-key benchkey --secret-key benchsecret "$s3data" >/dev/null 2>&1 &
+  s3pid=$!
+  trap 'kill $s3pid 2>/dev/null' EXIT
+  for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+  export AWS_ACCESS_KEY_ID=benchkey AWS_SECRET_ACCESS_KEY=benchsecret AWS_REGION=us-east-1 \
+    AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_ALLOW_HTTP=true
+  s3home="$work/s3home"; rm -rf "$s3home"
+  "$lake" --home "$s3home" -q init --store s3://bench/lake >/dev/null
+  measure s3_ingest "$lake" --home "$s3home" -q ingest "$csv" --name bench
+  rm -rf "$s3home/cache"
+  measure s3_query_cold "$lake" --home "$s3home" sql --format csv "$(printf "$q" bench)"
+  measure s3_query "$lake" --home "$s3home" sql --format csv "$(printf "$q" bench)"
+fi
+
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 printf '\n%-8s %12s %12s %12s %12s %10s %10s\n' step "duckdb s" "lake s" "duckdb MiB" "lake MiB" "time x" "mem x"
 for step in ingest query; do
@@ -66,3 +85,11 @@ for step in ingest query; do
 done
 echo
 echo "targets: ingest time x <= 1.0, lake ingest peak < 300 MiB, query time x <= 1.2"
+if [ -n "${secs[s3_ingest]:-}" ]; then
+  printf '\n%-16s %10s %10s %10s %10s\n' "S3 vs local" "local s" "s3 s" "s3 MiB" "time x"
+  for pair in "ingest:s3_ingest" "query (cold):s3_query_cold" "query (cached):s3_query"; do
+    label=${pair%%:*}; key=${pair#*:}; base=lake_${label%% *}
+    printf '%-16s %10s %10s %10s %10s\n' "$label" "${secs[$base]}" "${secs[$key]}" "$(( ${mem[$key]} / 1024 ))" "$(ratio "${secs[$key]}" "${secs[$base]}")"
+  done
+  echo "targets: S3 ingest time x <= 1.3, cached query time x <= 1.1"
+fi

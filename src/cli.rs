@@ -29,6 +29,10 @@ pub struct GlobalArgs {
     /// How results are printed. Default: table on a terminal, else csv.
     #[arg(long, global = true, env = settings::LAKE_FORMAT, value_enum)]
     pub format: Option<OutputFormat>,
+    /// The most the local cache of an S3 store's objects may hold, like
+    /// `500MiB` or `4GiB` (default 2GiB); least recently used goes first.
+    #[arg(long, global = true, env = settings::LAKE_CACHE_MAX, value_name = "SIZE", value_parser = crate::store::cache::parse_size)]
+    pub cache_max: Option<u64>,
     /// No progress bars or messages on standard error.
     #[arg(long, short, global = true)]
     pub quiet: bool,
@@ -57,7 +61,8 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// Where objects live: a local directory. Default: `<home>/store`.
+    /// Where objects live: `s3://bucket/prefix` or a local directory.
+    /// Default: `<home>/store`.
     #[arg(long, value_name = "URL")]
     pub store: Option<String>,
 }

@@ -13,7 +13,7 @@ use crate::engine::convert::{self, ConvertError, CsvOptions, Progress};
 use crate::engine::query::{QueryEngine, QueryError, referenced_names};
 use crate::engine::source::Source;
 use crate::schema;
-use crate::store::{KeyError, Store, StoreError, StoreUrl};
+use crate::store::{KeyError, Store, StoreError, StoreOptions, StoreUrl};
 
 /// The catalog file inside a home.
 pub const CATALOG_FILE: &str = "catalog.sqlite";
@@ -103,7 +103,9 @@ fn store_class(e: &StoreError) -> ErrorClass {
     match e {
         StoreError::NotFound { .. } => ErrorClass::NotFound,
         StoreError::Key(_) | StoreError::BadUrl { .. } => ErrorClass::Usage,
-        StoreError::Io { .. } => ErrorClass::Failure,
+        StoreError::Io { .. } | StoreError::Remote { .. } | StoreError::Cache { .. } => {
+            ErrorClass::Failure
+        }
     }
 }
 
@@ -153,22 +155,42 @@ pub struct IngestReport {
     pub status: CommitStatus,
 }
 
+/// How to open a lake.
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    /// The store to record for a new lake (and to check an old one against).
+    pub store: Option<String>,
+    /// The bound of the local cache of a remote store's objects.
+    pub cache_max: u64,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            store: None,
+            cache_max: crate::store::cache::DEFAULT_CACHE_MAX,
+        }
+    }
+}
+
 /// An open lake home.
 pub struct Lake {
     home: PathBuf,
     catalog: Catalog,
     store: Store,
+    store_url: StoreUrl,
 }
 
 impl Lake {
     /// Opens the lake at `home`, creating it with the local store if new.
     pub fn open(home: &Path) -> Result<Lake, LakeError> {
-        Lake::open_with_store(home, None)
+        Lake::open_with(home, &OpenOptions::default())
     }
 
     /// Opens or creates the lake at `home`. A `store` URL is recorded when
     /// the lake has none yet, and must match the recorded one otherwise.
-    pub fn open_with_store(home: &Path, store: Option<&str>) -> Result<Lake, LakeError> {
+    pub fn open_with(home: &Path, opts: &OpenOptions) -> Result<Lake, LakeError> {
+        let store = opts.store.as_deref();
         let home_err = |source| LakeError::Home {
             path: home.display().to_string(),
             source,
@@ -194,12 +216,25 @@ impl Lake {
             });
         }
         let url = url.relative_to(home);
-        let store = Store::open(&url)?;
+        let store = Store::open(
+            &url,
+            &StoreOptions {
+                tmp_dir: home.join("tmp"),
+                cache_dir: home.join("cache"),
+                cache_max: opts.cache_max,
+            },
+        )?;
         Ok(Lake {
             home: home.to_owned(),
             catalog,
             store,
+            store_url: url,
         })
+    }
+
+    /// Where the objects live.
+    pub fn store_url(&self) -> &StoreUrl {
+        &self.store_url
     }
 
     /// The home directory.
@@ -316,28 +351,33 @@ impl Lake {
     /// Registers, as views, the datasets `sql` may name.
     pub fn register_datasets(&self, engine: &QueryEngine, sql: &str) -> Result<(), LakeError> {
         let words = referenced_names(sql);
+        let mut in_use = std::collections::HashSet::new();
         for name in self.catalog.names()? {
             if !words.contains(&name.to_lowercase()) {
                 continue;
             }
             let ds = self.catalog.dataset(&name)?;
-            let mut files = Vec::with_capacity(ds.current.objects.len());
-            let mut missing = None;
-            for object in &ds.current.objects {
-                if !self.store.exists(&object.key)? {
-                    missing = Some(object.key.clone());
-                    break;
-                }
-                files.push(self.store.readable_path(&object.key)?);
-            }
-            let registered = match missing {
-                Some(key) => Err(format!("object {key} is missing from the store")),
-                None => engine.register(&ds.name, &files).map_err(|e| e.to_string()),
-            };
+            let files: Result<Vec<PathBuf>, String> = ds
+                .current
+                .objects
+                .iter()
+                .map(|object| match self.store.readable_path(&object.key) {
+                    Ok(path) => Ok(path),
+                    Err(StoreError::NotFound { key }) => {
+                        Err(format!("object {key} is missing from the store"))
+                    }
+                    Err(e) => Err(format!("object {}: {e}", object.key)),
+                })
+                .collect();
+            let registered = files.and_then(|files| {
+                in_use.extend(files.iter().cloned());
+                engine.register(&ds.name, &files).map_err(|e| e.to_string())
+            });
             if let Err(reason) = registered {
                 engine.register_broken(&ds.name, &ds.current.schema, &reason)?;
             }
         }
+        self.store.release(&in_use);
         Ok(())
     }
 }

@@ -6,18 +6,23 @@ use anyhow::Context;
 use serde_json::Value;
 
 use crate::cli::InitArgs;
-use crate::lake::Lake;
+use crate::lake::{Lake, OpenOptions};
 use crate::output::write_record;
 use crate::printer::Printer;
 
-pub fn run(home: &Path, args: InitArgs, printer: Printer) -> anyhow::Result<()> {
-    let lake = Lake::open_with_store(home, args.store.as_deref())
+pub fn run(
+    home: &Path,
+    args: InitArgs,
+    opts: &OpenOptions,
+    printer: Printer,
+) -> anyhow::Result<()> {
+    let opts = OpenOptions {
+        store: args.store,
+        ..opts.clone()
+    };
+    let lake = Lake::open_with(home, &opts)
         .with_context(|| format!("initialising lake at {}", home.display()))?;
-    let store = lake
-        .store()
-        .local_root()
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
+    let store = lake.store_url().to_string();
     write_record(
         printer.format,
         &mut printer.stdout(),

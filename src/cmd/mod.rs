@@ -9,14 +9,13 @@ mod serve;
 mod show;
 mod sql;
 
-use std::path::Path;
-
 use anyhow::Context;
 
 use crate::cli::{Cli, Command};
-use crate::lake::Lake;
+use crate::lake::{Lake, OpenOptions};
 use crate::printer::Printer;
 use crate::settings;
+use crate::store::cache::DEFAULT_CACHE_MAX;
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -27,18 +26,21 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(settings::default_home);
     let home = std::path::absolute(&home).unwrap_or(home);
+    let opts = OpenOptions {
+        cache_max: cli.global.cache_max.unwrap_or(DEFAULT_CACHE_MAX),
+        ..OpenOptions::default()
+    };
+    let open = || -> anyhow::Result<Lake> {
+        Lake::open_with(&home, &opts).with_context(|| format!("opening lake at {}", home.display()))
+    };
     match cli.command {
-        Command::Init(args) => init::run(&home, args, printer),
-        Command::Ingest(args) => ingest::run(&mut open(&home)?, args, printer),
-        Command::Ls => ls::run(&open(&home)?, printer),
-        Command::Show(args) => show::run(&open(&home)?, args, printer),
-        Command::Sql(args) => sql::run(&open(&home)?, args, printer),
-        Command::Put(args) => put::run(&open(&home)?, args, printer),
-        Command::Get(args) => get::run(&open(&home)?, args, printer),
+        Command::Init(args) => init::run(&home, args, &opts, printer),
+        Command::Ingest(args) => ingest::run(&mut open()?, args, printer),
+        Command::Ls => ls::run(&open()?, printer),
+        Command::Show(args) => show::run(&open()?, args, printer),
+        Command::Sql(args) => sql::run(&open()?, args, printer),
+        Command::Put(args) => put::run(&open()?, args, printer),
+        Command::Get(args) => get::run(&open()?, args, printer),
         Command::Serve(args) => serve::run(args),
     }
-}
-
-fn open(home: &Path) -> anyhow::Result<Lake> {
-    Lake::open(home).with_context(|| format!("opening lake at {}", home.display()))
 }

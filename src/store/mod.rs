@@ -1,16 +1,20 @@
 //! The object store: a local directory today, behind one type so that the
 //! rest of the library never asks where an object lives.
 
+pub mod cache;
 pub mod key;
 mod local;
+mod s3;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+pub use cache::ObjectCache;
 pub use key::KeyError;
 pub use local::LocalStore;
+pub use s3::{S3Store, redact};
 
 /// Errors from the object store.
 #[derive(Debug, Error)]
@@ -28,6 +32,18 @@ pub enum StoreError {
     },
     #[error("unsupported store URL {url:?}: {reason}")]
     BadUrl { url: String, reason: String },
+    #[error("{action} {key}: {message}")]
+    Remote {
+        action: &'static str,
+        key: String,
+        message: String,
+    },
+    #[error("cache for {key}")]
+    Cache {
+        key: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Where a lake keeps its objects, as recorded in the catalog.
@@ -35,18 +51,33 @@ pub enum StoreError {
 pub enum StoreUrl {
     /// A directory on this machine.
     Local(PathBuf),
+    /// A bucket, and a prefix in it (no leading or trailing `/`).
+    S3 { bucket: String, prefix: String },
 }
 
 impl StoreUrl {
-    /// Parses `file:///path`, or a plain path.
+    /// Parses `s3://bucket[/prefix]`, `file:///path`, or a plain path.
     pub fn parse(url: &str) -> Result<StoreUrl, StoreError> {
+        if let Some(rest) = url.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(StoreError::BadUrl {
+                    url: url.to_owned(),
+                    reason: "no bucket".into(),
+                });
+            }
+            return Ok(StoreUrl::S3 {
+                bucket: bucket.to_owned(),
+                prefix: prefix.trim_matches('/').to_owned(),
+            });
+        }
         if let Some(path) = url.strip_prefix("file://") {
             return Ok(StoreUrl::Local(PathBuf::from(path)));
         }
         if url.contains("://") {
             return Err(StoreError::BadUrl {
                 url: url.to_owned(),
-                reason: "only local directories are supported so far".into(),
+                reason: "expected s3://bucket/prefix or a local directory".into(),
             });
         }
         if url.is_empty() {
@@ -64,6 +95,7 @@ impl StoreUrl {
     pub fn absolute(self) -> StoreUrl {
         match self {
             StoreUrl::Local(p) => StoreUrl::Local(std::path::absolute(&p).unwrap_or(p)),
+            s3 => s3,
         }
     }
 
@@ -71,6 +103,7 @@ impl StoreUrl {
     pub fn relative_to(self, base: &Path) -> StoreUrl {
         match self {
             StoreUrl::Local(p) => StoreUrl::Local(base.join(p)),
+            s3 => s3,
         }
     }
 }
@@ -79,6 +112,8 @@ impl std::fmt::Display for StoreUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             StoreUrl::Local(path) => write!(f, "{}", path.display()),
+            StoreUrl::S3 { bucket, prefix } if prefix.is_empty() => write!(f, "s3://{bucket}"),
+            StoreUrl::S3 { bucket, prefix } => write!(f, "s3://{bucket}/{prefix}"),
         }
     }
 }
@@ -90,34 +125,77 @@ pub struct ObjectInfo {
     pub size: u64,
 }
 
+/// Where a remote store keeps local files.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Scratch files (objects being built before upload).
+    pub tmp_dir: PathBuf,
+    /// The object cache.
+    pub cache_dir: PathBuf,
+    /// The cache's size bound in bytes.
+    pub cache_max: u64,
+}
+
 /// An object store.
 #[derive(Debug)]
 pub enum Store {
     Local(LocalStore),
+    S3 {
+        s3: S3Store,
+        cache: ObjectCache,
+        tmp_dir: PathBuf,
+    },
 }
 
 impl Store {
     /// Opens the store a URL names, creating a local directory if needed.
-    pub fn open(url: &StoreUrl) -> Result<Store, StoreError> {
+    /// Nothing is sent to a remote store yet.
+    pub fn open(url: &StoreUrl, opts: &StoreOptions) -> Result<Store, StoreError> {
         match url {
             StoreUrl::Local(path) => Ok(Store::Local(LocalStore::open(path)?)),
+            StoreUrl::S3 { bucket, prefix } => Ok(Store::S3 {
+                s3: S3Store::open(bucket, prefix)?,
+                cache: ObjectCache::new(opts.cache_dir.clone(), opts.cache_max),
+                tmp_dir: opts.tmp_dir.clone(),
+            }),
         }
     }
 
-    /// A new temporary file on the store's own file system, for an object
-    /// being built (ingest writes Parquet here, then calls [`Store::publish`]).
+    /// A new temporary file for an object being built (ingest writes Parquet
+    /// here, then calls [`Store::publish`]).
     pub fn temp_file(&self) -> Result<tempfile::NamedTempFile, StoreError> {
         match self {
             Store::Local(s) => s.temp_file(),
+            Store::S3 { tmp_dir, .. } => {
+                tempfile::NamedTempFile::new_in(tmp_dir).map_err(|source| StoreError::Io {
+                    action: "creating temporary file in",
+                    key: tmp_dir.display().to_string(),
+                    source,
+                })
+            }
         }
     }
 
     /// Makes a finished temporary file durable and visible under `key`.
     /// The key is not checked against the catalog's prefix: the caller owns it.
+    /// On S3 a content-addressed object also enters the cache.
     pub fn publish(&self, key: &str, file: tempfile::NamedTempFile) -> Result<(), StoreError> {
         key::validate(key)?;
         match self {
             Store::Local(s) => s.publish(key, file),
+            Store::S3 { s3, cache, .. } => {
+                let mut reader = file.reopen().map_err(|source| StoreError::Io {
+                    action: "reading",
+                    key: key.to_owned(),
+                    source,
+                })?;
+                s3.put(key, &mut reader)?;
+                if let Some(hash) = cache::content_hash(key) {
+                    // Best effort: the object is already safe in the bucket.
+                    let _ = cache.insert(hash, file);
+                }
+                Ok(())
+            }
         }
     }
 
@@ -127,6 +205,7 @@ impl Store {
         key::validate_writable(key)?;
         match self {
             Store::Local(s) => s.put(key, reader),
+            Store::S3 { s3, .. } => s3.put(key, reader),
         }
     }
 
@@ -135,6 +214,7 @@ impl Store {
         key::validate(key)?;
         match self {
             Store::Local(s) => s.get(key),
+            Store::S3 { s3, .. } => s3.get(key),
         }
     }
 
@@ -143,6 +223,7 @@ impl Store {
         key::validate(key)?;
         match self {
             Store::Local(s) => s.exists(key),
+            Store::S3 { s3, .. } => s3.exists(key),
         }
     }
 
@@ -151,6 +232,7 @@ impl Store {
         key::validate_writable(key)?;
         match self {
             Store::Local(s) => s.delete(key),
+            Store::S3 { s3, .. } => s3.delete(key),
         }
     }
 
@@ -164,21 +246,52 @@ impl Store {
     ) -> Result<Vec<ObjectInfo>, StoreError> {
         match self {
             Store::Local(s) => s.list(prefix, start_after, limit),
+            Store::S3 { s3, .. } => s3.list(prefix, start_after, limit),
         }
     }
 
-    /// A path DuckDB can read the object from.
+    /// A local file DuckDB can read the object from: the object itself on a
+    /// local store, a verified cached copy of a remote one (fetched when
+    /// missing). A missing object is [`StoreError::NotFound`].
     pub fn readable_path(&self, key: &str) -> Result<PathBuf, StoreError> {
         key::validate(key)?;
         match self {
-            Store::Local(s) => Ok(s.path_of(key)),
+            Store::Local(s) => {
+                if !s.exists(key)? {
+                    return Err(StoreError::NotFound {
+                        key: key.to_owned(),
+                    });
+                }
+                Ok(s.path_of(key))
+            }
+            Store::S3 { s3, cache, .. } => {
+                let hash = cache::content_hash(key).ok_or_else(|| StoreError::BadUrl {
+                    url: key.to_owned(),
+                    reason: "only content-addressed objects are cached".into(),
+                })?;
+                if let Some(path) = cache.lookup(hash) {
+                    return Ok(path);
+                }
+                // Missing in the bucket: say so plainly.
+                if !s3.exists(key)? {
+                    return Err(StoreError::NotFound {
+                        key: key.to_owned(),
+                    });
+                }
+                cache
+                    .fill(hash, |out| s3.download(key, out).map(|_| ()))
+                    .map_err(|source| StoreError::Cache {
+                        key: key.to_owned(),
+                        source,
+                    })
+            }
         }
     }
 
-    /// The store's root directory, when it is local.
-    pub fn local_root(&self) -> Option<&Path> {
-        match self {
-            Store::Local(s) => Some(s.root()),
+    /// Trims the cache to its bound, keeping the files of the current query.
+    pub fn release(&self, in_use: &std::collections::HashSet<PathBuf>) {
+        if let Store::S3 { cache, .. } = self {
+            cache.evict(in_use);
         }
     }
 }

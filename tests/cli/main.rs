@@ -7,16 +7,19 @@ mod concurrency;
 mod ingest;
 mod objects;
 mod output;
+mod s3;
 mod sql;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-/// A temporary lake home and a folder for fixtures.
+/// A temporary lake home and a folder for fixtures, and extra environment
+/// for the runs (an S3 server's address and keys).
 pub struct TestContext {
     pub home: tempfile::TempDir,
     pub work: tempfile::TempDir,
+    pub env: Vec<(String, String)>,
 }
 
 /// What a run printed and how it ended.
@@ -70,6 +73,7 @@ impl TestContext {
         TestContext {
             home: tempfile::tempdir().expect("temp home"),
             work: tempfile::tempdir().expect("temp work dir"),
+            env: Vec::new(),
         }
     }
 
@@ -81,6 +85,9 @@ impl TestContext {
             .env("LAKE_HOME", self.home.path())
             .current_dir(self.work.path())
             .stdin(Stdio::null());
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
         cmd
     }
 
