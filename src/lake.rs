@@ -8,7 +8,9 @@ use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use thiserror::Error;
 
-use crate::catalog::{Catalog, CatalogError, Commit, CommitStatus, ObjectRef, WriteMode};
+use crate::catalog::{
+    Catalog, CatalogError, Commit, CommitStatus, ObjectRef, WriteMode, refused_change,
+};
 use crate::engine::convert::{self, ConvertError, CsvOptions, Progress};
 use crate::engine::query::{QueryEngine, QueryError, referenced_names};
 use crate::engine::source::Source;
@@ -278,12 +280,10 @@ impl Lake {
         // is written (and checked again in the commit, which decides).
         let (name, dataset_id) = match self.catalog.dataset(&name) {
             Ok(ds) => {
-                if req.mode != WriteMode::Replace
-                    && ds.current.fingerprint != scan.schema.fingerprint()
-                {
+                if let Some(diff) = refused_change(&ds.current, &scan.schema, req.mode) {
                     return Err(CatalogError::SchemaConflict {
-                        name: ds.name.clone(),
-                        diff: ds.current.schema.diff(&scan.schema),
+                        name: ds.name,
+                        diff,
                     }
                     .into());
                 }

@@ -128,6 +128,13 @@ pub struct Committed {
     pub version: Version,
 }
 
+/// The schema change a write mode refuses, if `schema` differs from the
+/// current version's and the mode is not [`WriteMode::Replace`].
+pub fn refused_change(current: &Version, schema: &Schema, mode: WriteMode) -> Option<SchemaDiff> {
+    (mode != WriteMode::Replace && current.fingerprint != schema.fingerprint())
+        .then(|| current.schema.diff(schema))
+}
+
 /// The SQLite catalog of one lake home.
 pub struct Catalog {
     conn: Connection,
@@ -241,10 +248,10 @@ impl Catalog {
             }
             Some(ds) => {
                 let cur = &ds.current;
-                if cur.fingerprint != fingerprint && commit.mode != WriteMode::Replace {
+                if let Some(diff) = refused_change(cur, commit.schema, commit.mode) {
                     return Err(CatalogError::SchemaConflict {
                         name: ds.name.clone(),
-                        diff: cur.schema.diff(commit.schema),
+                        diff,
                     });
                 }
                 let same_schema = cur.fingerprint == fingerprint;

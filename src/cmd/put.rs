@@ -13,9 +13,8 @@ use crate::printer::Printer;
 
 pub fn run(lake: &Lake, args: PutArgs, printer: Printer) -> anyhow::Result<()> {
     crate::store::key::validate_writable(&args.key)?;
-    let bytes = match args.file.as_deref() {
+    let bytes = match args.file.as_deref().filter(|p| *p != Path::new("-")) {
         None => lake.store().put(&args.key, &mut std::io::stdin().lock()),
-        Some(p) if p == Path::new("-") => lake.store().put(&args.key, &mut std::io::stdin().lock()),
         Some(path) => {
             let mut file =
                 File::open(path).with_context(|| format!("reading {}", path.display()))?;

@@ -8,6 +8,7 @@ use crate::cli::ShowArgs;
 use crate::lake::Lake;
 use crate::output::{OutputFormat, RowWriter, write_record};
 use crate::printer::{Printer, human_bytes};
+use crate::schema::Schema;
 
 pub fn run(lake: &Lake, args: ShowArgs, printer: Printer) -> anyhow::Result<()> {
     let ds = lake.catalog().dataset(&args.name)?;
@@ -44,18 +45,7 @@ pub fn run(lake: &Lake, args: ShowArgs, printer: Printer) -> anyhow::Result<()> 
         }
         // CSV carries one table: the schema.
         OutputFormat::Csv => {
-            let mut w = RowWriter::new(
-                printer.format,
-                &mut out,
-                vec!["column".into(), "type".into()],
-            )?;
-            for col in &ds.current.schema.columns {
-                w.row(&[
-                    Value::from(col.name.clone()),
-                    Value::from(col.column_type.sql_name()),
-                ])?;
-            }
-            w.finish()?;
+            write_schema(printer.format, &mut out, &ds.current.schema)?;
         }
         OutputFormat::Table => {
             write_record(
@@ -71,18 +61,7 @@ pub fn run(lake: &Lake, args: ShowArgs, printer: Printer) -> anyhow::Result<()> 
                     ("updated", Value::from(ds.updated_at.clone())),
                 ],
             )?;
-            let mut w = RowWriter::new(
-                printer.format,
-                &mut out,
-                vec!["column".into(), "type".into()],
-            )?;
-            for col in &ds.current.schema.columns {
-                w.row(&[
-                    Value::from(col.name.clone()),
-                    Value::from(col.column_type.sql_name()),
-                ])?;
-            }
-            w.finish()?;
+            write_schema(printer.format, &mut out, &ds.current.schema)?;
             let header = ["version", "created", "rows", "size", "objects"];
             let mut w =
                 RowWriter::new(printer.format, &mut out, header.map(String::from).to_vec())?;
@@ -105,5 +84,18 @@ pub fn run(lake: &Lake, args: ShowArgs, printer: Printer) -> anyhow::Result<()> 
         }
     }
     out.flush()?;
+    Ok(())
+}
+
+/// The schema as a table of column and type.
+fn write_schema(format: OutputFormat, out: &mut dyn Write, schema: &Schema) -> anyhow::Result<()> {
+    let mut w = RowWriter::new(format, out, vec!["column".into(), "type".into()])?;
+    for col in &schema.columns {
+        w.row(&[
+            Value::from(col.name.clone()),
+            Value::from(col.column_type.sql_name()),
+        ])?;
+    }
+    w.finish()?;
     Ok(())
 }

@@ -163,12 +163,8 @@ impl LocalStore {
         fs::remove_file(self.path_of(key)).map_err(io_err("deleting", key))
     }
 
-    pub fn list(
-        &self,
-        prefix: &str,
-        start_after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<ObjectInfo>, StoreError> {
+    /// Every object, descending only into folders `prefix` can match.
+    pub fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StoreError> {
         let mut out = Vec::new();
         let mut stack = vec![(self.root.clone(), String::new())];
         while let Some((dir, rel)) = stack.pop() {
@@ -199,9 +195,7 @@ impl LocalStore {
                     if sub.starts_with(prefix) || prefix.starts_with(&sub) {
                         stack.push((entry.path(), sub));
                     }
-                } else if key.starts_with(prefix)
-                    && start_after.is_none_or(|after| key.as_str() > after)
-                {
+                } else {
                     out.push(ObjectInfo {
                         key,
                         size: meta.len(),
@@ -209,8 +203,6 @@ impl LocalStore {
                 }
             }
         }
-        out.sort_by(|a, b| a.key.cmp(&b.key));
-        out.truncate(limit);
         Ok(out)
     }
 }
@@ -233,6 +225,7 @@ mod tests {
             .read_to_string(&mut body)
             .unwrap();
         assert_eq!(body, "333");
+        let store = super::super::Store::Local(store);
         let keys: Vec<_> = store
             .list("", None, 10)
             .unwrap()

@@ -282,44 +282,32 @@ impl S3Store {
             .map_err(|e| self.error("deleting", key, e))
     }
 
-    pub fn list(
-        &self,
-        prefix: &str,
-        start_after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<ObjectInfo>, StoreError> {
+    /// Every object under the store's prefix (keys relative to it).
+    pub fn list(&self) -> Result<Vec<ObjectInfo>, StoreError> {
         self.usable()?;
-        let base = if self.prefix.is_empty() {
-            None
-        } else {
-            Some(ObjectPath::from(self.prefix.as_str()))
-        };
+        let base = (!self.prefix.is_empty()).then(|| ObjectPath::from(self.prefix.as_str()));
         let strip = if self.prefix.is_empty() {
             String::new()
         } else {
             format!("{}/", self.prefix)
         };
         let client = self.client.clone();
-        let listed: Result<Vec<ObjectInfo>, object_store::Error> = self.rt.block_on(async move {
-            let mut out = Vec::new();
-            let mut stream = client.list(base.as_ref());
-            while let Some(meta) = stream.next().await {
-                let meta = meta?;
-                let key = meta.location.to_string();
-                let key = key.strip_prefix(&strip).unwrap_or(&key).to_owned();
-                if key.starts_with(prefix) && start_after.is_none_or(|after| key.as_str() > after) {
+        self.rt
+            .block_on(async move {
+                let mut out = Vec::new();
+                let mut stream = client.list(base.as_ref());
+                while let Some(meta) = stream.next().await {
+                    let meta = meta?;
+                    let key = meta.location.to_string();
+                    let key = key.strip_prefix(&strip).unwrap_or(&key).to_owned();
                     out.push(ObjectInfo {
                         key,
                         size: meta.size,
                     });
                 }
-            }
-            Ok(out)
-        });
-        let mut listed = listed.map_err(|e| self.error("listing", prefix, e))?;
-        listed.sort_by(|a, b| a.key.cmp(&b.key));
-        listed.truncate(limit);
-        Ok(listed)
+                Ok(out)
+            })
+            .map_err(|e| self.error("listing", "", e))
     }
 }
 
