@@ -92,9 +92,8 @@ impl Drop for S3Server {
     }
 }
 
-/// A context whose lake lives in `s3://lake-test/PREFIX` on a fresh server.
-fn s3_lake(prefix: &str) -> (TestContext, S3Server) {
-    let server = S3Server::start();
+/// A context whose runs reach `server` with the right keys.
+fn s3_context(server: &S3Server) -> TestContext {
     let mut ctx = TestContext::new();
     ctx.env = vec![
         ("AWS_ACCESS_KEY_ID".into(), ACCESS_KEY.into()),
@@ -103,6 +102,13 @@ fn s3_lake(prefix: &str) -> (TestContext, S3Server) {
         ("AWS_ENDPOINT_URL".into(), server.endpoint.clone()),
         ("AWS_ALLOW_HTTP".into(), "true".into()),
     ];
+    ctx
+}
+
+/// A context whose lake lives in `s3://lake-test/PREFIX` on a fresh server.
+fn s3_lake(prefix: &str) -> (TestContext, S3Server) {
+    let server = S3Server::start();
+    let ctx = s3_context(&server);
     let url = format!("s3://{BUCKET}/{prefix}");
     let init = json(&ctx.lake(&["init", "--store", &url, "--format", "json"]));
     assert_eq!(init["store"], url);
@@ -251,16 +257,7 @@ fn a_bad_bucket_says_so() {
     // s3s-fs makes a missing bucket on first write, so AWS's NoSuchBucket is
     // covered by a unit test of the message; a name S3 refuses is tested here.
     let server = S3Server::start();
-    let mut ctx = TestContext::new();
-    for (k, v) in [
-        ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
-        ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ENDPOINT_URL", server.endpoint.as_str()),
-        ("AWS_ALLOW_HTTP", "true"),
-    ] {
-        set_env(&mut ctx, k, v);
-    }
+    let ctx = s3_context(&server);
     ctx.lake(&["init", "--store", "s3://b/x"]).ok();
     let people = ctx.people();
     let run = ctx.lake(&["ingest", people.to_str().unwrap()]);
