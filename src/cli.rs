@@ -55,7 +55,7 @@ pub enum Command {
     Put(PutArgs),
     /// Fetch a raw object.
     Get(GetArgs),
-    /// Serve the lake over HTTP (not available yet).
+    /// Serve the lake over HTTP: the same operations as JSON routes.
     Serve(ServeArgs),
 }
 
@@ -134,7 +134,22 @@ pub struct GetArgs {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// The address to listen on.
+    /// The address to listen on; port 0 picks a free one.
     #[arg(long, default_value = "127.0.0.1:3110")]
-    pub addr: String,
+    pub addr: std::net::SocketAddr,
+    /// Require `Authorization: Bearer TOKEN` (needed off loopback).
+    #[arg(long, env = settings::LAKE_TOKEN, hide_env_values = true)]
+    pub token: Option<String>,
+    /// The largest request body.
+    #[arg(long, default_value = "256MiB", value_parser = crate::store::cache::parse_size)]
+    pub max_body: u64,
+    /// Requests handled at once; more get 503 with Retry-After.
+    #[arg(long, default_value_t = 64)]
+    pub max_concurrency: usize,
+    /// Seconds a query may run.
+    #[arg(long, default_value_t = 30)]
+    pub query_timeout: u64,
+    /// Rows a query returns at most ("truncated": true beyond).
+    #[arg(long, default_value_t = 100_000)]
+    pub max_rows: usize,
 }

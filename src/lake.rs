@@ -2,6 +2,7 @@
 //! CLI and the server share.
 
 use std::fs;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use arrow::datatypes::SchemaRef;
@@ -175,6 +176,18 @@ impl Default for OpenOptions {
     }
 }
 
+/// One line of `lake ls`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DatasetSummary {
+    pub name: String,
+    pub dataset_id: String,
+    pub rows: u64,
+    pub columns: usize,
+    pub bytes: u64,
+    pub version: u64,
+    pub updated: String,
+}
+
 /// An open lake home.
 pub struct Lake {
     home: PathBuf,
@@ -335,17 +348,105 @@ impl Lake {
         })
     }
 
+    /// One summary per dataset, by name: what `lake ls` and the catalog list
+    /// route show.
+    pub fn summaries(&self) -> Result<Vec<DatasetSummary>, LakeError> {
+        Ok(self
+            .catalog
+            .list()?
+            .into_iter()
+            .map(|ds| DatasetSummary {
+                columns: ds.current.schema.columns.len(),
+                rows: ds.current.rows,
+                bytes: ds.current.bytes,
+                version: ds.current.version,
+                name: ds.name,
+                dataset_id: ds.dataset_id,
+                updated: ds.updated_at,
+            })
+            .collect())
+    }
+
+    /// Everything about one dataset: what `lake show --format json` and the
+    /// catalog route show.
+    pub fn describe(&self, name: &str) -> Result<serde_json::Value, LakeError> {
+        let ds = self.catalog.dataset(name)?;
+        let versions = self.catalog.versions(&ds.name)?;
+        let schema: Vec<serde_json::Value> = ds
+            .current
+            .schema
+            .columns
+            .iter()
+            .map(|c| serde_json::json!({"name": c.name, "type": c.column_type.sql_name()}))
+            .collect();
+        Ok(serde_json::json!({
+            "name": ds.name,
+            "dataset_id": ds.dataset_id,
+            "fingerprint": ds.current.fingerprint,
+            "version": ds.current.version,
+            "rows": ds.current.rows,
+            "bytes": ds.current.bytes,
+            "created_at": ds.created_at,
+            "updated_at": ds.updated_at,
+            "schema": schema,
+            "objects": ds.current.objects,
+            "versions": versions,
+        }))
+    }
+
     /// Runs one SQL statement over every dataset, handing result batches to
     /// `sink`. Only datasets the SQL names are registered; one whose objects
     /// are missing or unreadable fails only the queries that read it.
     pub fn query(
         &self,
         sql: &str,
-        sink: &mut dyn FnMut(&SchemaRef, &RecordBatch) -> anyhow::Result<()>,
+        sink: &mut dyn FnMut(&SchemaRef, &RecordBatch) -> anyhow::Result<ControlFlow<()>>,
     ) -> Result<SchemaRef, LakeError> {
         let engine = QueryEngine::open()?;
         self.register_datasets(&engine, sql)?;
         Ok(engine.run(sql, sink)?)
+    }
+
+    /// Runs untrusted SQL: one SELECT, reading nothing but the lake's own
+    /// objects, interrupted after `timeout`.
+    pub fn query_read_only(
+        &self,
+        sql: &str,
+        timeout: std::time::Duration,
+        sink: &mut dyn FnMut(&SchemaRef, &RecordBatch) -> anyhow::Result<ControlFlow<()>>,
+    ) -> Result<SchemaRef, LakeError> {
+        let engine = QueryEngine::open()?;
+        self.register_datasets(&engine, sql)?;
+        // Views read the store itself, or the cache of a remote one.
+        let allowed = match self.store.local_root() {
+            Some(root) => vec![root.to_owned()],
+            None => vec![self.home.join("cache")],
+        };
+        engine.sandbox(&allowed)?;
+        let interrupt = engine.interrupt_handle();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let timer = std::thread::spawn(move || {
+            if done_rx.recv_timeout(timeout).is_err() {
+                interrupt.interrupt();
+            }
+        });
+        let result = engine.run(&crate::engine::query::read_only(sql), sink);
+        drop(done_tx);
+        let _ = timer.join();
+        result.map_err(|e| {
+            match e {
+                QueryError::Sql(msg) if msg.contains("Expected a single SELECT statement") => {
+                    QueryError::Sql("only one SELECT statement is allowed".to_owned())
+                }
+                QueryError::Sql(msg) if msg.contains("INTERRUPT") || msg.contains("nterrupted") => {
+                    QueryError::Sql(format!(
+                        "query took longer than {timeout:?} and was stopped"
+                    ))
+                }
+                other => other,
+            }
+            .into()
+        })
     }
 
     /// Registers, as views, the datasets `sql` may name.
@@ -392,14 +493,20 @@ pub fn default_name(source: &Source) -> Result<String, LakeError> {
         .file_name()
         .map(|f| f.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let mut stem = file.strip_suffix(".gz").unwrap_or(&file);
+    Ok(name_for_file(&file))
+}
+
+/// The dataset name for a file name: `Sales 2024.csv.gz` is `sales_2024`.
+pub fn name_for_file(file: &str) -> String {
+    let file = file.rsplit('/').next().unwrap_or(file);
+    let mut stem = file.strip_suffix(".gz").unwrap_or(file);
     for ext in [".csv", ".tsv", ".tab", ".txt"] {
         if let Some(s) = stem.strip_suffix(ext) {
             stem = s;
             break;
         }
     }
-    Ok(schema::name_from_stem(stem))
+    schema::name_from_stem(stem)
 }
 
 /// The delimiter a file name implies: tab for `.tsv` and `.tab`, else comma.

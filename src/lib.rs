@@ -2,7 +2,7 @@
 //! Parquet in a local or S3 store, a SQLite catalog keeps datasets and their
 //! versions, and DuckDB runs SQL over all of it in this process.
 //!
-//! The CLI (`cmd`) and, later, the server are thin faces on [`lake::Lake`],
+//! The CLI (`cmd`) and the HTTP server (`server`) are thin faces on [`lake::Lake`],
 //! which ties the [`catalog`], the [`store`] and the [`engine`] together.
 
 pub mod catalog;
@@ -13,6 +13,7 @@ pub mod lake;
 pub mod output;
 pub mod printer;
 pub mod schema;
+pub mod server;
 pub mod settings;
 pub mod store;
 

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 pub const LAKE_HOME: &str = "LAKE_HOME";
 /// The bound of the local cache of an S3 store's objects.
 pub const LAKE_CACHE_MAX: &str = "LAKE_CACHE_MAX";
+/// The bearer token `lake serve` requires.
+pub const LAKE_TOKEN: &str = "LAKE_TOKEN";
 /// The output format of every command that prints data.
 pub const LAKE_FORMAT: &str = "LAKE_FORMAT";
 

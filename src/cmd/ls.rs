@@ -7,23 +7,23 @@ use crate::output::{OutputFormat, RowWriter};
 use crate::printer::{Printer, human_bytes};
 
 pub fn run(lake: &Lake, printer: Printer) -> anyhow::Result<()> {
-    let datasets = lake.catalog().list()?;
+    let datasets = lake.summaries()?;
     let columns = ["name", "rows", "columns", "bytes", "version", "updated"];
     let mut out = printer.stdout();
     let mut w = RowWriter::new(printer.format, &mut out, columns.map(String::from).to_vec())?;
     for ds in datasets {
         let bytes = if printer.format == OutputFormat::Table {
-            Value::from(human_bytes(ds.current.bytes))
+            Value::from(human_bytes(ds.bytes))
         } else {
-            Value::from(ds.current.bytes)
+            Value::from(ds.bytes)
         };
         w.row(&[
             Value::from(ds.name),
-            Value::from(ds.current.rows),
-            Value::from(ds.current.schema.columns.len()),
+            Value::from(ds.rows),
+            Value::from(ds.columns),
             bytes,
-            Value::from(ds.current.version),
-            Value::from(ds.updated_at),
+            Value::from(ds.version),
+            Value::from(ds.updated),
         ])?;
     }
     w.finish()?;

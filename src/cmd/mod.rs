@@ -41,6 +41,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sql(args) => sql::run(&open()?, args, printer),
         Command::Put(args) => put::run(&open()?, args, printer),
         Command::Get(args) => get::run(&open()?, args, printer),
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(args) => serve::run(&home, args, &opts, printer),
     }
 }

@@ -1,10 +1,31 @@
-//! `lake serve`: not built yet.
+//! `lake serve`: the lake over HTTP until SIGINT or SIGTERM.
+
+use std::path::Path;
+use std::time::Duration;
 
 use crate::cli::ServeArgs;
+use crate::lake::OpenOptions;
+use crate::printer::Printer;
+use crate::server::{ServeOptions, serve};
 
-pub fn run(args: ServeArgs) -> anyhow::Result<()> {
-    anyhow::bail!(
-        "lake serve is not available yet (would listen on {}); use the CLI commands",
-        args.addr
-    )
+pub fn run(
+    home: &Path,
+    args: ServeArgs,
+    open: &OpenOptions,
+    printer: Printer,
+) -> anyhow::Result<()> {
+    let opts = ServeOptions {
+        home: home.to_owned(),
+        open: open.clone(),
+        addr: args.addr,
+        token: args.token.filter(|t| !t.is_empty()),
+        max_body: args.max_body,
+        max_concurrency: args.max_concurrency.max(1),
+        query_timeout: Duration::from_secs(args.query_timeout),
+        max_rows: args.max_rows,
+    };
+    serve(opts, |addr| {
+        printer.message(&format!("listening on http://{addr}"))
+    })?;
+    Ok(())
 }

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::cli::ShowArgs;
 use crate::lake::Lake;
@@ -11,38 +11,22 @@ use crate::printer::{Printer, human_bytes};
 use crate::schema::Schema;
 
 pub fn run(lake: &Lake, args: ShowArgs, printer: Printer) -> anyhow::Result<()> {
+    let mut out = printer.stdout();
+    if matches!(printer.format, OutputFormat::Json | OutputFormat::Ndjson) {
+        let doc = lake.describe(&args.name)?;
+        if printer.format == OutputFormat::Json {
+            serde_json::to_writer_pretty(&mut out, &doc)?;
+        } else {
+            serde_json::to_writer(&mut out, &doc)?;
+        }
+        writeln!(out)?;
+        out.flush()?;
+        return Ok(());
+    }
     let ds = lake.catalog().dataset(&args.name)?;
     let versions = lake.catalog().versions(&ds.name)?;
-    let schema: Vec<Value> = ds
-        .current
-        .schema
-        .columns
-        .iter()
-        .map(|c| json!({"name": c.name, "type": c.column_type.sql_name()}))
-        .collect();
-    let mut out = printer.stdout();
     match printer.format {
-        OutputFormat::Json | OutputFormat::Ndjson => {
-            let doc = json!({
-                "name": ds.name,
-                "dataset_id": ds.dataset_id,
-                "fingerprint": ds.current.fingerprint,
-                "version": ds.current.version,
-                "rows": ds.current.rows,
-                "bytes": ds.current.bytes,
-                "created_at": ds.created_at,
-                "updated_at": ds.updated_at,
-                "schema": schema,
-                "objects": ds.current.objects,
-                "versions": versions,
-            });
-            if printer.format == OutputFormat::Json {
-                serde_json::to_writer_pretty(&mut out, &doc)?;
-            } else {
-                serde_json::to_writer(&mut out, &doc)?;
-            }
-            writeln!(out)?;
-        }
+        OutputFormat::Json | OutputFormat::Ndjson => {}
         // CSV carries one table: the schema.
         OutputFormat::Csv => {
             write_schema(printer.format, &mut out, &ds.current.schema)?;

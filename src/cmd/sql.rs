@@ -44,7 +44,7 @@ pub fn run(lake: &Lake, args: SqlArgs, printer: Printer) -> anyhow::Result<()> {
         if let Some(w) = writer.as_mut() {
             w.batch(batch)?;
         }
-        Ok(())
+        Ok(std::ops::ControlFlow::Continue(()))
     })?;
     let writer = match writer {
         Some(w) => w,

@@ -2,6 +2,7 @@
 //! Parquet files of its current version.
 
 use std::collections::HashSet;
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 
 use arrow::datatypes::SchemaRef;
@@ -59,6 +60,16 @@ pub fn referenced_names(sql: &str) -> HashSet<String> {
         names.insert(word);
     }
     names
+}
+
+/// Wraps untrusted SQL so that DuckDB's parser accepts exactly one SELECT
+/// (or WITH ... SELECT) statement, whatever the text looks like: COPY,
+/// ATTACH, INSTALL, LOAD, SET, DDL and several statements are refused.
+pub fn read_only(sql: &str) -> String {
+    format!(
+        "SELECT * FROM query({})",
+        quote_literal(sql.trim().trim_end_matches(';'))
+    )
 }
 
 /// Quotes a SQL identifier.
@@ -144,12 +155,33 @@ impl QueryEngine {
             .map_err(|e| QueryError::Sql(e.to_string()))
     }
 
-    /// Runs one statement, handing each result batch to `sink`; returns the
-    /// result's schema (known even when there are no rows).
+    /// Locks the database down for untrusted SQL: no file outside `allowed`
+    /// (the lake's own objects), no extension, no setting changed after.
+    pub fn sandbox(&self, allowed: &[PathBuf]) -> Result<(), QueryError> {
+        let dirs = allowed
+            .iter()
+            .map(|p| quote_literal(&p.to_string_lossy()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        self.conn
+            .execute_batch(&format!(
+                "SET allowed_directories = [{dirs}]; SET enable_external_access = false; \
+                 SET lock_configuration = true;"
+            ))
+            .map_err(|e| QueryError::Open(e.to_string()))
+    }
+
+    /// A handle that stops the running query from another thread.
+    pub fn interrupt_handle(&self) -> std::sync::Arc<duckdb::InterruptHandle> {
+        self.conn.interrupt_handle()
+    }
+
+    /// Runs one statement, handing each result batch to `sink` until it says
+    /// stop; returns the result's schema (known even when there are no rows).
     pub fn run(
         &self,
         sql: &str,
-        sink: &mut dyn FnMut(&SchemaRef, &RecordBatch) -> anyhow::Result<()>,
+        sink: &mut dyn FnMut(&SchemaRef, &RecordBatch) -> anyhow::Result<ControlFlow<()>>,
     ) -> Result<SchemaRef, QueryError> {
         let mut stmt = self
             .conn
@@ -161,7 +193,12 @@ impl QueryEngine {
         let schema = stream.get_schema();
         for batch in stream {
             let batch = batch.map_err(|e| QueryError::Sql(e.to_string()))?;
-            sink(&schema, &batch).map_err(QueryError::Output)?;
+            if sink(&schema, &batch)
+                .map_err(QueryError::Output)?
+                .is_break()
+            {
+                break;
+            }
         }
         Ok(schema)
     }

@@ -55,9 +55,14 @@ impl Source {
     pub fn spool(reader: &mut dyn Read, dir: &Path) -> io::Result<Source> {
         let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
         io::copy(reader, tmp.as_file_mut())?;
-        let path = tmp.into_temp_path();
+        Source::temp(tmp.into_temp_path(), "<stdin>")
+    }
+
+    /// A temporary file (an upload, spooled input), removed with the source;
+    /// errors call it `label`.
+    pub fn temp(path: tempfile::TempPath, label: &str) -> io::Result<Source> {
         let mut source = Source::file(&path)?;
-        source.label = "<stdin>".to_owned();
+        source.label = label.to_owned();
         source._spool = Some(path);
         Ok(source)
     }

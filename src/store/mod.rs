@@ -308,6 +308,14 @@ impl Store {
         }
     }
 
+    /// The root folder of a local store.
+    pub fn local_root(&self) -> Option<&Path> {
+        match self {
+            Store::Local(s) => Some(s.root()),
+            Store::S3 { .. } => None,
+        }
+    }
+
     /// Trims the cache to its bound, keeping the files of the current query.
     pub fn release(&self, in_use: &std::collections::HashSet<PathBuf>) {
         if let Store::S3 { cache, .. } = self {

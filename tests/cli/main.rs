@@ -8,6 +8,7 @@ mod ingest;
 mod objects;
 mod output;
 mod s3;
+mod serve;
 mod sql;
 
 use std::io::Write;

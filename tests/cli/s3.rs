@@ -93,7 +93,7 @@ impl Drop for S3Server {
 }
 
 /// A context whose runs reach `server` with the right keys.
-fn s3_context(server: &S3Server) -> TestContext {
+pub fn s3_context(server: &S3Server) -> TestContext {
     let mut ctx = TestContext::new();
     ctx.env = vec![
         ("AWS_ACCESS_KEY_ID".into(), ACCESS_KEY.into()),

@@ -1,0 +1,142 @@
+//! `lake serve`: the lake over HTTP. Handlers call the same library functions
+//! as the subcommands, on the same catalog and store, so what one writes the
+//! other reads at once.
+
+mod error;
+mod limits;
+mod routes;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use thiserror::Error;
+use tokio::sync::Semaphore;
+
+use crate::lake::{Lake, LakeError, OpenOptions};
+
+pub use error::ApiError;
+
+/// Errors starting the server.
+#[derive(Debug, Error)]
+pub enum ServeError {
+    #[error(
+        "refusing to listen on {addr} without --token (or LAKE_TOKEN): only loopback addresses may go without"
+    )]
+    NeedsToken { addr: SocketAddr },
+    #[error("listening on {addr}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Lake(#[from] LakeError),
+    #[error("server")]
+    Io(#[from] std::io::Error),
+}
+
+/// How the server runs.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub home: PathBuf,
+    pub open: OpenOptions,
+    pub addr: SocketAddr,
+    /// Required as `Authorization: Bearer TOKEN` when set.
+    pub token: Option<String>,
+    /// The largest request body, decided from Content-Length when given.
+    pub max_body: u64,
+    /// Requests handled at once; more get 503 with Retry-After.
+    pub max_concurrency: usize,
+    /// A query running longer is stopped.
+    pub query_timeout: Duration,
+    /// Rows a query returns at most (`"truncated": true` beyond).
+    pub max_rows: usize,
+}
+
+/// What every handler shares.
+pub(crate) struct AppState {
+    pub opts: ServeOptions,
+    pub permits: Arc<Semaphore>,
+}
+
+impl AppState {
+    /// Opens the lake for one request (a catalog connection of its own).
+    pub fn lake(&self) -> Result<Lake, LakeError> {
+        Lake::open_with(&self.opts.home, &self.opts.open)
+    }
+}
+
+/// The routes of the Go gateway, in one process.
+pub(crate) fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/healthz", get(routes::healthz))
+        .route("/v1/storage", get(routes::list_objects))
+        .route(
+            "/v1/storage/{*key}",
+            get(routes::get_object)
+                .put(routes::put_object)
+                .delete(routes::delete_object),
+        )
+        .route("/v1/catalog/list", get(routes::list_datasets))
+        .route("/v1/catalog/{name}", get(routes::show_dataset))
+        .route("/v1/ingest", post(routes::ingest))
+        .route("/v1/sql", post(routes::sql))
+        .fallback(routes::not_found)
+        .layer(DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::guard,
+        ))
+        .with_state(state)
+}
+
+/// Serves until SIGINT or SIGTERM; requests in flight finish first.
+/// `ready` is told the address once listening.
+pub fn serve(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(), ServeError> {
+    if opts.token.is_none() && !opts.addr.ip().is_loopback() {
+        return Err(ServeError::NeedsToken { addr: opts.addr });
+    }
+    // Create the home and check the store before the first request.
+    Lake::open_with(&opts.home, &opts.open)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(opts.addr)
+            .await
+            .map_err(|source| ServeError::Bind {
+                addr: opts.addr,
+                source,
+            })?;
+        ready(listener.local_addr()?);
+        let state = Arc::new(AppState {
+            permits: Arc::new(Semaphore::new(opts.max_concurrency)),
+            opts,
+        });
+        axum::serve(listener, router(state))
+            .with_graceful_shutdown(shutdown_signal())
+            .await?;
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,310 @@
+//! The handlers: parse the request, do the lake's work on a blocking thread
+//! with the same library calls the CLI makes, answer JSON.
+
+use std::io::{Read, Write};
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiError, AppState};
+use crate::catalog::{CommitStatus, WriteMode};
+use crate::engine::convert::{CsvOptions, NoProgress};
+use crate::engine::source::Source;
+use crate::lake::{IngestRequest, Lake, LakeError, default_delimiter, name_for_file};
+use crate::output::{arrow_cell, sql_type_name};
+use crate::store::key;
+
+/// Most keys one listing returns.
+const MAX_LIST: usize = 1000;
+
+/// Runs lake work off the async threads.
+async fn blocking<T: Send + 'static>(
+    state: &Arc<AppState>,
+    work: impl FnOnce(Lake) -> Result<T, LakeError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let state = state.clone();
+    tokio::task::spawn_blocking(move || work(state.lake()?))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+        .map_err(ApiError::from)
+}
+
+/// Writes a request body to a temporary file in the lake's scratch folder,
+/// refusing it past `max` bytes.
+async fn spool(
+    state: &AppState,
+    mut stream: impl futures::Stream<Item = Result<Bytes, impl std::fmt::Display>> + Unpin,
+) -> Result<tempfile::NamedTempFile, ApiError> {
+    let internal = |e: std::io::Error| {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+    };
+    let dir = state.opts.home.join("tmp");
+    std::fs::create_dir_all(&dir).map_err(internal)?;
+    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(internal)?;
+    let mut total = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("reading the body: {e}")))?;
+        total += chunk.len() as u64;
+        if total > state.opts.max_body {
+            return Err(ApiError::too_large(state.opts.max_body));
+        }
+        file.write_all(&chunk).map_err(internal)?;
+    }
+    Ok(file)
+}
+
+pub(crate) async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+pub(crate) async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+}
+
+pub(crate) async fn put_object(
+    State(state): State<Arc<AppState>>,
+    Path(key): Path<String>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    // Refused before the body is read.
+    key::validate_writable(&key).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let file = spool(&state, body.into_data_stream()).await?;
+    let bytes = blocking(&state, move |lake| {
+        let mut reader = file
+            .reopen()
+            .map_err(|source| crate::store::StoreError::Io {
+                action: "reading upload for",
+                key: key.clone(),
+                source,
+            })?;
+        Ok((key.clone(), lake.store().put(&key, &mut reader)?))
+    })
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"key": bytes.0, "bytes": bytes.1})),
+    )
+        .into_response())
+}
+
+pub(crate) async fn get_object(
+    State(state): State<Arc<AppState>>,
+    Path(key): Path<String>,
+) -> Result<Response, ApiError> {
+    let reader = blocking(&state, move |lake| Ok(lake.store().get(&key)?)).await?;
+    // Stream in chunks from a blocking reader: memory stays bounded.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    tokio::task::spawn_blocking(move || {
+        let mut reader = reader;
+        loop {
+            let mut buf = vec![0u8; 256 * 1024];
+            match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    buf.truncate(n);
+                    if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    break;
+                }
+            }
+        }
+    });
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    Ok((
+        [(header::CONTENT_TYPE, "application/octet-stream")],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+pub(crate) async fn delete_object(
+    State(state): State<Arc<AppState>>,
+    Path(key): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    blocking(&state, move |lake| Ok(lake.store().delete(&key)?)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ListQuery {
+    #[serde(default)]
+    prefix: String,
+    start_after: Option<String>,
+    limit: Option<usize>,
+}
+
+pub(crate) async fn list_objects(
+    State(state): State<Arc<AppState>>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = q.limit.unwrap_or(MAX_LIST).clamp(1, MAX_LIST);
+    let mut objects = blocking(&state, move |lake| {
+        Ok(lake
+            .store()
+            .list(&q.prefix, q.start_after.as_deref(), limit + 1)?)
+    })
+    .await?;
+    let truncated = objects.len() > limit;
+    objects.truncate(limit);
+    let next = truncated
+        .then(|| objects.last().map(|o| o.key.clone()))
+        .flatten();
+    let objects: Vec<Value> = objects
+        .into_iter()
+        .map(|o| json!({"key": o.key, "size": o.size}))
+        .collect();
+    Ok(Json(
+        json!({"objects": objects, "truncated": truncated, "next_start_after": next}),
+    ))
+}
+
+pub(crate) async fn list_datasets(
+    State(state): State<Arc<AppState>>,
+) -> Result<Json<Value>, ApiError> {
+    let datasets = blocking(&state, |lake| lake.summaries()).await?;
+    Ok(Json(json!({"datasets": datasets})))
+}
+
+pub(crate) async fn show_dataset(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(
+        blocking(&state, move |lake| lake.describe(&name)).await?,
+    ))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct IngestQuery {
+    name: Option<String>,
+    mode: Option<String>,
+}
+
+pub(crate) async fn ingest(
+    State(state): State<Arc<AppState>>,
+    Query(q): Query<IngestQuery>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let mode = match q.mode.as_deref() {
+        None | Some("overwrite") => WriteMode::Overwrite,
+        Some("append") => WriteMode::Append,
+        Some("replace") => WriteMode::Replace,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "mode {other:?}: expected append or replace"
+            )));
+        }
+    };
+    let multipart = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let (file, file_name) = if multipart {
+        let mut form = Multipart::from_request(request, &())
+            .await
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        loop {
+            let field = form
+                .next_field()
+                .await
+                .map_err(|e| ApiError::bad_request(e.to_string()))?
+                .ok_or_else(|| ApiError::bad_request("multipart body has no field named file"))?;
+            if field.name() == Some("file") {
+                let file_name = field.file_name().map(str::to_owned);
+                break (spool(&state, field).await?, file_name);
+            }
+        }
+    } else {
+        (
+            spool(&state, request.into_body().into_data_stream()).await?,
+            None,
+        )
+    };
+    let name = q
+        .name
+        .or_else(|| file_name.as_deref().map(name_for_file))
+        .ok_or_else(|| ApiError::bad_request("name the dataset: /v1/ingest?name=N"))?;
+    let label = file_name
+        .clone()
+        .unwrap_or_else(|| "request body".to_owned());
+    let report = blocking(&state, move |mut lake| {
+        let delimiter = default_delimiter(file_name.as_deref().map(std::path::Path::new));
+        let source = Source::temp(file.into_temp_path(), &label).map_err(|source| {
+            crate::store::StoreError::Io {
+                action: "reading upload",
+                key: label.clone(),
+                source,
+            }
+        })?;
+        let request = IngestRequest {
+            name: Some(name),
+            mode,
+            csv: CsvOptions {
+                delimiter,
+                ..CsvOptions::default()
+            },
+        };
+        lake.ingest(&source, &request, &NoProgress)
+    })
+    .await?;
+    let status = if report.status == CommitStatus::Created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(json!(report))).into_response())
+}
+
+#[derive(Deserialize)]
+struct SqlRequest {
+    sql: String,
+}
+
+pub(crate) async fn sql(
+    State(state): State<Arc<AppState>>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let request: SqlRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("expected {{\"sql\": \"...\"}}: {e}")))?;
+    let (timeout, max_rows) = (state.opts.query_timeout, state.opts.max_rows);
+    let answer = blocking(&state, move |lake| {
+        let mut rows: Vec<Value> = Vec::new();
+        let mut truncated = false;
+        let opts = arrow::util::display::FormatOptions::default();
+        let schema = lake.query_read_only(&request.sql, timeout, &mut |_, batch| {
+            for row in 0..batch.num_rows() {
+                if rows.len() == max_rows {
+                    truncated = true;
+                    return Ok(ControlFlow::Break(()));
+                }
+                let cells: Vec<Value> = batch.columns().iter().map(|c| arrow_cell(c.as_ref(), row, &opts)).collect();
+                rows.push(Value::Array(cells));
+            }
+            Ok(ControlFlow::Continue(()))
+        })?;
+        let columns: Vec<Value> = schema
+            .fields()
+            .iter()
+            .map(|f| json!({"name": f.name(), "type": sql_type_name(f.data_type())}))
+            .collect();
+        let row_count = rows.len();
+        Ok(json!({"columns": columns, "rows": rows, "row_count": row_count, "truncated": truncated}))
+    })
+    .await?;
+    Ok(Json(answer))
+}
