@@ -407,22 +407,30 @@ impl Lake {
         Ok(engine.run(sql, sink)?)
     }
 
-    /// Runs untrusted SQL: one SELECT, reading nothing but the lake's own
-    /// objects, interrupted after `timeout`.
-    pub fn query_read_only(
-        &self,
-        sql: &str,
-        timeout: std::time::Duration,
-        sink: &mut dyn FnMut(&SchemaRef, &RecordBatch) -> anyhow::Result<ControlFlow<()>>,
-    ) -> Result<SchemaRef, LakeError> {
+    /// A database locked down for untrusted SQL: it reads no file but the
+    /// lake's own objects (the store, or the cache of a remote one), loads
+    /// no extension, and its settings cannot change. Open it once; give each
+    /// query a [`QueryEngine::connect`]ion.
+    pub fn sandboxed_engine(&self) -> Result<QueryEngine, LakeError> {
         let engine = QueryEngine::open()?;
-        self.register_datasets(&engine, sql)?;
-        // Views read the store itself, or the cache of a remote one.
         let allowed = match self.store.local_root() {
             Some(root) => vec![root.to_owned()],
             None => vec![self.home.join("cache")],
         };
         engine.sandbox(&allowed)?;
+        Ok(engine)
+    }
+
+    /// Runs untrusted SQL on `engine`, a fresh connection to a
+    /// [`Self::sandboxed_engine`]: one SELECT, interrupted after `timeout`.
+    pub fn query_read_only(
+        &self,
+        engine: QueryEngine,
+        sql: &str,
+        timeout: std::time::Duration,
+        sink: &mut dyn FnMut(&SchemaRef, &RecordBatch) -> anyhow::Result<ControlFlow<()>>,
+    ) -> Result<SchemaRef, LakeError> {
+        self.register_datasets(&engine, sql)?;
         let interrupt = engine.interrupt_handle();
         let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
         let timer = std::thread::spawn(move || {

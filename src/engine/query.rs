@@ -100,6 +100,16 @@ impl QueryEngine {
         Ok(QueryEngine { conn })
     }
 
+    /// Another connection to the same database: its own temporary views,
+    /// the database's settings and threads. Much cheaper than [`Self::open`].
+    pub fn connect(&self) -> Result<QueryEngine, QueryError> {
+        let conn = self
+            .conn
+            .try_clone()
+            .map_err(|e| QueryError::Open(e.to_string()))?;
+        Ok(QueryEngine { conn })
+    }
+
     /// The DuckDB connection, for callers that set more options.
     pub fn connection(&self) -> &Connection {
         &self.conn

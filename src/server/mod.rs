@@ -17,6 +17,7 @@ use axum::routing::{get, post};
 use thiserror::Error;
 use tokio::sync::Semaphore;
 
+use crate::engine::query::QueryEngine;
 use crate::lake::{Lake, LakeError, OpenOptions};
 
 pub use error::ApiError;
@@ -62,12 +63,24 @@ pub struct ServeOptions {
 pub(crate) struct AppState {
     pub opts: ServeOptions,
     pub permits: Arc<Semaphore>,
+    /// One sandboxed DuckDB; each query gets a connection of its own, so
+    /// queries run in parallel on the database's threads.
+    pub engine: std::sync::Mutex<QueryEngine>,
 }
 
 impl AppState {
     /// Opens the lake for one request (a catalog connection of its own).
     pub fn lake(&self) -> Result<Lake, LakeError> {
         Lake::open_with(&self.opts.home, &self.opts.open)
+    }
+
+    /// A new connection to the shared sandboxed database.
+    pub fn connection(&self) -> Result<QueryEngine, LakeError> {
+        let engine = self
+            .engine
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        Ok(engine.connect()?)
     }
 }
 
@@ -101,8 +114,9 @@ pub fn serve(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(), S
     if opts.token.is_none() && !opts.addr.ip().is_loopback() {
         return Err(ServeError::NeedsToken { addr: opts.addr });
     }
-    // Create the home and check the store before the first request.
-    Lake::open_with(&opts.home, &opts.open)?;
+    // Create the home, check the store and lock the database down before
+    // the first request.
+    let engine = Lake::open_with(&opts.home, &opts.open)?.sandboxed_engine()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -117,6 +131,7 @@ pub fn serve(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(), S
         let state = Arc::new(AppState {
             permits: Arc::new(Semaphore::new(opts.max_concurrency)),
             opts,
+            engine: std::sync::Mutex::new(engine),
         });
         axum::serve(listener, router(state))
             .with_graceful_shutdown(shutdown_signal())

@@ -282,11 +282,13 @@ pub(crate) async fn sql(
     let request: SqlRequest = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("expected {{\"sql\": \"...\"}}: {e}")))?;
     let (timeout, max_rows) = (state.opts.query_timeout, state.opts.max_rows);
+    let shared = state.clone();
     let answer = blocking(&state, move |lake| {
+        let engine = shared.connection()?;
         let mut rows: Vec<Value> = Vec::new();
         let mut truncated = false;
         let opts = arrow::util::display::FormatOptions::default();
-        let schema = lake.query_read_only(&request.sql, timeout, &mut |_, batch| {
+        let schema = lake.query_read_only(engine, &request.sql, timeout, &mut |_, batch| {
             for row in 0..batch.num_rows() {
                 if rows.len() == max_rows {
                     truncated = true;
