@@ -220,7 +220,12 @@ impl Lake {
         let wanted = requested
             .as_ref()
             .map_or_else(|| DEFAULT_STORE.to_owned(), |url| url.to_string());
-        let recorded = catalog.setting_or_insert(STORE_SETTING, &wanted)?;
+        // Read first: a write transaction on every open would serialize
+        // concurrent processes and server requests.
+        let recorded = match catalog.setting(STORE_SETTING)? {
+            Some(recorded) => recorded,
+            None => catalog.setting_or_insert(STORE_SETTING, &wanted)?,
+        };
         let url = StoreUrl::parse(&recorded)?;
         if let Some(requested) = requested
             && requested != url
