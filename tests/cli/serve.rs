@@ -319,6 +319,11 @@ fn sql_is_read_only_and_sandboxed() {
         "drop view people".to_owned(),
         "select 1; copy people to '/tmp/lake-attack.csv'".to_owned(),
         "pragma version".to_owned(),
+        "select * from glob('/etc/*')".to_owned(),
+        format!(
+            "select * from read_blob('{}/catalog.sqlite')",
+            ctx.home.path().display()
+        ),
     ];
     for sql in &hostile {
         let (status, body) = server.sql(sql);
