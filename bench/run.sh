@@ -10,7 +10,6 @@ here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here/.."
 
 rows="${1:-5000000}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/lake/target}"
 work="${BENCH_DIR:-$HOME/.cache/lake/bench}"
 mkdir -p "$work"
 
@@ -21,8 +20,7 @@ if [ ! -x "$venv/bin/duckdb" ]; then
 fi
 duckdb="$venv/bin/duckdb"
 
-cargo build --locked --quiet
-lake="$CARGO_TARGET_DIR/debug/lake"
+source scripts/build.sh
 
 csv="$work/bench-$rows.csv"
 if [ ! -s "$csv" ]; then

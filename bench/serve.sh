@@ -8,10 +8,8 @@ cd "$here/.."
 
 seconds="${1:-10}"
 connections="${2:-64}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/lake/target}"
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-cargo build --locked --quiet
-lake="$CARGO_TARGET_DIR/debug/lake"
+source scripts/build.sh
 
 export LAKE_HOME="$(mktemp -d)/lake"
 "$lake" -q ingest examples/people.csv >/dev/null

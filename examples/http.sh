@@ -6,9 +6,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here/.."
 
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/lake/target}"
-cargo build --locked --quiet
-lake="$CARGO_TARGET_DIR/debug/lake"
+source scripts/build.sh
 
 export LAKE_HOME="${LAKE_HOME:-$(mktemp -d)/lake}"
 log=$(mktemp)

@@ -257,11 +257,6 @@ impl Lake {
         &self.store_url
     }
 
-    /// The home directory.
-    pub fn home(&self) -> &Path {
-        &self.home
-    }
-
     /// The catalog.
     pub fn catalog(&self) -> &Catalog {
         &self.catalog

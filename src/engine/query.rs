@@ -110,11 +110,6 @@ impl QueryEngine {
         Ok(QueryEngine { conn })
     }
 
-    /// The DuckDB connection, for callers that set more options.
-    pub fn connection(&self) -> &Connection {
-        &self.conn
-    }
-
     /// Makes `name` a view over the Parquet `files`. If DuckDB cannot read
     /// them, the view is replaced by one that fails with `reason` when used,
     /// so that only queries of this dataset fail.

@@ -18,7 +18,7 @@ use tokio::runtime::Runtime;
 use super::{KeyError, ObjectInfo, StoreError};
 
 /// Objects larger than this are uploaded in parts.
-pub const MULTIPART_THRESHOLD: usize = 16 << 20;
+const MULTIPART_THRESHOLD: usize = 16 << 20;
 /// Size of each part of a multipart upload.
 const PART_SIZE: usize = 16 << 20;
 /// Parts in flight at once: bounds an upload's memory to about 64 MiB.
