@@ -257,16 +257,33 @@ fn a_full_server_answers_503_with_retry_after() {
     let mut slow = TcpStream::connect(server.addr()).unwrap();
     slow.write_all(b"PUT /v1/storage/slow HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    let answer = server.raw(b"GET /v1/catalog/list HTTP/1.1\r\nHost: x\r\n\r\n");
-    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    // Polled, not slept: on a busy machine the server may take a moment to
+    // read the slow request's headers.
+    let answer = poll(|| {
+        let answer = server.raw(b"GET /v1/catalog/list HTTP/1.1\r\nHost: x\r\n\r\n");
+        answer.starts_with("HTTP/1.1 503").then_some(answer)
+    });
     assert!(
         answer.to_ascii_lowercase().contains("retry-after: 1"),
         "{answer}"
     );
     drop(slow);
-    std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(server.get("/v1/catalog/list").0, 200);
+    poll(|| (server.get("/v1/catalog/list").0 == 200).then_some(()));
+}
+
+/// Calls `f` until it gives a value, for at most 10 seconds.
+fn poll<T>(mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "condition not reached in 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[test]
