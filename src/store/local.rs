@@ -40,11 +40,9 @@ impl LocalStore {
             key: display,
             source,
         })?;
-        let store = LocalStore {
+        Ok(LocalStore {
             root: root.to_owned(),
-        };
-        store.remove_stale_temp_files();
-        Ok(store)
+        })
     }
 
     /// Removes what killed processes left in the temporary folder. A file
@@ -85,7 +83,9 @@ impl LocalStore {
         Ok(())
     }
 
+    /// A new temporary file; first clears out what killed writers left.
     pub fn temp_file(&self) -> Result<tempfile::NamedTempFile, StoreError> {
+        self.remove_stale_temp_files();
         tempfile::NamedTempFile::new_in(self.root.join(TMP_DIR)).map_err(|source| StoreError::Io {
             action: "creating temporary file in",
             key: self.root.display().to_string(),
@@ -251,7 +251,7 @@ mod tests {
     }
 
     #[test]
-    fn stale_temp_files_are_removed_on_open() {
+    fn stale_temp_files_are_removed_by_the_next_writer() {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalStore::open(dir.path()).unwrap();
         let old = store.temp_file().unwrap().into_temp_path().keep().unwrap();
@@ -263,7 +263,7 @@ mod tests {
             .unwrap()
             .set_modified(long_ago)
             .unwrap();
-        LocalStore::open(dir.path()).unwrap();
+        let _next = store.temp_file().unwrap();
         assert!(!old.exists());
         assert!(fresh.exists());
     }
