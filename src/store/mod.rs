@@ -285,25 +285,24 @@ impl Store {
                 Ok(s.path_of(key))
             }
             Store::S3 { s3, cache, .. } => {
-                let hash = cache::content_hash(key).ok_or_else(|| StoreError::BadUrl {
-                    url: key.to_owned(),
-                    reason: "only content-addressed objects are cached".into(),
+                let cache_err = |source| StoreError::Cache {
+                    key: key.to_owned(),
+                    source,
+                };
+                let hash = cache::content_hash(key).ok_or_else(|| {
+                    cache_err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        "only content-addressed objects are cached",
+                    ))
                 })?;
                 if let Some(path) = cache.lookup(hash) {
                     return Ok(path);
                 }
-                // Missing in the bucket: say so plainly.
-                if !s3.exists(key)? {
-                    return Err(StoreError::NotFound {
-                        key: key.to_owned(),
-                    });
-                }
+                // One request: a missing object is NotFound from the GET.
+                let mut reader = s3.get(key)?;
                 cache
-                    .fill(hash, |out| s3.download(key, out).map(|_| ()))
-                    .map_err(|source| StoreError::Cache {
-                        key: key.to_owned(),
-                        source,
-                    })
+                    .fill(hash, |out| std::io::copy(&mut reader, out).map(|_| ()))
+                    .map_err(cache_err)
             }
         }
     }

@@ -1,7 +1,7 @@
 //! A store in an S3 bucket (AWS or any S3-compatible server), through the
 //! `object_store` crate, driven from synchronous code on a small runtime.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -243,12 +243,6 @@ impl S3Store {
             stream: result.into_stream(),
             current: Bytes::new(),
         }))
-    }
-
-    /// Writes the object `key` to `out`.
-    pub fn download(&self, key: &str, out: &mut dyn Write) -> io::Result<u64> {
-        let mut reader = self.get(key).map_err(io::Error::other)?;
-        io::copy(&mut reader, out)
     }
 
     pub fn exists(&self, key: &str) -> Result<bool, StoreError> {
