@@ -20,6 +20,10 @@ use crate::store::{KeyError, Store, StoreError, StoreOptions, StoreUrl};
 
 /// The catalog file inside a home.
 pub const CATALOG_FILE: &str = "catalog.sqlite";
+/// Scratch files inside a home: spooled input, uploads, objects being built.
+pub const TMP_DIR: &str = "tmp";
+/// The cache of a remote store's objects inside a home.
+pub const CACHE_DIR: &str = "cache";
 /// The setting that records where the objects live.
 const STORE_SETTING: &str = "store";
 /// The store of a new lake: `store/` inside its home.
@@ -210,7 +214,7 @@ impl Lake {
             path: home.display().to_string(),
             source,
         };
-        fs::create_dir_all(home.join("tmp")).map_err(home_err)?;
+        fs::create_dir_all(home.join(TMP_DIR)).map_err(home_err)?;
         let mut catalog = Catalog::open(&home.join(CATALOG_FILE))?;
         // The default store is recorded relative to the home, so a home can
         // be moved; a store given on the command line is made absolute.
@@ -226,7 +230,8 @@ impl Lake {
             Some(recorded) => recorded,
             None => catalog.setting_or_insert(STORE_SETTING, &wanted)?,
         };
-        let url = StoreUrl::parse(&recorded)?;
+        // The default is recorded relative to the home: compare resolved.
+        let url = StoreUrl::parse(&recorded)?.relative_to(home);
         if let Some(requested) = requested
             && requested != url
         {
@@ -235,12 +240,11 @@ impl Lake {
                 requested: requested.to_string(),
             });
         }
-        let url = url.relative_to(home);
         let store = Store::open(
             &url,
             &StoreOptions {
-                tmp_dir: home.join("tmp"),
-                cache_dir: home.join("cache"),
+                tmp_dir: home.join(TMP_DIR),
+                cache_dir: home.join(CACHE_DIR),
                 cache_max: opts.cache_max,
             },
         )?;
@@ -269,7 +273,7 @@ impl Lake {
 
     /// A directory for scratch files (spooled standard input).
     pub fn tmp_dir(&self) -> PathBuf {
-        self.home.join("tmp")
+        self.home.join(TMP_DIR)
     }
 
     /// Ingests a CSV source as a new version of a dataset: infer, write the
@@ -415,7 +419,7 @@ impl Lake {
         let engine = QueryEngine::open()?;
         let allowed = match self.store.local_root() {
             Some(root) => vec![root.to_owned()],
-            None => vec![self.home.join("cache")],
+            None => vec![self.home.join(CACHE_DIR)],
         };
         engine.sandbox(&allowed)?;
         Ok(engine)
@@ -434,7 +438,8 @@ impl Lake {
         let interrupt = engine.interrupt_handle();
         let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
         let timer = std::thread::spawn(move || {
-            if done_rx.recv_timeout(timeout).is_err() {
+            // Only a timeout interrupts; a finished query drops the sender.
+            if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = done_rx.recv_timeout(timeout) {
                 interrupt.interrupt();
             }
         });

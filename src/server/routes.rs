@@ -46,7 +46,7 @@ async fn spool(
     let internal = |e: std::io::Error| {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
     };
-    let dir = state.opts.home.join("tmp");
+    let dir = state.opts.home.join(crate::lake::TMP_DIR);
     std::fs::create_dir_all(&dir).map_err(internal)?;
     let mut file = tempfile::NamedTempFile::new_in(dir).map_err(internal)?;
     let mut total = 0u64;

@@ -76,3 +76,12 @@ fn init_records_the_store_once() {
         .fails(2);
     ctx.lake(&["init", "--store", store.to_str().unwrap()]).ok();
 }
+
+#[test]
+fn init_accepts_the_default_store_named_in_full() {
+    let ctx = TestContext::new();
+    ctx.lake(&["ls"]).ok();
+    let default = ctx.home.path().join("store");
+    ctx.lake(&["init", "--store", default.to_str().unwrap()])
+        .ok();
+}
