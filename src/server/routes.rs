@@ -20,6 +20,7 @@ use crate::engine::convert::{CsvOptions, NoProgress};
 use crate::engine::source::Source;
 use crate::lake::{IngestRequest, Lake, LakeError, default_delimiter, name_for_file};
 use crate::output::{arrow_cell, sql_type_name};
+use crate::store::chunks::ChunkReader;
 use crate::store::key;
 
 /// Most keys one listing returns.
@@ -76,21 +77,52 @@ pub(crate) async fn put_object(
 ) -> Result<Response, ApiError> {
     // Refused before the body is read.
     key::validate_writable(&key).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let file = spool(&state, body.into_data_stream()).await?;
-    let bytes = blocking(&state, move |lake| {
-        let mut reader = file
-            .reopen()
-            .map_err(|source| crate::store::StoreError::Io {
-                action: "reading upload for",
-                key: key.clone(),
-                source,
-            })?;
-        Ok((key.clone(), lake.store().put(&key, &mut reader)?))
-    })
-    .await?;
+    // The body streams straight into the store, which publishes the object
+    // only if every byte arrived: a refused or broken body leaves nothing.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    let shared = state.clone();
+    let stored_key = key.clone();
+    let work = tokio::task::spawn_blocking(move || -> Result<u64, LakeError> {
+        let mut rx = rx;
+        let mut reader = ChunkReader::new(|| rx.blocking_recv());
+        Ok(shared.lake()?.store().put(&stored_key, &mut reader)?)
+    });
+    let mut refused = None;
+    let mut total = 0u64;
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = match chunk {
+            Ok(chunk) => chunk,
+            Err(e) => {
+                refused = Some(ApiError::bad_request(format!("reading the body: {e}")));
+                break;
+            }
+        };
+        total += chunk.len() as u64;
+        if total > state.opts.max_body {
+            refused = Some(ApiError::too_large(state.opts.max_body));
+            break;
+        }
+        if tx.send(Ok(chunk)).await.is_err() {
+            break; // the store gave up; its error is the answer
+        }
+    }
+    if refused.is_some() {
+        let _ = tx
+            .send(Err(std::io::Error::other("request body refused")))
+            .await;
+    }
+    drop(tx);
+    let stored = work
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    if let Some(refused) = refused {
+        return Err(refused);
+    }
+    let bytes = stored?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"key": bytes.0, "bytes": bytes.1})),
+        Json(json!({"key": key, "bytes": bytes})),
     )
         .into_response())
 }

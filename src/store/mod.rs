@@ -2,6 +2,7 @@
 //! rest of the library never asks where an object lives.
 
 pub mod cache;
+pub mod chunks;
 pub mod key;
 mod local;
 mod s3;

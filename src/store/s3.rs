@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
-use futures::stream::BoxStream;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path as ObjectPath;
 use object_store::{
@@ -15,6 +14,7 @@ use object_store::{
 };
 use tokio::runtime::Runtime;
 
+use super::chunks::ChunkReader;
 use super::{KeyError, ObjectInfo, StoreError};
 
 /// Objects larger than this are uploaded in parts.
@@ -238,11 +238,12 @@ impl S3Store {
             .rt
             .block_on(self.client.get(&path))
             .map_err(|e| self.error("downloading", key, e))?;
-        Ok(Box::new(StreamReader {
-            rt: self.rt.clone(),
-            stream: result.into_stream(),
-            current: Bytes::new(),
-        }))
+        let rt = self.rt.clone();
+        let mut stream = result.into_stream();
+        Ok(Box::new(ChunkReader::new(move || {
+            rt.block_on(stream.next())
+                .map(|chunk| chunk.map_err(|e| io::Error::other(redact(&e.to_string()))))
+        })))
     }
 
     pub fn exists(&self, key: &str) -> Result<bool, StoreError> {
@@ -348,29 +349,6 @@ fn read_chunk(reader: &mut dyn Read, max: usize) -> io::Result<Vec<u8>> {
     let mut buf = Vec::with_capacity(max.min(1 << 20));
     reader.take(max as u64).read_to_end(&mut buf)?;
     Ok(buf)
-}
-
-/// A blocking reader over a download stream.
-struct StreamReader {
-    rt: Arc<Runtime>,
-    stream: BoxStream<'static, object_store::Result<Bytes>>,
-    current: Bytes,
-}
-
-impl Read for StreamReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.current.is_empty() {
-            match self.rt.block_on(self.stream.next()) {
-                None => return Ok(0),
-                Some(Ok(bytes)) => self.current = bytes,
-                Some(Err(e)) => return Err(io::Error::other(redact(&e.to_string()))),
-            }
-        }
-        let n = buf.len().min(self.current.len());
-        buf[..n].copy_from_slice(&self.current[..n]);
-        self.current = self.current.slice(n..);
-        Ok(n)
-    }
 }
 
 #[cfg(test)]

@@ -247,6 +247,11 @@ fn every_failure_has_its_status_and_a_json_body() {
         "x".repeat(2000)
     );
     assert!(server.raw(chunked.as_bytes()).starts_with("HTTP/1.1 413"));
+    assert_eq!(
+        server.get("/v1/storage/big").0,
+        404,
+        "a refused body was stored"
+    );
 }
 
 #[test]
