@@ -258,15 +258,18 @@ fn every_failure_has_its_status_and_a_json_body() {
 fn a_full_server_answers_503_with_retry_after() {
     let ctx = TestContext::new();
     let server = Server::start(&ctx, &["--max-concurrency", "1"]);
-    // Hold the only slot: an upload that never finishes its body.
-    let mut slow = TcpStream::connect(server.addr()).unwrap();
-    slow.write_all(b"PUT /v1/storage/slow HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
+    // Hold the only slot with an upload that never finishes its body, then
+    // ask for something else. If the probe won the race for the slot, the
+    // upload was the one turned away: start over with a new one.
+    let (slow, answer) = poll(|| {
+        let mut slow = TcpStream::connect(server.addr()).unwrap();
+        slow.write_all(
+            b"PUT /v1/storage/slow HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc",
+        )
         .unwrap();
-    // Polled, not slept: on a busy machine the server may take a moment to
-    // read the slow request's headers.
-    let answer = poll(|| {
+        std::thread::sleep(Duration::from_millis(50));
         let answer = server.raw(b"GET /v1/catalog/list HTTP/1.1\r\nHost: x\r\n\r\n");
-        answer.starts_with("HTTP/1.1 503").then_some(answer)
+        answer.starts_with("HTTP/1.1 503").then_some((slow, answer))
     });
     assert!(
         answer.to_ascii_lowercase().contains("retry-after: 1"),
