@@ -55,6 +55,49 @@ q="select category, count(*) as n, sum(amount) as total, avg(qty) as avg_qty, ma
 measure duck_query "$duckdb" -c "$(printf "$q" "read_parquet('$object')")"
 measure lake_query "$lake" --home "$home" sql --format csv "$(printf "$q" bench)"
 
+# The same group-by through DuckDB's DuckLake attach of this lake (DuckDB 1.5.5
+# from the test venv, timed inside Python: attach + query, no interpreter
+# start-up) against the whole `lake sql` process.
+pyduck="$HOME/.cache/lake/ducklake-venv/bin/python"
+if [ -x "$pyduck" ]; then
+  attach=$("$lake" --home "$home" info --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)["attach"])')
+  secs[ducklake_query]=$("$pyduck" - "$attach" "$(printf "$q" lake.bench)" <<'PY'
+import sys, time
+sys.path.insert(0, "tests/ducklake")
+from duck import connect
+con = connect()
+t = time.perf_counter()
+con.execute(sys.argv[1])
+con.execute(sys.argv[2]).fetchall()
+print(f"{time.perf_counter() - t:.2f}")
+PY
+)
+fi
+
+# History must not slow the present: `lake sql 'select 1'` on 1,000 datasets
+# with 1,000 snapshots, then with 10,000 (9,000 appends on top).
+history_home="$work/history"
+if [ ! -s "$history_home/catalog.sqlite" ] || [ "$("$lake" --home "$history_home" info --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)["snapshots"])')" -lt 10001 ]; then
+  rm -rf "$history_home"
+  echo "building a home with 1,000 datasets and 10,000 snapshots (a few minutes, once)"
+  seq 1 1000 | xargs -P 2 -I{} sh -c "printf 'id\n{}\n' | '$lake' --home '$history_home' -q ingest - --name d{} >/dev/null"
+  cp "$history_home/catalog.sqlite" "$work/history-1000.sqlite"
+  seq 1001 10000 | xargs -P 2 -I{} sh -c "printf 'id\n{}\n' | '$lake' --home '$history_home' -q ingest - --name d\$(( {} % 1000 + 1 )) --append >/dev/null"
+fi
+select1() { # HOME: seconds for 20 runs of select 1
+  python3 - "$lake" "$1" <<'PY'
+import subprocess, sys, time
+t = time.perf_counter()
+for _ in range(20):
+    subprocess.run([sys.argv[1], "--home", sys.argv[2], "sql", "select 1"], check=True, stdout=subprocess.DEVNULL)
+print(f"{(time.perf_counter() - t) / 20:.3f}")
+PY
+}
+few_home="$work/history-few"; rm -rf "$few_home"; mkdir -p "$few_home"
+cp "$work/history-1000.sqlite" "$few_home/catalog.sqlite"
+secs[select1_1k]=$(select1 "$few_home")
+secs[select1_10k]=$(select1 "$history_home")
+
 # The same on an S3 store: a local s3s-fs server on a free loopback port.
 s3s="${LAKE_TEST_S3S_FS:-$HOME/.cache/lake/tools/bin/s3s-fs}"
 if [ -x "$s3s" ]; then
@@ -83,6 +126,14 @@ for step in ingest query; do
 done
 echo
 echo "targets: ingest time x <= 1.0, lake ingest peak < 300 MiB, query time x <= 1.2"
+if [ -n "${secs[ducklake_query]:-}" ]; then
+  printf '\n%-34s %8s %8s %8s\n' "group-by on the same lake" "duckdb" "lake" "x"
+  printf '%-34s %8s %8s %8s\n' "DuckDB DuckLake attach vs lake sql" "${secs[ducklake_query]}" "${secs[lake_query]}" "$(ratio "${secs[lake_query]}" "${secs[ducklake_query]}")"
+  echo "target: within 1.2x of each other"
+fi
+printf '\n%-34s %8s %8s %8s\n' "select 1, 1,000 datasets" "1k snaps" "10k snaps" "x"
+printf '%-34s %8s %8s %8s\n' "lake sql (s per run)" "${secs[select1_1k]}" "${secs[select1_10k]}" "$(ratio "${secs[select1_10k]}" "${secs[select1_1k]}")"
+echo "target: 10k snapshots no more than 1.5x of 1k"
 if [ -n "${secs[s3_ingest]:-}" ]; then
   printf '\n%-16s %10s %10s %10s %10s\n' "S3 vs local" "local s" "s3 s" "s3 MiB" "time x"
   for pair in "ingest:s3_ingest" "query (cold):s3_query_cold" "query (cached):s3_query"; do

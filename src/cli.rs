@@ -49,8 +49,18 @@ pub enum Command {
     Ls,
     /// Show one dataset: schema, identity, versions and objects.
     Show(ShowArgs),
+    /// Describe the lake home: catalog, store, snapshots, sizes, and the
+    /// statement that attaches it in DuckDB.
+    Info,
+    /// List snapshots, newest first: id, time, dataset, change, rows after.
+    Log(LogArgs),
     /// Run SQL over every dataset.
     Sql(SqlArgs),
+    /// Remove a dataset from the present (earlier snapshots keep it).
+    Rm(RmArgs),
+    /// Make a dataset's data what it was at an earlier snapshot (a new
+    /// snapshot naming the same objects: nothing is copied).
+    Restore(RestoreArgs),
     /// Store a raw object.
     Put(PutArgs),
     /// Fetch a raw object.
@@ -82,6 +92,11 @@ pub struct IngestArgs {
     /// Replace the data even if the schema changed.
     #[arg(long)]
     pub replace: bool,
+    /// Accept a changed schema without rewriting old objects: added columns
+    /// (earlier rows read NULL), removed columns, and widened types (BIGINT
+    /// to DOUBLE, anything to VARCHAR). With or without --append.
+    #[arg(long, conflicts_with = "replace")]
+    pub evolve: bool,
     /// The first row is data, not column names.
     #[arg(long)]
     pub no_header: bool,
@@ -101,6 +116,27 @@ pub struct ShowArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct LogArgs {
+    /// Only the snapshots that changed this dataset.
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// The dataset.
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The dataset.
+    pub name: String,
+    /// The snapshot (id or time) whose data to bring back.
+    #[arg(long, value_name = "SNAPSHOT")]
+    pub to: String,
+}
+
+#[derive(Debug, Args)]
 pub struct SqlArgs {
     /// The statement, or `-` to read it from standard input.
     #[arg(
@@ -112,6 +148,10 @@ pub struct SqlArgs {
     /// Read the statement from a file.
     #[arg(long, short, value_name = "FILE")]
     pub file: Option<PathBuf>,
+    /// Query every dataset as of this snapshot: an id (see `lake log`) or a
+    /// time like `2026-11-20T10:00:00Z`.
+    #[arg(long, value_name = "SNAPSHOT|TIME")]
+    pub at: Option<String>,
 }
 
 #[derive(Debug, Args)]

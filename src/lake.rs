@@ -10,11 +10,14 @@ use arrow::record_batch::RecordBatch;
 use thiserror::Error;
 
 use crate::catalog::{
-    Catalog, CatalogError, Commit, CommitStatus, ObjectRef, WriteMode, refused_change,
+    Catalog, CatalogError, Commit, CommitStatus, Committed, LogEntry, NewObject, ObjectRef,
+    SnapshotId, TableState, WriteMode, refused_change,
 };
 use crate::engine::convert::{self, ConvertError, CsvOptions, Progress};
-use crate::engine::query::{QueryEngine, QueryError, referenced_names};
+use crate::engine::parquet_stats::object_stats;
+use crate::engine::query::{QueryEngine, QueryError, quote_literal, referenced_names};
 use crate::engine::source::Source;
+use crate::engine::view::{FileColumns, ViewColumn, ViewFile};
 use crate::schema;
 use crate::store::{KeyError, Store, StoreError, StoreOptions, StoreUrl};
 
@@ -100,8 +103,12 @@ impl ErrorClass {
 
 fn catalog_class(e: &CatalogError) -> ErrorClass {
     match e {
-        CatalogError::NotFound { .. } => ErrorClass::NotFound,
-        CatalogError::SchemaConflict { .. } => ErrorClass::Conflict,
+        CatalogError::NotFound { .. }
+        | CatalogError::NotAtSnapshot { .. }
+        | CatalogError::NoSnapshot(_) => ErrorClass::NotFound,
+        CatalogError::SchemaConflict { .. } | CatalogError::ForeignSchema { .. } => {
+            ErrorClass::Conflict
+        }
         _ => ErrorClass::Failure,
     }
 }
@@ -144,6 +151,8 @@ pub struct IngestRequest {
     /// The dataset; by default the file's stem.
     pub name: Option<String>,
     pub mode: WriteMode,
+    /// Accept added, removed and widened columns.
+    pub evolve: bool,
     pub csv: CsvOptions,
 }
 
@@ -153,6 +162,8 @@ pub struct IngestReport {
     pub name: String,
     pub dataset_id: String,
     pub version: u64,
+    /// The DuckLake snapshot of this version.
+    pub snapshot: SnapshotId,
     /// Rows in the ingested file.
     pub rows: u64,
     /// Bytes of the Parquet object.
@@ -160,6 +171,9 @@ pub struct IngestReport {
     pub key: String,
     pub fingerprint: String,
     pub status: CommitStatus,
+    /// What `--evolve` changed in the schema.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evolved: Option<crate::schema::EvolvePlan>,
 }
 
 /// How to open a lake.
@@ -240,6 +254,11 @@ impl Lake {
                 requested: requested.to_string(),
             });
         }
+        // DuckLake's data path: the store as recorded, so the default store
+        // stays relative to the home (DuckDB resolves it from its working
+        // directory; `lake info` prints an ATTACH that works from anywhere).
+        let recorded_url = StoreUrl::parse(&recorded)?;
+        catalog.data_path_or_insert(&data_path_of(&recorded_url))?;
         let store = Store::open(
             &url,
             &StoreOptions {
@@ -248,12 +267,103 @@ impl Lake {
                 cache_max: opts.cache_max,
             },
         )?;
-        Ok(Lake {
+        let mut lake = Lake {
             home: home.to_owned(),
             catalog,
             store,
             store_url: url,
+        };
+        lake.record_missing_stats()?;
+        Ok(lake)
+    }
+
+    /// Records the statistics of objects a catalog from before DuckLake
+    /// named without them: DuckDB needs them right to insert into a table.
+    /// An object that cannot be read is left for a later open.
+    fn record_missing_stats(&mut self) -> Result<(), LakeError> {
+        for (file_id, key, schema) in self.catalog.files_without_stats()? {
+            let Ok(path) = self.store.readable_path(&key) else {
+                continue;
+            };
+            let Ok(file) = fs::File::open(&path) else {
+                continue;
+            };
+            if let Ok(stats) = object_stats(&file, &schema) {
+                self.catalog
+                    .record_file_stats(file_id, Some(stats.footer_size), &stats.columns)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The home directory.
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+
+    /// The statement that attaches this lake in DuckDB (with the ducklake
+    /// and sqlite extensions), read-only.
+    pub fn attach_statement(&self) -> Result<String, LakeError> {
+        let catalog = self.home.join(CATALOG_FILE);
+        let recorded = self.catalog.info()?.data_path;
+        let data_path = data_path_of(&self.store_url);
+        let override_path = if recorded == data_path {
+            ""
+        } else {
+            ", OVERRIDE_DATA_PATH true"
+        };
+        Ok(format!(
+            "ATTACH {} AS lake (DATA_PATH {}{override_path}, READ_ONLY);",
+            quote_literal(&format!("ducklake:sqlite:{}", catalog.display())),
+            quote_literal(&data_path)
+        ))
+    }
+
+    /// Facts about the home: catalog, store, snapshots, sizes.
+    pub fn info(&self) -> Result<HomeInfo, LakeError> {
+        let catalog = self.catalog.info()?;
+        let datasets = self.summaries()?;
+        let catalog_path = self.home.join(CATALOG_FILE);
+        let catalog_bytes = ["", "-wal"]
+            .iter()
+            .filter_map(|suffix| fs::metadata(format!("{}{suffix}", catalog_path.display())).ok())
+            .map(|m| m.len())
+            .sum();
+        Ok(HomeInfo {
+            home: self.home.display().to_string(),
+            catalog: catalog_path.display().to_string(),
+            catalog_bytes,
+            store: self.store_url.to_string(),
+            ducklake_version: catalog.ducklake_version.clone(),
+            data_path: catalog.data_path.clone(),
+            snapshot: catalog.snapshot,
+            snapshots: catalog.snapshots,
+            datasets: catalog.datasets,
+            rows: datasets.iter().map(|d| d.rows).sum(),
+            bytes: datasets.iter().map(|d| d.bytes).sum(),
+            attach: self.attach_statement()?,
         })
+    }
+
+    /// Removes a dataset from the present; returns the snapshot that did.
+    pub fn remove(&mut self, name: &str) -> Result<SnapshotId, LakeError> {
+        Ok(self.catalog.remove(name)?)
+    }
+
+    /// A new snapshot in which `name` has the data (and schema) it had at
+    /// snapshot `to`: the same objects, no copy.
+    pub fn restore(&mut self, name: &str, to: SnapshotId) -> Result<Committed, LakeError> {
+        Ok(self.catalog.restore(name, to)?)
+    }
+
+    /// The snapshots, newest first; only those of `name` if given.
+    pub fn log(&self, name: Option<&str>) -> Result<Vec<LogEntry>, LakeError> {
+        Ok(self.catalog.log(name)?)
+    }
+
+    /// The snapshot a user's `--at` names: an id or a time.
+    pub fn resolve_snapshot(&self, spec: &str) -> Result<SnapshotId, LakeError> {
+        Ok(self.catalog.resolve_snapshot(spec)?)
     }
 
     /// Where the objects live.
@@ -297,12 +407,10 @@ impl Lake {
         // is written (and checked again in the commit, which decides).
         let (name, dataset_id) = match self.catalog.dataset(&name) {
             Ok(ds) => {
-                if let Some(diff) = refused_change(&ds.current, &scan.schema, req.mode) {
-                    return Err(CatalogError::SchemaConflict {
-                        name: ds.name,
-                        diff,
-                    }
-                    .into());
+                if let Some(err) =
+                    refused_change(&ds.name, &ds.current, &scan.schema, req.mode, req.evolve)
+                {
+                    return Err(err.into());
                 }
                 (ds.name, ds.dataset_id)
             }
@@ -323,7 +431,13 @@ impl Lake {
         let tmp = tmp
             .into_inner()
             .map_err(|e| ConvertError::Write(e.into_error()))?;
-        let key = format!("datasets/{name}/{}.parquet", written.sha256);
+        // Statistics from the footer just written: DuckDB prunes files by them.
+        let stats = object_stats(tmp.as_file(), &scan.schema).ok();
+        let key = format!(
+            "{}{}.parquet",
+            self.catalog.object_prefix(&name)?,
+            written.sha256
+        );
         if self.store.exists(&key)? {
             drop(tmp); // the same bytes are already there
         } else {
@@ -333,22 +447,30 @@ impl Lake {
             name: &name,
             dataset_id: &dataset_id,
             schema: &scan.schema,
-            object: ObjectRef {
-                key: key.clone(),
-                rows: written.rows,
-                bytes: written.bytes,
+            object: NewObject {
+                object: ObjectRef {
+                    key: key.clone(),
+                    rows: written.rows,
+                    bytes: written.bytes,
+                },
+                sha256: written.sha256.clone(),
+                footer_size: stats.as_ref().map(|s| s.footer_size),
+                stats: stats.map(|s| s.columns).unwrap_or_default(),
             },
             mode: req.mode,
+            evolve: req.evolve,
         })?;
         Ok(IngestReport {
             name: committed.name,
             dataset_id,
             version: committed.version.version,
+            snapshot: committed.version.snapshot,
             rows: written.rows,
             bytes: written.bytes,
             key,
             fingerprint: committed.version.fingerprint,
             status: committed.status,
+            evolved: committed.plan,
         })
     }
 
@@ -360,7 +482,7 @@ impl Lake {
             .list()?
             .into_iter()
             .map(|ds| DatasetSummary {
-                columns: ds.current.schema.columns.len(),
+                columns: ds.current.columns.len(),
                 rows: ds.current.rows,
                 bytes: ds.current.bytes,
                 version: ds.current.version,
@@ -378,16 +500,17 @@ impl Lake {
         let versions = self.catalog.versions(&ds.name)?;
         let schema: Vec<serde_json::Value> = ds
             .current
-            .schema
             .columns
             .iter()
-            .map(|c| serde_json::json!({"name": c.name, "type": c.column_type.sql_name()}))
+            .map(|c| serde_json::json!({"name": c.name, "type": sql_type_name(&c.ducklake_type)}))
             .collect();
         Ok(serde_json::json!({
             "name": ds.name,
             "dataset_id": ds.dataset_id,
             "fingerprint": ds.current.fingerprint,
             "version": ds.current.version,
+            "snapshot": ds.current.snapshot,
+            "table_id": ds.table_id,
             "rows": ds.current.rows,
             "bytes": ds.current.bytes,
             "created_at": ds.created_at,
@@ -395,6 +518,7 @@ impl Lake {
             "schema": schema,
             "objects": ds.current.objects,
             "versions": versions,
+            "attach": self.attach_statement()?,
         }))
     }
 
@@ -404,10 +528,11 @@ impl Lake {
     pub fn query(
         &self,
         sql: &str,
+        at: Option<SnapshotId>,
         sink: &mut dyn FnMut(&SchemaRef, &RecordBatch) -> anyhow::Result<ControlFlow<()>>,
     ) -> Result<SchemaRef, LakeError> {
         let engine = QueryEngine::open()?;
-        self.register_datasets(&engine, sql)?;
+        self.register_datasets(&engine, sql, at)?;
         Ok(engine.run(sql, sink)?)
     }
 
@@ -431,10 +556,11 @@ impl Lake {
         &self,
         engine: QueryEngine,
         sql: &str,
+        at: Option<SnapshotId>,
         timeout: std::time::Duration,
         sink: &mut dyn FnMut(&SchemaRef, &RecordBatch) -> anyhow::Result<ControlFlow<()>>,
     ) -> Result<SchemaRef, LakeError> {
-        self.register_datasets(&engine, sql)?;
+        self.register_datasets(&engine, sql, at)?;
         let interrupt = engine.interrupt_handle();
         let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
         let timer = std::thread::spawn(move || {
@@ -462,38 +588,139 @@ impl Lake {
         })
     }
 
-    /// Registers, as views, the datasets `sql` may name.
-    pub fn register_datasets(&self, engine: &QueryEngine, sql: &str) -> Result<(), LakeError> {
+    /// Registers, as views, the datasets `sql` may name, as they were at
+    /// snapshot `at` (default: now).
+    pub fn register_datasets(
+        &self,
+        engine: &QueryEngine,
+        sql: &str,
+        at: Option<SnapshotId>,
+    ) -> Result<(), LakeError> {
         let words = referenced_names(sql);
+        let at = match at {
+            Some(at) => at,
+            None => self.catalog.current_snapshot()?,
+        };
         let mut in_use = std::collections::HashSet::new();
-        for name in self.catalog.names()? {
+        for name in self.catalog.names(Some(at))? {
             if !words.contains(&name.to_lowercase()) {
                 continue;
             }
-            let ds = self.catalog.dataset(&name)?;
-            let files: Result<Vec<PathBuf>, String> = ds
-                .current
-                .objects
-                .iter()
-                .map(|object| match self.store.readable_path(&object.key) {
-                    Ok(path) => Ok(path),
-                    Err(StoreError::NotFound { key }) => {
-                        Err(format!("object {key} is missing from the store"))
-                    }
-                    Err(e) => Err(format!("object {}: {e}", object.key)),
-                })
-                .collect();
-            let registered = files.and_then(|files| {
-                in_use.extend(files.iter().cloned());
-                engine.register(&ds.name, &files).map_err(|e| e.to_string())
-            });
+            let state = self.catalog.table_state(&name, Some(at))?;
+            let registered = self
+                .view_of(&state, &mut in_use)
+                .and_then(|(columns, files)| {
+                    engine
+                        .register(&state.name, &columns, &files)
+                        .map_err(|e| match e {
+                            QueryError::Dataset { reason, .. } => reason,
+                            other => other.to_string(),
+                        })
+                });
             if let Err(reason) = registered {
-                engine.register_broken(&ds.name, &ds.current.schema, &reason)?;
+                let columns: Vec<(String, String)> = state
+                    .columns
+                    .iter()
+                    .map(|c| (c.name.clone(), sql_type_name(&c.ducklake_type)))
+                    .collect();
+                let columns = if state
+                    .columns
+                    .iter()
+                    .all(|c| crate::schema::duckdb_type(&c.ducklake_type).is_some())
+                {
+                    columns
+                } else {
+                    Vec::new()
+                };
+                engine.register_broken(&state.name, &columns, &reason)?;
             }
         }
         self.store.release(&in_use);
         Ok(())
     }
+
+    /// The columns and local files of a dataset's view, or why it cannot be
+    /// read.
+    fn view_of(
+        &self,
+        state: &TableState,
+        in_use: &mut std::collections::HashSet<PathBuf>,
+    ) -> Result<(Vec<ViewColumn>, Vec<ViewFile>), String> {
+        if !state.problems.is_empty() {
+            return Err(state.problems.join("; "));
+        }
+        let columns = state
+            .columns
+            .iter()
+            .map(|c| ViewColumn {
+                column_id: c.column_id,
+                name: c.name.clone(),
+                sql_type: crate::schema::duckdb_type(&c.ducklake_type)
+                    .unwrap_or_else(|| "VARCHAR".to_owned()),
+                default: c.initial_default.clone(),
+            })
+            .collect();
+        let mut local = |key: &Result<String, String>| -> Result<PathBuf, String> {
+            let key = key.as_ref().map_err(Clone::clone)?;
+            let path = match self.store.readable_path(key) {
+                Ok(path) => path,
+                Err(StoreError::NotFound { key }) => {
+                    return Err(format!("object {key} is missing from the store"));
+                }
+                Err(e) => return Err(format!("object {key}: {e}")),
+            };
+            in_use.insert(path.clone());
+            Ok(path)
+        };
+        let mut files = Vec::with_capacity(state.files.len());
+        for f in &state.files {
+            let deletes = f
+                .deletes
+                .iter()
+                .map(|d| local(&d.key))
+                .collect::<Result<Vec<_>, _>>()?;
+            files.push(ViewFile {
+                path: local(&f.key)?,
+                columns: match (&f.names, f.mapping_id) {
+                    (Some(names), Some(mapping)) => FileColumns::ByName {
+                        mapping,
+                        names: names.clone(),
+                    },
+                    _ => FileColumns::ByFieldId,
+                },
+                deletes,
+            });
+        }
+        Ok((columns, files))
+    }
+}
+
+/// Facts about a lake home, for `lake info`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HomeInfo {
+    pub home: String,
+    pub catalog: String,
+    pub catalog_bytes: u64,
+    pub store: String,
+    pub ducklake_version: String,
+    pub data_path: String,
+    pub snapshot: SnapshotId,
+    pub snapshots: u64,
+    pub datasets: u64,
+    pub rows: u64,
+    pub bytes: u64,
+    pub attach: String,
+}
+
+/// DuckDB's name of a DuckLake type, or the DuckLake name upper-cased.
+pub fn sql_type_name(ducklake: &str) -> String {
+    crate::schema::duckdb_type(ducklake).unwrap_or_else(|| ducklake.to_ascii_uppercase())
+}
+
+/// DuckLake's data path for a store: its URL with a trailing `/`.
+fn data_path_of(url: &StoreUrl) -> String {
+    let s = url.to_string();
+    if s.ends_with('/') { s } else { format!("{s}/") }
 }
 
 /// The dataset name a source gets by default: its file stem, without

@@ -53,6 +53,99 @@ impl ColumnType {
     }
 }
 
+impl ColumnType {
+    /// The type as DuckLake's catalog spells it.
+    pub fn ducklake_name(self) -> &'static str {
+        match self {
+            ColumnType::Boolean => "boolean",
+            ColumnType::Bigint => "int64",
+            ColumnType::Double => "float64",
+            ColumnType::Date => "date",
+            ColumnType::Timestamp => "timestamp",
+            ColumnType::Varchar => "varchar",
+        }
+    }
+
+    /// The lake type of a DuckLake type name, if lake ingests that type.
+    pub fn from_ducklake(name: &str) -> Option<ColumnType> {
+        ColumnType::ALL
+            .into_iter()
+            .find(|t| t.ducklake_name().eq_ignore_ascii_case(name.trim()))
+    }
+}
+
+/// DuckDB's SQL name of a DuckLake type (`int32` is `INTEGER`), or `None`
+/// for types lake cannot read (nested, variant, geometry).
+pub fn duckdb_type(ducklake: &str) -> Option<String> {
+    let t = ducklake.trim().to_ascii_lowercase();
+    let name = match t.as_str() {
+        "boolean" => "BOOLEAN",
+        "int8" => "TINYINT",
+        "int16" => "SMALLINT",
+        "int32" => "INTEGER",
+        "int64" => "BIGINT",
+        "int128" => "HUGEINT",
+        "uint8" => "UTINYINT",
+        "uint16" => "USMALLINT",
+        "uint32" => "UINTEGER",
+        "uint64" => "UBIGINT",
+        "uint128" => "UHUGEINT",
+        "float32" => "FLOAT",
+        "float64" => "DOUBLE",
+        "date" => "DATE",
+        "time" => "TIME",
+        "timetz" => "TIMETZ",
+        "timestamp" => "TIMESTAMP",
+        "timestamptz" => "TIMESTAMPTZ",
+        "timestamp_s" => "TIMESTAMP_S",
+        "timestamp_ms" => "TIMESTAMP_MS",
+        "timestamp_ns" => "TIMESTAMP_NS",
+        "interval" => "INTERVAL",
+        "varchar" | "json" => "VARCHAR",
+        "blob" => "BLOB",
+        "uuid" => "UUID",
+        _ => {
+            let inner = t.strip_prefix("decimal(")?.strip_suffix(')')?;
+            let (p, s) = inner.split_once(',')?;
+            let (p, s): (u8, u8) = (p.trim().parse().ok()?, s.trim().parse().ok()?);
+            return (s <= p && p <= 38).then(|| format!("DECIMAL({p},{s})"));
+        }
+    };
+    Some(name.to_owned())
+}
+
+/// SHA-256 (hex) over `(name, type)` pairs in order, each `name 0x1f type`,
+/// separated by `0x1e`: the schema fingerprint.
+pub fn fingerprint_of(columns: impl IntoIterator<Item = (String, String)>) -> String {
+    let mut hasher = Sha256::new();
+    for (i, (name, column_type)) in columns.into_iter().enumerate() {
+        if i > 0 {
+            hasher.update([0x1e]);
+        }
+        hasher.update(name.as_bytes());
+        hasher.update([0x1f]);
+        hasher.update(column_type.as_bytes());
+    }
+    hex::encode(hasher.finalize())
+}
+
+/// Statistics of one column of one Parquet object, as DuckLake records them
+/// (values as text: `1`, `2024-01-31`, `2024-01-31 10:00:00.5`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ColumnStats {
+    /// Non-NULL values.
+    pub value_count: u64,
+    pub null_count: u64,
+    /// A lower bound of the values (exact unless a long string was cut).
+    pub min: Option<String>,
+    /// An upper bound of the values.
+    pub max: Option<String>,
+    /// Whether a NaN is among the values (`None`: not a float column).
+    pub contains_nan: Option<bool>,
+    /// Compressed bytes of the column in the file.
+    pub size_bytes: u64,
+}
+
 impl fmt::Display for ColumnType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.sql_name())
@@ -99,16 +192,11 @@ impl Schema {
     /// SHA-256 (hex) over the columns in order, each `name 0x1f type`,
     /// separated by `0x1e`.
     pub fn fingerprint(&self) -> String {
-        let mut hasher = Sha256::new();
-        for (i, col) in self.columns.iter().enumerate() {
-            if i > 0 {
-                hasher.update([0x1e]);
-            }
-            hasher.update(col.name.as_bytes());
-            hasher.update([0x1f]);
-            hasher.update(col.column_type.sql_name().as_bytes());
-        }
-        hex::encode(hasher.finalize())
+        fingerprint_of(
+            self.columns
+                .iter()
+                .map(|c| (c.name.clone(), c.column_type.sql_name().to_owned())),
+        )
     }
 
     /// What changed from `self` (the live schema) to `new`.
@@ -194,6 +282,78 @@ impl fmt::Display for SchemaDiff {
             parts.push("columns reordered".to_owned());
         }
         f.write_str(&parts.join("; "))
+    }
+}
+
+/// What `--evolve` does to a dataset's schema to take a new file's.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct EvolvePlan {
+    /// New columns (earlier rows read NULL).
+    pub added: Vec<Column>,
+    /// Columns the new file lacks (they stop being part of the dataset).
+    pub removed: Vec<Column>,
+    /// Columns whose type widens to the new file's (earlier files are read
+    /// as the wider type).
+    pub widened: Vec<Retyped>,
+    /// Columns the new file has in a narrower type: they keep the
+    /// dataset's type and the file is read as it.
+    pub kept: Vec<Retyped>,
+}
+
+impl EvolvePlan {
+    /// Whether the schema stays as it is.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty() && self.widened.is_empty()
+    }
+}
+
+impl fmt::Display for EvolvePlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let diff = SchemaDiff {
+            added: self.added.clone(),
+            removed: self.removed.clone(),
+            retyped: self.widened.clone(),
+            reordered: false,
+        };
+        let text = diff.to_string().replace("retyped", "widened");
+        if text.is_empty() {
+            f.write_str("no change")
+        } else {
+            f.write_str(&text)
+        }
+    }
+}
+
+/// Whether a column of type `from` may become `to` with its old files read
+/// as `to`: BIGINT to DOUBLE, and anything to VARCHAR (DuckLake's rules).
+pub fn widens(from: ColumnType, to: ColumnType) -> bool {
+    from != to
+        && ((from == ColumnType::Bigint && to == ColumnType::Double) || to == ColumnType::Varchar)
+}
+
+/// The plan that takes `live` to a schema that reads `new` files, or the
+/// part of the difference no plan allows (a retype that is no widening).
+pub fn evolve_plan(live: &Schema, new: &Schema) -> Result<EvolvePlan, SchemaDiff> {
+    let diff = live.diff(new);
+    let mut plan = EvolvePlan {
+        added: diff.added,
+        removed: diff.removed,
+        ..EvolvePlan::default()
+    };
+    let mut refused = SchemaDiff::default();
+    for r in diff.retyped {
+        if widens(r.from, r.to) {
+            plan.widened.push(r);
+        } else if widens(r.to, r.from) {
+            plan.kept.push(r);
+        } else {
+            refused.retyped.push(r);
+        }
+    }
+    if refused.retyped.is_empty() {
+        Ok(plan)
+    } else {
+        Err(refused)
     }
 }
 

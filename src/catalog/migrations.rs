@@ -1,13 +1,20 @@
 //! Versioned schema migrations, applied in order; `PRAGMA user_version` holds
 //! how many have run.
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+
+/// One step forward: SQL, or code for what SQL cannot say.
+enum Migration {
+    Sql(&'static str),
+    Code(fn(&Transaction<'_>) -> rusqlite::Result<()>),
+}
 
 /// Each entry moves the catalog one version forward. Never edit one that has
 /// shipped: add another.
-const MIGRATIONS: &[&str] = &[
+const MIGRATIONS: &[Migration] = &[
     // 1: settings, datasets, their versions and the objects of each version.
-    "
+    Migration::Sql(
+        "
     CREATE TABLE settings (
         key   TEXT PRIMARY KEY,
         value TEXT NOT NULL
@@ -40,6 +47,10 @@ const MIGRATIONS: &[&str] = &[
         FOREIGN KEY (dataset, version) REFERENCES versions(dataset, version)
     );
     ",
+    ),
+    // 2: the catalog becomes a DuckLake 1.0 catalog; the versions of 1 become
+    // its snapshots, and their tables go.
+    Migration::Code(super::legacy::to_ducklake),
 ];
 
 /// Brings the catalog up to the newest version. Safe when several processes
@@ -52,8 +63,11 @@ pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let current: usize = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
-        tx.execute_batch(sql)?;
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(current) {
+        match step {
+            Migration::Sql(sql) => tx.execute_batch(sql)?,
+            Migration::Code(f) => f(&tx)?,
+        }
         tx.pragma_update(None, "user_version", i + 1)?;
     }
     tx.commit()

@@ -53,6 +53,7 @@ pub fn run(lake: &mut Lake, args: IngestArgs, printer: Printer) -> anyhow::Resul
     let request = IngestRequest {
         name: args.name,
         mode,
+        evolve: args.evolve,
         csv: CsvOptions {
             header: !args.no_header,
             delimiter,
@@ -72,6 +73,12 @@ pub fn run(lake: &mut Lake, args: IngestArgs, printer: Printer) -> anyhow::Resul
         report.version,
         human_bytes(report.bytes)
     ));
+    if let Some(plan) = &report.evolved {
+        printer.message(&format!(
+            "evolved {}: {plan}; fingerprint {}",
+            report.name, report.fingerprint
+        ));
+    }
     write_record(
         printer.format,
         &mut printer.stdout(),
@@ -79,11 +86,19 @@ pub fn run(lake: &mut Lake, args: IngestArgs, printer: Printer) -> anyhow::Resul
             ("name", Value::from(report.name)),
             ("dataset_id", Value::from(report.dataset_id)),
             ("version", Value::from(report.version)),
+            ("snapshot", Value::from(report.snapshot)),
             ("rows", Value::from(report.rows)),
             ("bytes", Value::from(report.bytes)),
             ("key", Value::from(report.key)),
             ("fingerprint", Value::from(report.fingerprint)),
             ("status", Value::from(report.status.to_string())),
+            (
+                "evolved",
+                report
+                    .evolved
+                    .as_ref()
+                    .map_or(Value::Null, |plan| Value::from(plan.to_string())),
+            ),
         ],
     )?;
     Ok(())

@@ -1,10 +1,14 @@
 //! One module per subcommand: read the arguments, call the library, print.
 
 mod get;
+mod info;
 mod ingest;
 mod init;
+mod log;
 mod ls;
 mod put;
+mod restore;
+mod rm;
 mod serve;
 mod show;
 mod sql;
@@ -38,7 +42,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ingest(args) => ingest::run(&mut open()?, args, printer),
         Command::Ls => ls::run(&open()?, printer),
         Command::Show(args) => show::run(&open()?, args, printer),
+        Command::Info => info::run(&open()?, printer),
+        Command::Log(args) => log::run(&open()?, args, printer),
         Command::Sql(args) => sql::run(&open()?, args, printer),
+        Command::Rm(args) => rm::run(&mut open()?, args, printer),
+        Command::Restore(args) => restore::run(&mut open()?, args, printer),
         Command::Put(args) => put::run(&open()?, args, printer),
         Command::Get(args) => get::run(&open()?, args, printer),
         Command::Serve(args) => serve::run(&home, args, &opts, printer),

@@ -4,11 +4,11 @@ use std::io::Write;
 
 use serde_json::Value;
 
+use crate::catalog::TableColumn;
 use crate::cli::ShowArgs;
-use crate::lake::Lake;
+use crate::lake::{Lake, sql_type_name};
 use crate::output::{OutputFormat, RowWriter, write_record};
 use crate::printer::{Printer, human_bytes};
-use crate::schema::Schema;
 
 pub fn run(lake: &Lake, args: ShowArgs, printer: Printer) -> anyhow::Result<()> {
     let mut out = printer.stdout();
@@ -29,7 +29,7 @@ pub fn run(lake: &Lake, args: ShowArgs, printer: Printer) -> anyhow::Result<()> 
         OutputFormat::Json | OutputFormat::Ndjson => {}
         // CSV carries one table: the schema.
         OutputFormat::Csv => {
-            write_schema(printer.format, &mut out, &ds.current.schema)?;
+            write_schema(printer.format, &mut out, &ds.current.columns)?;
         }
         OutputFormat::Table => {
             write_record(
@@ -40,13 +40,15 @@ pub fn run(lake: &Lake, args: ShowArgs, printer: Printer) -> anyhow::Result<()> 
                     ("dataset_id", Value::from(ds.dataset_id.clone())),
                     ("fingerprint", Value::from(ds.current.fingerprint.clone())),
                     ("version", Value::from(ds.current.version)),
+                    ("snapshot", Value::from(ds.current.snapshot)),
                     ("rows", Value::from(ds.current.rows)),
                     ("size", Value::from(human_bytes(ds.current.bytes))),
                     ("updated", Value::from(ds.updated_at.clone())),
+                    ("attach", Value::from(lake.attach_statement()?)),
                 ],
             )?;
-            write_schema(printer.format, &mut out, &ds.current.schema)?;
-            let header = ["version", "created", "rows", "size", "objects"];
+            write_schema(printer.format, &mut out, &ds.current.columns)?;
+            let header = ["version", "snapshot", "created", "rows", "size", "objects"];
             let mut w =
                 RowWriter::new(printer.format, &mut out, header.map(String::from).to_vec())?;
             for v in versions.iter().rev() {
@@ -58,6 +60,7 @@ pub fn run(lake: &Lake, args: ShowArgs, printer: Printer) -> anyhow::Result<()> 
                     .join("\n");
                 w.row(&[
                     Value::from(v.version),
+                    Value::from(v.snapshot),
                     Value::from(v.created_at.clone()),
                     Value::from(v.rows),
                     Value::from(human_bytes(v.bytes)),
@@ -72,12 +75,16 @@ pub fn run(lake: &Lake, args: ShowArgs, printer: Printer) -> anyhow::Result<()> 
 }
 
 /// The schema as a table of column and type.
-fn write_schema(format: OutputFormat, out: &mut dyn Write, schema: &Schema) -> anyhow::Result<()> {
+fn write_schema(
+    format: OutputFormat,
+    out: &mut dyn Write,
+    columns: &[TableColumn],
+) -> anyhow::Result<()> {
     let mut w = RowWriter::new(format, out, vec!["column".into(), "type".into()])?;
-    for col in &schema.columns {
+    for col in columns {
         w.row(&[
             Value::from(col.name.clone()),
-            Value::from(col.column_type.sql_name()),
+            Value::from(sql_type_name(&col.ducklake_type)),
         ])?;
     }
     w.finish()?;

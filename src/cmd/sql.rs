@@ -29,11 +29,16 @@ fn statement(args: &SqlArgs) -> anyhow::Result<String> {
 
 pub fn run(lake: &Lake, args: SqlArgs, printer: Printer) -> anyhow::Result<()> {
     let sql = statement(&args)?;
+    let at = args
+        .at
+        .as_deref()
+        .map(|spec| lake.resolve_snapshot(spec))
+        .transpose()?;
     let names = |schema: &arrow::datatypes::SchemaRef| {
         schema.fields().iter().map(|f| f.name().clone()).collect()
     };
     let mut writer = None;
-    let schema = lake.query(&sql, &mut |schema, batch| {
+    let schema = lake.query(&sql, at, &mut |schema, batch| {
         if writer.is_none() {
             writer = Some(RowWriter::new(
                 printer.format,

@@ -3,6 +3,8 @@
 
 pub mod convert;
 pub mod infer;
+pub mod parquet_stats;
 pub mod query;
 pub mod source;
 pub mod values;
+pub mod view;

@@ -1,7 +1,7 @@
 //! SQL over the lake: DuckDB in this process, each dataset a view over the
 //! Parquet files of its current version.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 
@@ -10,7 +10,7 @@ use arrow::record_batch::RecordBatch;
 use duckdb::Connection;
 use thiserror::Error;
 
-use crate::schema::Schema;
+use super::view::{ViewColumn, ViewFile, view_query};
 
 /// Errors from a query.
 #[derive(Debug, Error)]
@@ -110,43 +110,60 @@ impl QueryEngine {
         Ok(QueryEngine { conn })
     }
 
-    /// Makes `name` a view over the Parquet `files`. If DuckDB cannot read
-    /// them, the view is replaced by one that fails with `reason` when used,
-    /// so that only queries of this dataset fail.
-    pub fn register(&self, name: &str, files: &[PathBuf]) -> Result<(), QueryError> {
-        let list = files
-            .iter()
-            .map(|p| quote_literal(&p.to_string_lossy()))
-            .collect::<Vec<_>>()
-            .join(", ");
+    /// Makes `name` a view over `columns` of the Parquet `files`. If DuckDB
+    /// cannot read them, returns the reason (the caller then registers a
+    /// view that fails with it, so that only queries of this dataset fail).
+    pub fn register(
+        &self,
+        name: &str,
+        columns: &[ViewColumn],
+        files: &[ViewFile],
+    ) -> Result<(), QueryError> {
+        let dataset_error = |reason: String| QueryError::Dataset {
+            name: name.to_owned(),
+            reason,
+        };
+        let query =
+            view_query(columns, files, &|path| self.field_names(path)).map_err(dataset_error)?;
         let sql = format!(
-            "CREATE OR REPLACE TEMP VIEW {} AS SELECT * FROM read_parquet([{list}])",
+            "CREATE OR REPLACE TEMP VIEW {} AS {query}",
             quote_ident(name)
         );
         self.conn
             .execute_batch(&sql)
-            .map_err(|e| QueryError::Dataset {
-                name: name.to_owned(),
-                reason: format!("cannot read its objects: {e}"),
-            })
+            .map_err(|e| dataset_error(format!("cannot read its objects: {e}")))
     }
 
-    /// Makes `name` a view with the dataset's columns that raises `reason`
-    /// as soon as a query reads it.
+    /// Field id -> column name of a Parquet file written with field ids.
+    fn field_names(&self, path: &std::path::Path) -> Result<HashMap<i64, String>, String> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT field_id, name FROM parquet_schema(?) WHERE field_id IS NOT NULL")
+            .map_err(|e| e.to_string())?;
+        let rows = stmt
+            .query_map([path.to_string_lossy().as_ref()], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+            })
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))
+    }
+
+    /// Makes `name` a view with the dataset's `columns` (name, SQL type)
+    /// that raises `reason` as soon as a query reads it.
     pub fn register_broken(
         &self,
         name: &str,
-        schema: &Schema,
+        columns: &[(String, String)],
         reason: &str,
     ) -> Result<(), QueryError> {
         let message = format!("dataset {name}: {reason}");
-        let columns = if schema.columns.is_empty() {
+        let columns = if columns.is_empty() {
             "NULL AS \"_\"".to_owned()
         } else {
-            schema
-                .columns
+            columns
                 .iter()
-                .map(|c| format!("NULL::{} AS {}", c.column_type, quote_ident(&c.name)))
+                .map(|(n, t)| format!("NULL::{t} AS {}", quote_ident(n)))
                 .collect::<Vec<_>>()
                 .join(", ")
         };

@@ -97,6 +97,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         )
         .route("/v1/catalog/list", get(routes::list_datasets))
         .route("/v1/catalog/{name}", get(routes::show_dataset))
+        .route("/v1/catalog/{name}/log", get(routes::dataset_log))
         .route("/v1/ingest", post(routes::ingest))
         .route("/v1/sql", post(routes::sql))
         .fallback(routes::not_found)

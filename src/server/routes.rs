@@ -220,6 +220,14 @@ pub(crate) async fn show_dataset(
     ))
 }
 
+pub(crate) async fn dataset_log(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let entries = blocking(&state, move |lake| lake.log(Some(&name))).await?;
+    Ok(Json(json!({ "snapshots": entries })))
+}
+
 #[derive(Deserialize)]
 pub(crate) struct IngestQuery {
     name: Option<String>,
@@ -286,6 +294,7 @@ pub(crate) async fn ingest(
         let request = IngestRequest {
             name: Some(name),
             mode,
+            evolve: false,
             csv: CsvOptions {
                 delimiter,
                 ..CsvOptions::default()
@@ -305,6 +314,9 @@ pub(crate) async fn ingest(
 #[derive(Deserialize)]
 struct SqlRequest {
     sql: String,
+    /// A snapshot id, or a time as text: query every dataset as of then.
+    #[serde(default)]
+    at: Option<Value>,
 }
 
 pub(crate) async fn sql(
@@ -316,11 +328,21 @@ pub(crate) async fn sql(
     let (timeout, max_rows) = (state.opts.query_timeout, state.opts.max_rows);
     let shared = state.clone();
     let answer = blocking(&state, move |lake| {
+        let at = match &request.at {
+            None | Some(Value::Null) => None,
+            Some(Value::Number(n)) => Some(lake.resolve_snapshot(&n.to_string())?),
+            Some(Value::String(s)) => Some(lake.resolve_snapshot(s)?),
+            Some(other) => {
+                return Err(LakeError::Usage(format!(
+                    "\"at\" must be a snapshot id or a time, not {other}"
+                )));
+            }
+        };
         let engine = shared.connection()?;
         let mut rows: Vec<Value> = Vec::new();
         let mut truncated = false;
         let opts = arrow::util::display::FormatOptions::default();
-        let schema = lake.query_read_only(engine, &request.sql, timeout, &mut |_, batch| {
+        let schema = lake.query_read_only(engine, &request.sql, at, timeout, &mut |_, batch| {
             for row in 0..batch.num_rows() {
                 if rows.len() == max_rows {
                     truncated = true;

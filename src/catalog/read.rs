@@ -1,0 +1,1007 @@
+//! Reading the DuckLake rows: what was live at a snapshot.
+//!
+//! A row is live at snapshot S when `begin_snapshot <= S` and
+//! (`end_snapshot` is NULL or `S < end_snapshot`).
+
+use std::collections::HashMap;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+use super::{CatalogError, CatalogInfo, Dataset, ObjectRef, SnapshotId, Version, sql};
+use crate::schema::{self, Column, ColumnType, Schema};
+
+/// The condition "live at snapshot ?2" for a table aliased `x`.
+macro_rules! live {
+    ($alias:literal) => {
+        concat!(
+            $alias,
+            ".begin_snapshot <= ?2 AND (",
+            $alias,
+            ".end_snapshot IS NULL OR ",
+            $alias,
+            ".end_snapshot > ?2)"
+        )
+    };
+}
+pub(super) use live;
+
+/// The newest snapshot row.
+#[derive(Debug, Clone)]
+pub(super) struct Snap {
+    pub id: SnapshotId,
+    pub schema_version: i64,
+    pub next_catalog_id: i64,
+    pub next_file_id: i64,
+}
+
+pub(super) fn last_snapshot(conn: &Connection) -> Result<Snap, CatalogError> {
+    conn.query_row(
+        "SELECT snapshot_id, schema_version, next_catalog_id, next_file_id
+         FROM ducklake_snapshot ORDER BY snapshot_id DESC LIMIT 1",
+        [],
+        |r| {
+            Ok(Snap {
+                id: r.get(0)?,
+                schema_version: r.get(1)?,
+                next_catalog_id: r.get(2)?,
+                next_file_id: r.get(3)?,
+            })
+        },
+    )
+    .map_err(sql("reading the newest snapshot"))
+}
+
+pub(super) fn metadata(conn: &Connection, key: &str) -> Result<Option<String>, CatalogError> {
+    conn.query_row(
+        "SELECT value FROM ducklake_metadata WHERE key = ?1 AND scope IS NULL",
+        [key],
+        |r| r.get(0),
+    )
+    .optional()
+    .map_err(sql("reading the DuckLake metadata"))
+}
+
+fn snapshot_time(conn: &Connection, id: SnapshotId) -> Result<String, CatalogError> {
+    conn.query_row(
+        "SELECT snapshot_time FROM ducklake_snapshot WHERE snapshot_id = ?1",
+        [id],
+        |r| r.get::<_, Option<String>>(0),
+    )
+    .optional()
+    .map_err(sql("reading a snapshot"))
+    .map(|t| display_time(&t.flatten().unwrap_or_default()))
+}
+
+/// A DuckLake snapshot time (`2026-11-24 08:40:22.336235+00`) as RFC 3339
+/// UTC with microseconds (all of it: `--at` that time is that snapshot);
+/// unparsable text as it is.
+pub(super) fn display_time(t: &str) -> String {
+    parse_snapshot_time(t).map_or_else(
+        || t.to_owned(),
+        |t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+    )
+}
+
+fn parse_snapshot_time(t: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S%.f%#z")
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc))
+}
+
+/// A time as a user writes it: RFC 3339, or `YYYY-MM-DD[ HH:MM:SS[.f]]` in UTC.
+fn parse_user_time(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    use chrono::{NaiveDate, NaiveDateTime, TimeZone, Utc};
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    if let Some(t) = parse_snapshot_time(s) {
+        return Some(t);
+    }
+    for format in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, format) {
+            return Some(Utc.from_utc_datetime(&t));
+        }
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| Utc.from_utc_datetime(&t))
+}
+
+pub(super) fn resolve_snapshot(conn: &Connection, spec: &str) -> Result<SnapshotId, CatalogError> {
+    let spec = spec.trim();
+    if let Ok(id) = spec.parse::<SnapshotId>() {
+        let found: Option<SnapshotId> = conn
+            .query_row(
+                "SELECT snapshot_id FROM ducklake_snapshot WHERE snapshot_id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql("reading a snapshot"))?;
+        return found.ok_or_else(|| CatalogError::NoSnapshot(format!("{id} (see lake log)")));
+    }
+    let Some(wanted) = parse_user_time(spec) else {
+        return Err(CatalogError::NoSnapshot(format!(
+            "{spec:?} is neither a snapshot id nor a time like 2026-11-20T10:00:00Z"
+        )));
+    };
+    let mut stmt = conn
+        .prepare(
+            "SELECT snapshot_id, snapshot_time FROM ducklake_snapshot ORDER BY snapshot_id DESC",
+        )
+        .map_err(sql("reading snapshots"))?;
+    let mut rows = stmt.query([]).map_err(sql("reading snapshots"))?;
+    while let Some(row) = rows.next().map_err(sql("reading snapshots"))? {
+        let id: SnapshotId = row.get(0).map_err(sql("reading snapshots"))?;
+        let time: Option<String> = row.get(1).map_err(sql("reading snapshots"))?;
+        if time
+            .as_deref()
+            .and_then(parse_snapshot_time)
+            .is_some_and(|t| t <= wanted)
+        {
+            return Ok(id);
+        }
+    }
+    Err(CatalogError::NoSnapshot(format!(
+        "no snapshot at or before {spec}"
+    )))
+}
+
+/// The `main` schema: its id and the store key prefix of its tables.
+#[derive(Debug, Clone)]
+pub(super) struct MainSchema {
+    pub id: i64,
+    pub dir: String,
+}
+
+pub(super) fn main_schema(conn: &Connection, at: SnapshotId) -> Result<MainSchema, CatalogError> {
+    let row: Option<(i64, Option<String>, Option<i64>)> = conn
+        .query_row(
+            concat!(
+                "SELECT x.schema_id, x.path, x.path_is_relative FROM ducklake_schema x
+                 WHERE x.schema_name = 'main' AND ?1 = ?1 AND ",
+                live!("x")
+            ),
+            params![0, at],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()
+        .map_err(sql("reading the main schema"))?;
+    let (id, path, relative) =
+        row.ok_or_else(|| CatalogError::Invalid(format!("no schema named main at snapshot {at}")))?;
+    let path = path.unwrap_or_default();
+    if relative == Some(0) {
+        return Err(CatalogError::Invalid(format!(
+            "the main schema has an absolute path ({path}), which lake does not support"
+        )));
+    }
+    Ok(MainSchema { id, dir: path })
+}
+
+/// One row of `ducklake_table`.
+#[derive(Debug, Clone)]
+pub(super) struct TableRow {
+    pub table_id: i64,
+    pub uuid: String,
+    pub name: String,
+    pub path: String,
+    pub path_is_relative: bool,
+}
+
+impl TableRow {
+    fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TableRow> {
+        Ok(TableRow {
+            table_id: r.get(0)?,
+            uuid: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+            name: r.get(2)?,
+            path: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
+            path_is_relative: r.get::<_, Option<i64>>(4)? != Some(0),
+        })
+    }
+
+    /// The store key prefix of the table's files.
+    pub fn dir(&self, main: &MainSchema) -> Result<String, String> {
+        if !self.path_is_relative {
+            return Err(format!(
+                "table path {} is absolute, which lake does not support",
+                self.path
+            ));
+        }
+        Ok(format!("{}{}", main.dir, self.path))
+    }
+}
+
+const TABLE_COLUMNS: &str = "x.table_id, x.table_uuid, x.table_name, x.path, x.path_is_relative";
+
+/// The table named `name` (case-insensitively) in `main` at `at`.
+pub(super) fn find_table(
+    conn: &Connection,
+    name: &str,
+    at: SnapshotId,
+) -> Result<Option<TableRow>, CatalogError> {
+    let main = main_schema(conn, at)?;
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {TABLE_COLUMNS} FROM ducklake_table x
+             WHERE x.schema_id = ?1 AND lower(x.table_name) = lower(?3) AND {}
+             ORDER BY x.table_id LIMIT 1",
+            live!("x")
+        ))
+        .map_err(sql("finding a table"))?;
+    stmt.query_row(params![main.id, at, name], TableRow::from_row)
+        .optional()
+        .map_err(sql("finding a table"))
+}
+
+/// The newest row of table `id`, live or not.
+pub(super) fn table_by_id(conn: &Connection, id: i64) -> Result<Option<TableRow>, CatalogError> {
+    conn.query_row(
+        &format!(
+            "SELECT {TABLE_COLUMNS} FROM ducklake_table x WHERE x.table_id = ?1
+             ORDER BY x.begin_snapshot DESC LIMIT 1"
+        ),
+        [id],
+        TableRow::from_row,
+    )
+    .optional()
+    .map_err(sql("reading a table"))
+}
+
+pub(super) fn table_names(conn: &Connection, at: SnapshotId) -> Result<Vec<String>, CatalogError> {
+    let main = main_schema(conn, at)?;
+    let mut stmt = conn
+        .prepare_cached(concat!(
+            "SELECT x.table_name FROM ducklake_table x WHERE x.schema_id = ?1 AND ",
+            live!("x"),
+            " ORDER BY lower(x.table_name)"
+        ))
+        .map_err(sql("listing datasets"))?;
+    stmt.query_map(params![main.id, at], |r| r.get(0))
+        .and_then(|rows| rows.collect())
+        .map_err(sql("listing datasets"))
+}
+
+/// A column of a table at some snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TableColumn {
+    /// DuckLake's column id: the field id its files use.
+    pub column_id: i64,
+    pub name: String,
+    /// The type as DuckLake spells it (`int64`, `varchar`, ...).
+    pub ducklake_type: String,
+    /// What files written before the column existed read as (NULL if none).
+    pub initial_default: Option<String>,
+    /// Whether the column has children (STRUCT, LIST, MAP).
+    pub nested: bool,
+}
+
+pub(super) fn columns(
+    conn: &Connection,
+    table_id: i64,
+    at: SnapshotId,
+) -> Result<Vec<TableColumn>, CatalogError> {
+    let mut stmt = conn
+        .prepare_cached(concat!(
+            "SELECT x.column_id, x.column_name, x.column_type, x.initial_default,
+                    EXISTS (SELECT 1 FROM ducklake_column c WHERE c.table_id = x.table_id
+                            AND c.parent_column = x.column_id)
+             FROM ducklake_column x
+             WHERE x.table_id = ?1 AND x.parent_column IS NULL AND ",
+            live!("x"),
+            " ORDER BY x.column_order, x.column_id"
+        ))
+        .map_err(sql("reading columns"))?;
+    stmt.query_map(params![table_id, at], |r| {
+        Ok(TableColumn {
+            column_id: r.get(0)?,
+            name: r.get(1)?,
+            ducklake_type: r.get(2)?,
+            initial_default: r.get(3)?,
+            nested: r.get(4)?,
+        })
+    })
+    .and_then(|rows| rows.collect())
+    .map_err(sql("reading columns"))
+}
+
+/// The lake schema of `columns`, or the columns whose types lake does not
+/// ingest.
+pub(super) fn schema_of(columns: &[TableColumn]) -> Result<Schema, String> {
+    let mut out = Vec::new();
+    let mut foreign = Vec::new();
+    for c in columns {
+        match ColumnType::from_ducklake(&c.ducklake_type) {
+            Some(t) if !c.nested => out.push(Column {
+                name: c.name.clone(),
+                column_type: t,
+            }),
+            _ => foreign.push(format!("{} {}", c.name, c.ducklake_type)),
+        }
+    }
+    if foreign.is_empty() {
+        Ok(Schema { columns: out })
+    } else {
+        Err(foreign.join(", "))
+    }
+}
+
+/// The fingerprint of `columns`: the lake schema's, with DuckDB's type
+/// names for types lake does not ingest.
+fn fingerprint(columns: &[TableColumn]) -> String {
+    schema::fingerprint_of(columns.iter().map(|c| {
+        let t = schema::duckdb_type(&c.ducklake_type)
+            .unwrap_or_else(|| c.ducklake_type.to_ascii_uppercase());
+        (c.name.clone(), t)
+    }))
+}
+
+/// A deletion file of a data file.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeleteRef {
+    /// The store key, or why it has none.
+    pub key: Result<String, String>,
+    pub count: u64,
+}
+
+/// A data file live at some snapshot.
+#[derive(Debug, Clone, Serialize)]
+pub struct LiveFile {
+    pub data_file_id: i64,
+    /// The store key, or why it has none.
+    pub key: Result<String, String>,
+    /// Rows in the file, before deletions.
+    pub rows: u64,
+    pub bytes: u64,
+    /// The DuckLake name mapping of the file, if it has one.
+    pub mapping_id: Option<i64>,
+    /// By column id, the name of the column in the file; `None` when the
+    /// file carries DuckLake's field ids instead.
+    pub names: Option<HashMap<i64, String>>,
+    pub deletes: Vec<DeleteRef>,
+}
+
+impl LiveFile {
+    /// Rows after deletions.
+    pub fn live_rows(&self) -> u64 {
+        let deleted: u64 = self.deletes.iter().map(|d| d.count).sum();
+        self.rows.saturating_sub(deleted)
+    }
+}
+
+/// Everything needed to read a table at a snapshot.
+#[derive(Debug, Clone, Serialize)]
+pub struct TableState {
+    pub name: String,
+    pub table_id: i64,
+    pub snapshot: SnapshotId,
+    pub columns: Vec<TableColumn>,
+    pub files: Vec<LiveFile>,
+    /// What lake cannot honour in this table (empty when it reads it all).
+    pub problems: Vec<String>,
+}
+
+/// Resolves a file path of a table whose files live under `dir`.
+fn file_key(
+    dir: &Result<String, String>,
+    path: &str,
+    relative: bool,
+    data_path: &str,
+) -> Result<String, String> {
+    if relative {
+        return dir
+            .as_ref()
+            .map(|d| format!("{d}{path}"))
+            .map_err(Clone::clone);
+    }
+    if !data_path.is_empty()
+        && let Some(rest) = path.strip_prefix(data_path)
+    {
+        return Ok(rest.to_owned());
+    }
+    Err(format!("file {path} is outside the lake's store"))
+}
+
+fn live_files(
+    conn: &Connection,
+    table: &TableRow,
+    main: &MainSchema,
+    at: SnapshotId,
+    problems: &mut Vec<String>,
+) -> Result<Vec<LiveFile>, CatalogError> {
+    let data_path = metadata(conn, "data_path")?.unwrap_or_default();
+    let dir = table.dir(main);
+    let mut deletes: HashMap<i64, Vec<DeleteRef>> = HashMap::new();
+    {
+        let mut stmt = conn
+            .prepare_cached(concat!(
+                "SELECT x.data_file_id, x.path, x.path_is_relative, x.delete_count, x.format,
+                        x.encryption_key
+                 FROM ducklake_delete_file x WHERE x.table_id = ?1 AND ",
+                live!("x")
+            ))
+            .map_err(sql("reading delete files"))?;
+        let rows = stmt
+            .query_map(params![table.table_id, at], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<i64>>(2)? != Some(0),
+                    r.get::<_, Option<i64>>(3)?.unwrap_or(0),
+                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                ))
+            })
+            .map_err(sql("reading delete files"))?;
+        for row in rows {
+            let (file_id, path, relative, count, format, key) =
+                row.map_err(sql("reading delete files"))?;
+            if format.as_deref().is_some_and(|f| f != "parquet") || key.is_some() {
+                problems.push(format!("delete file {path} is encrypted or not Parquet"));
+            }
+            deletes.entry(file_id).or_default().push(DeleteRef {
+                key: file_key(&dir, &path, relative, &data_path),
+                count: count.max(0) as u64,
+            });
+        }
+    }
+    let mut stmt = conn
+        .prepare_cached(concat!(
+            "SELECT x.data_file_id, x.path, x.path_is_relative, x.record_count,
+                    x.file_size_bytes, x.mapping_id, x.file_format, x.encryption_key,
+                    x.partial_max
+             FROM ducklake_data_file x WHERE x.table_id = ?1 AND ",
+            live!("x"),
+            " ORDER BY x.file_order, x.data_file_id"
+        ))
+        .map_err(sql("reading data files"))?;
+    let rows = stmt
+        .query_map(params![table.table_id, at], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<i64>>(2)? != Some(0),
+                r.get::<_, Option<i64>>(3)?.unwrap_or(0),
+                r.get::<_, Option<i64>>(4)?.unwrap_or(0),
+                r.get::<_, Option<i64>>(5)?,
+                r.get::<_, Option<String>>(6)?,
+                r.get::<_, Option<String>>(7)?,
+                r.get::<_, Option<i64>>(8)?,
+            ))
+        })
+        .map_err(sql("reading data files"))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(sql("reading data files"))?;
+    let mut mappings: HashMap<i64, HashMap<i64, String>> = HashMap::new();
+    let mut files = Vec::with_capacity(rows.len());
+    for (id, path, relative, rows, bytes, mapping, format, key, partial) in rows {
+        if format.as_deref().is_some_and(|f| f != "parquet") || key.is_some() {
+            problems.push(format!("data file {path} is encrypted or not Parquet"));
+        }
+        if partial.is_some() {
+            problems.push(format!(
+                "data file {path} is only partly visible (partial_max)"
+            ));
+        }
+        let names = match mapping {
+            None => None,
+            Some(m) => {
+                if let std::collections::hash_map::Entry::Vacant(e) = mappings.entry(m) {
+                    e.insert(name_mapping(conn, m)?);
+                }
+                mappings.get(&m).cloned()
+            }
+        };
+        files.push(LiveFile {
+            data_file_id: id,
+            key: file_key(&dir, &path, relative, &data_path),
+            rows: rows.max(0) as u64,
+            bytes: bytes.max(0) as u64,
+            mapping_id: mapping,
+            names,
+            deletes: deletes.remove(&id).unwrap_or_default(),
+        });
+    }
+    Ok(files)
+}
+
+/// Column id -> source name of a `map_by_name` mapping's top-level columns.
+fn name_mapping(conn: &Connection, mapping_id: i64) -> Result<HashMap<i64, String>, CatalogError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT n.target_field_id, n.source_name FROM ducklake_name_mapping n
+             WHERE n.mapping_id = ?1 AND n.parent_column IS NULL",
+        )
+        .map_err(sql("reading a column mapping"))?;
+    stmt.query_map([mapping_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .and_then(|rows| rows.collect())
+        .map_err(sql("reading a column mapping"))
+}
+
+/// Rows DuckDB inlined into the catalog for `table_id`, live at `at`, and
+/// inlined deletions of file rows.
+fn inlined_rows(conn: &Connection, table_id: i64, at: SnapshotId) -> Result<u64, CatalogError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT i.table_name FROM ducklake_inlined_data_tables i
+             WHERE i.table_id = ?1
+               AND EXISTS (SELECT 1 FROM sqlite_master m WHERE m.type = 'table' AND m.name = i.table_name)",
+        )
+        .map_err(sql("reading inlined data"))?;
+    let tables: Vec<String> = stmt
+        .query_map([table_id], |r| r.get(0))
+        .and_then(|rows| rows.collect())
+        .map_err(sql("reading inlined data"))?;
+    let mut total = 0u64;
+    for t in tables {
+        let n: i64 = conn
+            .query_row(
+                &format!(
+                    "SELECT count(*) FROM {} x WHERE ?1 = ?1 AND {}",
+                    crate::engine::query::quote_ident(&t),
+                    live!("x")
+                ),
+                params![0, at],
+                |r| r.get(0),
+            )
+            .map_err(sql("reading inlined data"))?;
+        total += n.max(0) as u64;
+    }
+    let deletes = format!("ducklake_inlined_delete_{table_id}");
+    let has_deletes: bool = conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)",
+            [&deletes],
+            |r| r.get(0),
+        )
+        .map_err(sql("reading inlined data"))?;
+    if has_deletes {
+        let n: i64 = conn
+            .query_row(&format!("SELECT count(*) FROM {deletes}"), [], |r| r.get(0))
+            .map_err(sql("reading inlined data"))?;
+        total += n.max(0) as u64;
+    }
+    Ok(total)
+}
+
+fn state_of(
+    conn: &Connection,
+    table: &TableRow,
+    at: SnapshotId,
+) -> Result<TableState, CatalogError> {
+    let main = main_schema(conn, at)?;
+    let columns = columns(conn, table.table_id, at)?;
+    let mut problems = Vec::new();
+    for c in &columns {
+        if c.nested || schema::duckdb_type(&c.ducklake_type).is_none() {
+            problems.push(format!(
+                "column {} has type {}, which lake cannot read",
+                c.name, c.ducklake_type
+            ));
+        }
+    }
+    let files = live_files(conn, table, &main, at, &mut problems)?;
+    let inlined = inlined_rows(conn, table.table_id, at)?;
+    if inlined > 0 {
+        problems.push(format!(
+            "{inlined} rows are inlined in the catalog (DuckLake data inlining), which lake cannot \
+             read yet; in DuckDB run CALL <lake>.flush_inlined_data() or set the option \
+             data_inlining_row_limit to 0 before inserting"
+        ));
+    }
+    Ok(TableState {
+        name: table.name.clone(),
+        table_id: table.table_id,
+        snapshot: at,
+        columns,
+        files,
+        problems,
+    })
+}
+
+pub(super) fn table_state(
+    conn: &Connection,
+    name: &str,
+    at: SnapshotId,
+) -> Result<Option<TableState>, CatalogError> {
+    match find_table(conn, name, at)? {
+        Some(table) => state_of(conn, &table, at).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The snapshots that changed table `id`, up to `at`, oldest first.
+fn change_snapshots(
+    conn: &Connection,
+    id: i64,
+    at: SnapshotId,
+) -> Result<Vec<SnapshotId>, CatalogError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT s FROM (
+                SELECT begin_snapshot s FROM ducklake_table WHERE table_id = ?1
+                UNION SELECT end_snapshot FROM ducklake_table WHERE table_id = ?1
+                UNION SELECT begin_snapshot FROM ducklake_column WHERE table_id = ?1
+                UNION SELECT end_snapshot FROM ducklake_column WHERE table_id = ?1
+                UNION SELECT begin_snapshot FROM ducklake_data_file WHERE table_id = ?1
+                UNION SELECT end_snapshot FROM ducklake_data_file WHERE table_id = ?1
+                UNION SELECT begin_snapshot FROM ducklake_delete_file WHERE table_id = ?1
+                UNION SELECT end_snapshot FROM ducklake_delete_file WHERE table_id = ?1
+             ) WHERE s IS NOT NULL AND s <= ?2 ORDER BY s",
+        )
+        .map_err(sql("reading a dataset's history"))?;
+    stmt.query_map(params![id, at], |r| r.get(0))
+        .and_then(|rows| rows.collect())
+        .map_err(sql("reading a dataset's history"))
+}
+
+fn version_of(
+    conn: &Connection,
+    table: &TableRow,
+    at: SnapshotId,
+    number: u64,
+) -> Result<Version, CatalogError> {
+    let state = state_of(conn, table, at)?;
+    Ok(version_from_state(&state, number, snapshot_time(conn, at)?))
+}
+
+fn version_from_state(state: &TableState, number: u64, created_at: String) -> Version {
+    let objects: Vec<ObjectRef> = state
+        .files
+        .iter()
+        .map(|f| ObjectRef {
+            key: f.key.clone().unwrap_or_else(|e| e),
+            rows: f.live_rows(),
+            bytes: f.bytes,
+        })
+        .collect();
+    Version {
+        version: number,
+        snapshot: state.snapshot,
+        rows: objects.iter().map(|o| o.rows).sum(),
+        bytes: objects.iter().map(|o| o.bytes).sum(),
+        fingerprint: fingerprint(&state.columns),
+        columns: state.columns.clone(),
+        created_at,
+        objects,
+    }
+}
+
+fn dataset_id(conn: &Connection, table: &TableRow) -> Result<String, CatalogError> {
+    let id: Option<String> = conn
+        .query_row(
+            "SELECT dataset_id FROM lake_dataset WHERE table_id = ?1",
+            [table.table_id],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(sql("reading a dataset id"))?;
+    Ok(id.unwrap_or_else(|| schema::dataset_id(&table.name).to_string()))
+}
+
+pub(super) fn dataset(
+    conn: &Connection,
+    name: &str,
+    at: SnapshotId,
+) -> Result<Option<Dataset>, CatalogError> {
+    let Some(table) = find_table(conn, name, at)? else {
+        return Ok(None);
+    };
+    let changes = change_snapshots(conn, table.table_id, at)?;
+    let first = changes.first().copied().unwrap_or(at);
+    let last = changes.last().copied().unwrap_or(at);
+    let current = version_of(conn, &table, at, changes.len().max(1) as u64)?;
+    Ok(Some(Dataset {
+        dataset_id: dataset_id(conn, &table)?,
+        table_id: table.table_id,
+        created_at: snapshot_time(conn, first)?,
+        updated_at: snapshot_time(conn, last)?,
+        name: table.name,
+        current,
+    }))
+}
+
+pub(super) fn versions(
+    conn: &Connection,
+    table_id: i64,
+    name: &str,
+) -> Result<Vec<Version>, CatalogError> {
+    let at = last_snapshot(conn)?.id;
+    let changes = change_snapshots(conn, table_id, at)?;
+    let mut out = Vec::with_capacity(changes.len());
+    for (i, s) in changes.iter().enumerate() {
+        // A snapshot that dropped the table is a change, but not a version.
+        let Some(table) = find_table(conn, name, *s)? else {
+            continue;
+        };
+        if table.table_id != table_id {
+            continue;
+        }
+        out.push(version_of(conn, &table, *s, i as u64 + 1)?);
+    }
+    Ok(out)
+}
+
+pub(super) fn object_prefix(
+    conn: &Connection,
+    name: &str,
+    at: SnapshotId,
+) -> Result<String, CatalogError> {
+    let main = main_schema(conn, at)?;
+    match find_table(conn, name, at)? {
+        Some(table) => table.dir(&main).map_err(CatalogError::Invalid),
+        None => Ok(format!("{}{name}/", main.dir)),
+    }
+}
+
+pub(super) fn files_without_stats(
+    conn: &Connection,
+) -> Result<Vec<(i64, String, Schema)>, CatalogError> {
+    let at = last_snapshot(conn)?.id;
+    let main = main_schema(conn, at)?;
+    let mut stmt = conn
+        .prepare(
+            "SELECT f.data_file_id, f.table_id, f.path, f.path_is_relative, f.begin_snapshot
+             FROM lake_object o JOIN ducklake_data_file f USING (data_file_id)
+             WHERE o.stats_recorded = 0",
+        )
+        .map_err(sql("reading files without statistics"))?;
+    let rows: Vec<(i64, i64, String, bool, SnapshotId)> = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get::<_, Option<i64>>(3)? != Some(0),
+                r.get(4)?,
+            ))
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(sql("reading files without statistics"))?;
+    let data_path = metadata(conn, "data_path")?.unwrap_or_default();
+    let mut out = Vec::new();
+    for (file, table, path, relative, begin) in rows {
+        let Some(table) = table_by_id(conn, table)? else {
+            continue;
+        };
+        let Ok(schema) = schema_of(&columns(conn, table.table_id, begin)?) else {
+            continue;
+        };
+        if let Ok(key) = file_key(&table.dir(&main), &path, relative, &data_path) {
+            out.push((file, key, schema));
+        }
+    }
+    Ok(out)
+}
+
+/// One line of `lake log`: a snapshot and one dataset it changed.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogEntry {
+    pub snapshot: SnapshotId,
+    pub time: String,
+    /// The dataset changed, if any.
+    pub dataset: Option<String>,
+    /// What changed, in words.
+    pub change: String,
+    /// The dataset's rows after the change (none once removed).
+    pub rows: Option<u64>,
+    /// Who wrote the snapshot: `lake`, or empty for DuckDB.
+    pub author: Option<String>,
+}
+
+/// The entries of `changes_made`, split on commas outside double quotes.
+fn split_changes(changes: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    for c in changes.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                current.push(c);
+            }
+            ',' if !quoted => out.push(std::mem::take(&mut current)),
+            _ => current.push(c),
+        }
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out.into_iter()
+        .filter_map(|entry| {
+            entry
+                .split_once(':')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        })
+        .collect()
+}
+
+/// The table name in `"schema"."table"`.
+fn quoted_table_name(value: &str) -> Option<String> {
+    let parts: Vec<&str> = value.split("\".\"").collect();
+    let last = parts.last()?;
+    Some(last.trim_matches('"').replace("\"\"", "\""))
+}
+
+fn change_word(kind: &str) -> &str {
+    match kind {
+        "created_table" => "created",
+        "inserted_into_table" => "inserted",
+        "deleted_from_table" => "deleted",
+        "altered_table" => "altered",
+        "dropped_table" => "dropped",
+        "compacted_table" => "compacted",
+        "created_schema" => "created schema",
+        "dropped_schema" => "dropped schema",
+        "created_view" => "created view",
+        "dropped_view" => "dropped view",
+        other => other,
+    }
+}
+
+pub(super) fn log(conn: &Connection, name: Option<&str>) -> Result<Vec<LogEntry>, CatalogError> {
+    let now = last_snapshot(conn)?.id;
+    let only: Option<i64> = match name {
+        Some(name) => {
+            let id: Option<i64> = match find_table(conn, name, now)? {
+                Some(t) => Some(t.table_id),
+                None => conn
+                    .query_row(
+                        "SELECT table_id FROM ducklake_table WHERE lower(table_name) = lower(?1)
+                         ORDER BY begin_snapshot DESC LIMIT 1",
+                        [name],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(sql("finding a table"))?,
+            };
+            Some(id.ok_or_else(|| CatalogError::NotFound {
+                name: name.to_owned(),
+            })?)
+        }
+        None => None,
+    };
+    let mut stmt = conn
+        .prepare(
+            "SELECT s.snapshot_id, s.snapshot_time, c.changes_made, c.author, c.commit_message
+             FROM ducklake_snapshot s LEFT JOIN ducklake_snapshot_changes c USING (snapshot_id)
+             ORDER BY s.snapshot_id DESC",
+        )
+        .map_err(sql("reading snapshots"))?;
+    type Row = (
+        SnapshotId,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let rows: Vec<Row> = stmt
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(sql("reading snapshots"))?;
+    let mut out = Vec::new();
+    for (id, time, changes, author, message) in rows {
+        // The tables this snapshot changed, in order, with what happened.
+        let mut tables: Vec<(Option<i64>, Option<String>, Vec<String>)> = Vec::new();
+        for (kind, value) in split_changes(changes.as_deref().unwrap_or_default()) {
+            let (table_id, table_name) = if let Ok(tid) = value.parse::<i64>() {
+                (Some(tid), None)
+            } else if kind == "created_table" {
+                let name = quoted_table_name(&value);
+                let tid = match &name {
+                    Some(n) => find_table(conn, n, id)?.map(|t| t.table_id),
+                    None => None,
+                };
+                (tid, name)
+            } else if kind.ends_with("_table") {
+                (None, quoted_table_name(&value))
+            } else {
+                (None, None)
+            };
+            let word = change_word(&kind).to_owned();
+            match tables.iter_mut().find(|(t, n, _)| {
+                (table_id.is_some() && *t == table_id) || (table_id.is_none() && *n == table_name)
+            }) {
+                Some(entry) => entry.2.push(word),
+                None => tables.push((table_id, table_name, vec![word])),
+            }
+        }
+        if tables.is_empty() {
+            tables.push((None, None, Vec::new()));
+        }
+        for (table_id, table_name, words) in tables {
+            if only.is_some() && table_id != only {
+                continue;
+            }
+            let (dataset, rows) = match table_id {
+                Some(tid) => {
+                    let live = match table_by_id(conn, tid)? {
+                        Some(t) => find_table(conn, &t.name, id)?.filter(|l| l.table_id == tid),
+                        None => None,
+                    };
+                    match live {
+                        Some(t) => {
+                            let state = state_of(conn, &t, id)?;
+                            let rows = state.files.iter().map(LiveFile::live_rows).sum();
+                            (Some(t.name), Some(rows))
+                        }
+                        None => {
+                            // Dropped here: name it as it was just before.
+                            let name = conn
+                                .query_row(
+                                    "SELECT table_name FROM ducklake_table WHERE table_id = ?1
+                                     AND begin_snapshot < ?2 ORDER BY begin_snapshot DESC LIMIT 1",
+                                    params![tid, id],
+                                    |r| r.get::<_, String>(0),
+                                )
+                                .optional()
+                                .map_err(sql("reading a table"))?;
+                            (name.or(table_name), None)
+                        }
+                    }
+                }
+                None => (table_name, None),
+            };
+            let change = match (&author, &message) {
+                (Some(a), Some(m)) if a == "lake" => m.clone(),
+                _ => words.join(", "),
+            };
+            out.push(LogEntry {
+                snapshot: id,
+                time: display_time(time.as_deref().unwrap_or_default()),
+                dataset,
+                change,
+                rows,
+                author: author.clone(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+pub(super) fn info(conn: &Connection) -> Result<CatalogInfo, CatalogError> {
+    let snap = last_snapshot(conn)?;
+    let snapshots: u64 = conn
+        .query_row("SELECT count(*) FROM ducklake_snapshot", [], |r| r.get(0))
+        .map_err(sql("counting snapshots"))?;
+    Ok(CatalogInfo {
+        ducklake_version: metadata(conn, "version")?.unwrap_or_default(),
+        data_path: metadata(conn, "data_path")?.unwrap_or_default(),
+        snapshot: snap.id,
+        snapshots,
+        datasets: table_names(conn, snap.id)?.len() as u64,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_changes_outside_quotes() {
+        let parts = split_changes(r#"created_table:"main"."a,b",inserted_into_table:3"#);
+        assert_eq!(
+            parts,
+            vec![
+                ("created_table".to_owned(), r#""main"."a,b""#.to_owned()),
+                ("inserted_into_table".to_owned(), "3".to_owned()),
+            ]
+        );
+        assert_eq!(quoted_table_name(r#""main"."a,b""#).as_deref(), Some("a,b"));
+    }
+
+    #[test]
+    fn times_parse_as_users_write_them() {
+        let t = parse_user_time("2026-11-20T10:00:00Z").unwrap();
+        assert_eq!(parse_user_time("2026-11-20 10:00:00").unwrap(), t);
+        assert_eq!(parse_user_time("2026-11-20T12:00:00+02:00").unwrap(), t);
+        assert_eq!(
+            parse_snapshot_time("2026-11-20 10:00:00.000000+00").unwrap(),
+            t
+        );
+        assert!(parse_user_time("yesterday").is_none());
+    }
+}

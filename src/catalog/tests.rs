@@ -1,0 +1,146 @@
+use super::*;
+use crate::schema::{Column, ColumnType};
+
+fn schema(t: ColumnType) -> Schema {
+    Schema {
+        columns: vec![Column {
+            name: "a".into(),
+            column_type: t,
+        }],
+    }
+}
+
+fn obj(name: &str, sha: &str, rows: u64) -> NewObject {
+    NewObject {
+        object: ObjectRef {
+            key: format!("datasets/{name}/{sha}.parquet"),
+            rows,
+            bytes: rows * 10,
+        },
+        sha256: sha.into(),
+        footer_size: Some(10),
+        stats: vec![ColumnStats {
+            value_count: rows,
+            null_count: 0,
+            min: Some("1".into()),
+            max: Some(rows.to_string()),
+            contains_nan: None,
+            size_bytes: 5,
+        }],
+    }
+}
+
+fn open() -> (tempfile::TempDir, Catalog) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cat = Catalog::open(&dir.path().join("c.sqlite")).unwrap();
+    cat.data_path_or_insert("store/").unwrap();
+    (dir, cat)
+}
+
+#[test]
+fn versions_follow_the_rules_and_each_change_is_one_snapshot() {
+    let (_dir, mut cat) = open();
+    assert_eq!(cat.current_snapshot().unwrap(), 0);
+    let s = schema(ColumnType::Bigint);
+    let mut commit = Commit {
+        name: "t",
+        dataset_id: "id",
+        schema: &s,
+        object: obj("t", "k1", 2),
+        mode: WriteMode::Overwrite,
+        evolve: false,
+    };
+    assert_eq!(cat.commit(&commit).unwrap().status, CommitStatus::Created);
+    assert_eq!(cat.current_snapshot().unwrap(), 1);
+    assert_eq!(cat.commit(&commit).unwrap().status, CommitStatus::Unchanged);
+    commit.mode = WriteMode::Append;
+    assert_eq!(cat.commit(&commit).unwrap().status, CommitStatus::Unchanged);
+    assert_eq!(cat.current_snapshot().unwrap(), 1, "unchanged makes none");
+    commit.object = obj("t", "k2", 3);
+    let c = cat.commit(&commit).unwrap();
+    assert_eq!(
+        (
+            c.status,
+            c.version.version,
+            c.version.rows,
+            c.version.snapshot
+        ),
+        (CommitStatus::Updated, 2, 5, 2)
+    );
+    commit.mode = WriteMode::Overwrite;
+    let c = cat.commit(&commit).unwrap();
+    assert_eq!((c.version.version, c.version.rows), (3, 3));
+
+    let other = schema(ColumnType::Varchar);
+    commit.schema = &other;
+    assert!(matches!(
+        cat.commit(&commit),
+        Err(CatalogError::SchemaConflict { .. })
+    ));
+    assert_eq!(cat.dataset("T").unwrap().current.version, 3);
+    commit.mode = WriteMode::Replace;
+    commit.object = obj("t", "k3", 1);
+    assert_eq!(cat.commit(&commit).unwrap().version.version, 4);
+    assert_eq!(cat.versions("t").unwrap().len(), 4);
+    assert!(matches!(
+        cat.dataset("nope"),
+        Err(CatalogError::NotFound { .. })
+    ));
+    // Time travel: snapshot 2 had both objects.
+    let then = cat.dataset_at("t", 2).unwrap();
+    assert_eq!(then.current.rows, 5);
+    assert_eq!(then.current.objects.len(), 2);
+}
+
+#[test]
+fn remove_and_restore_make_snapshots_without_copying() {
+    let (_dir, mut cat) = open();
+    let s = schema(ColumnType::Bigint);
+    let mut commit = Commit {
+        name: "t",
+        dataset_id: "id",
+        schema: &s,
+        object: obj("t", "k1", 2),
+        mode: WriteMode::Overwrite,
+        evolve: false,
+    };
+    cat.commit(&commit).unwrap();
+    commit.object = obj("t", "k2", 7);
+    cat.commit(&commit).unwrap();
+    let restored = cat.restore("t", 1).unwrap();
+    assert_eq!(restored.version.rows, 2);
+    assert_eq!(restored.version.objects[0].key, "datasets/t/k1.parquet");
+    assert_eq!(cat.restore("t", 3).unwrap().status, CommitStatus::Unchanged);
+    let removed = cat.remove("t").unwrap();
+    assert!(matches!(
+        cat.dataset("t"),
+        Err(CatalogError::NotFound { .. })
+    ));
+    assert!(cat.names(None).unwrap().is_empty());
+    assert_eq!(cat.dataset_at("t", removed - 1).unwrap().current.rows, 2);
+    // Restoring a removed dataset brings it back under its table id.
+    let back = cat.restore("t", 2).unwrap();
+    assert_eq!(back.version.rows, 7);
+    assert!(matches!(
+        cat.remove("nope"),
+        Err(CatalogError::NotFound { .. })
+    ));
+    let log = cat.log(Some("t")).unwrap();
+    assert_eq!(log[0].change, "restored to snapshot 2");
+    assert!(
+        log.iter()
+            .any(|e| e.change == "removed" && e.rows.is_none())
+    );
+}
+
+#[test]
+fn snapshot_times_resolve_to_the_newest_before() {
+    let (_dir, cat) = open();
+    assert_eq!(cat.resolve_snapshot("0").unwrap(), 0);
+    assert!(matches!(
+        cat.resolve_snapshot("9"),
+        Err(CatalogError::NoSnapshot(_))
+    ));
+    assert_eq!(cat.resolve_snapshot("2999-01-01T00:00:00Z").unwrap(), 0);
+    assert!(cat.resolve_snapshot("1999-01-01").is_err());
+}

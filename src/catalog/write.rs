@@ -1,0 +1,936 @@
+//! Writing DuckLake snapshots: each change is one snapshot, in the one
+//! `BEGIN IMMEDIATE` transaction that also checks what it is based on, so
+//! concurrent writers (lake processes, DuckDB sessions) queue instead of
+//! clashing. Rows are only ever added, or ended by setting `end_snapshot`.
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use super::read::{
+    self, MainSchema, Snap, TableColumn, TableRow, find_table, last_snapshot, live, main_schema,
+};
+use super::stats::{self, TableColumnStats};
+use super::{
+    CatalogError, ColumnStats, Commit, CommitStatus, Committed, NewObject, SnapshotId, WriteMode,
+    now, refused_change, sql,
+};
+use crate::schema::{Column, ColumnType, EvolvePlan, evolve_plan};
+
+/// One snapshot being written on top of the newest one.
+pub(super) struct Writer<'c> {
+    conn: &'c Connection,
+    pub base: Snap,
+    id: SnapshotId,
+    schema_version: i64,
+    next_catalog_id: i64,
+    next_file_id: i64,
+    /// Tables whose schema this snapshot changes.
+    ddl: Vec<i64>,
+    changes: Vec<String>,
+}
+
+impl<'c> Writer<'c> {
+    /// Starts a snapshot after the newest one. `conn` must be inside a write
+    /// transaction.
+    pub fn begin(conn: &'c Connection) -> Result<Writer<'c>, CatalogError> {
+        let base = last_snapshot(conn)?;
+        Ok(Writer {
+            conn,
+            id: base.id + 1,
+            schema_version: base.schema_version,
+            next_catalog_id: base.next_catalog_id,
+            next_file_id: base.next_file_id,
+            base,
+            ddl: Vec::new(),
+            changes: Vec::new(),
+        })
+    }
+
+    fn change(&mut self, entry: String) {
+        if !self.changes.contains(&entry) {
+            self.changes.push(entry);
+        }
+    }
+
+    fn schema_changed(&mut self, table_id: i64) {
+        if !self.ddl.contains(&table_id) {
+            self.ddl.push(table_id);
+        }
+    }
+
+    fn file_id(&mut self) -> i64 {
+        self.next_file_id += 1;
+        self.next_file_id - 1
+    }
+
+    fn catalog_id(&mut self) -> i64 {
+        self.next_catalog_id += 1;
+        self.next_catalog_id - 1
+    }
+
+    /// A new table in `main`; its files go to `<main>/<name>/`.
+    pub fn create_table(
+        &mut self,
+        main: &MainSchema,
+        name: &str,
+        dataset_id: &str,
+    ) -> Result<TableRow, CatalogError> {
+        let table = TableRow {
+            table_id: self.catalog_id(),
+            uuid: uuid::Uuid::new_v5(
+                &crate::schema::DATASET_NAMESPACE,
+                format!("{name}/{}/{}", self.id, now()).as_bytes(),
+            )
+            .to_string(),
+            name: name.to_owned(),
+            path: format!("{name}/"),
+            path_is_relative: true,
+        };
+        self.insert_table_row(main, &table)?;
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO lake_dataset (table_id, dataset_id) VALUES (?1, ?2)",
+                params![table.table_id, dataset_id],
+            )
+            .map_err(sql("recording a dataset id"))?;
+        self.change(format!(
+            "created_table:{}.{}",
+            quote("main"),
+            quote(&table.name)
+        ));
+        Ok(table)
+    }
+
+    /// Makes a dropped table live again under its old id.
+    pub fn revive_table(
+        &mut self,
+        main: &MainSchema,
+        table: &TableRow,
+    ) -> Result<(), CatalogError> {
+        self.insert_table_row(main, table)?;
+        self.change(format!(
+            "created_table:{}.{}",
+            quote("main"),
+            quote(&table.name)
+        ));
+        Ok(())
+    }
+
+    fn insert_table_row(
+        &mut self,
+        main: &MainSchema,
+        table: &TableRow,
+    ) -> Result<(), CatalogError> {
+        self.conn
+            .execute(
+                "INSERT INTO ducklake_table (table_id, table_uuid, begin_snapshot, end_snapshot,
+                     schema_id, table_name, path, path_is_relative)
+                 VALUES (?1, ?2, ?3, NULL, ?4, ?5, ?6, ?7)",
+                params![
+                    table.table_id,
+                    table.uuid,
+                    self.id,
+                    main.id,
+                    table.name,
+                    table.path,
+                    i64::from(table.path_is_relative)
+                ],
+            )
+            .map_err(sql("creating a table"))?;
+        self.schema_changed(table.table_id);
+        Ok(())
+    }
+
+    /// Ends the table, its columns and its files.
+    pub fn drop_table(&mut self, table_id: i64) -> Result<(), CatalogError> {
+        self.end_rows("ducklake_table", table_id)?;
+        self.end_rows("ducklake_column", table_id)?;
+        self.end_rows("ducklake_data_file", table_id)?;
+        self.end_rows("ducklake_delete_file", table_id)?;
+        self.schema_changed(table_id);
+        self.change(format!("dropped_table:{table_id}"));
+        Ok(())
+    }
+
+    fn end_rows(&self, table: &str, table_id: i64) -> Result<usize, CatalogError> {
+        self.conn
+            .execute(
+                &format!(
+                    "UPDATE {table} SET end_snapshot = ?2
+                     WHERE table_id = ?1 AND end_snapshot IS NULL"
+                ),
+                params![table_id, self.id],
+            )
+            .map_err(sql("ending rows"))
+    }
+
+    /// Adds columns after the live ones; returns them with their new ids.
+    pub fn add_columns(
+        &mut self,
+        table_id: i64,
+        columns: &[Column],
+    ) -> Result<Vec<TableColumn>, CatalogError> {
+        let order: i64 = self
+            .conn
+            .query_row(
+                "SELECT coalesce(max(column_order), 0) FROM ducklake_column WHERE table_id = ?1",
+                [table_id],
+                |r| r.get(0),
+            )
+            .map_err(sql("reading columns"))?;
+        let mut out = Vec::with_capacity(columns.len());
+        for (i, col) in columns.iter().enumerate() {
+            let column = TableColumn {
+                column_id: self.catalog_id(),
+                name: col.name.clone(),
+                ducklake_type: col.column_type.ducklake_name().to_owned(),
+                initial_default: None,
+                nested: false,
+            };
+            self.insert_column(table_id, &column, order + 1 + i as i64)?;
+            out.push(column);
+        }
+        self.schema_changed(table_id);
+        if !self.changes.iter().any(|c| c.starts_with("created_table:")) {
+            self.change(format!("altered_table:{table_id}"));
+        }
+        Ok(out)
+    }
+
+    fn insert_column(
+        &self,
+        table_id: i64,
+        c: &TableColumn,
+        order: i64,
+    ) -> Result<(), CatalogError> {
+        self.conn
+            .execute(
+                "INSERT INTO ducklake_column (column_id, begin_snapshot, end_snapshot, table_id,
+                     column_order, column_name, column_type, initial_default, default_value,
+                     nulls_allowed, parent_column, default_value_type, default_value_dialect)
+                 VALUES (?1, ?2, NULL, ?3, ?4, ?5, ?6, ?7, 'NULL', 1, NULL, 'literal', 'duckdb')",
+                params![
+                    c.column_id,
+                    self.id,
+                    table_id,
+                    order,
+                    c.name,
+                    c.ducklake_type,
+                    c.initial_default
+                ],
+            )
+            .map_err(sql("adding a column"))?;
+        Ok(())
+    }
+
+    /// Applies an evolution plan to the live `columns`; returns the
+    /// table's columns after it.
+    pub fn evolve(
+        &mut self,
+        table_id: i64,
+        columns: &[TableColumn],
+        plan: &EvolvePlan,
+    ) -> Result<Vec<TableColumn>, CatalogError> {
+        let find = |name: &str| columns.iter().find(|c| c.name == name);
+        for col in &plan.removed {
+            if let Some(c) = find(&col.name) {
+                self.end_column(table_id, c.column_id)?;
+            }
+        }
+        for r in &plan.widened {
+            let Some(c) = find(&r.name) else { continue };
+            let order: i64 = self
+                .conn
+                .query_row(
+                    concat!(
+                        "SELECT x.column_order FROM ducklake_column x
+                         WHERE x.table_id = ?1 AND x.column_id = ?3 AND ",
+                        live!("x")
+                    ),
+                    params![table_id, self.base.id, c.column_id],
+                    |row| row.get(0),
+                )
+                .map_err(sql("reading a column"))?;
+            self.end_column(table_id, c.column_id)?;
+            let widened = TableColumn {
+                ducklake_type: r.to.ducklake_name().to_owned(),
+                ..c.clone()
+            };
+            self.insert_column(table_id, &widened, order)?;
+            if r.to == ColumnType::Varchar {
+                // Old bounds compare as numbers, not text: a text bound is
+                // unknown. "" is below every string, so the table keeps a
+                // lower bound and later merges cannot narrow it.
+                self.conn
+                    .execute(
+                        "UPDATE ducklake_table_column_stats SET min_value = '', max_value = NULL
+                         WHERE table_id = ?1 AND column_id = ?2",
+                        params![table_id, c.column_id],
+                    )
+                    .map_err(sql("writing table statistics"))?;
+                self.conn
+                    .execute(
+                        "UPDATE ducklake_file_column_stats SET min_value = NULL, max_value = NULL
+                         WHERE table_id = ?1 AND column_id = ?2",
+                        params![table_id, c.column_id],
+                    )
+                    .map_err(sql("writing file statistics"))?;
+            }
+        }
+        if !plan.added.is_empty() {
+            self.add_columns(table_id, &plan.added)?;
+        }
+        self.schema_changed(table_id);
+        self.change(format!("altered_table:{table_id}"));
+        read::columns(self.conn, table_id, self.id)
+    }
+
+    fn end_column(&mut self, table_id: i64, column_id: i64) -> Result<(), CatalogError> {
+        self.conn
+            .execute(
+                "UPDATE ducklake_column SET end_snapshot = ?3
+                 WHERE table_id = ?1 AND column_id = ?2 AND end_snapshot IS NULL",
+                params![table_id, column_id, self.id],
+            )
+            .map_err(sql("ending a column"))?;
+        self.schema_changed(table_id);
+        Ok(())
+    }
+
+    /// Ends every live column of the table.
+    pub fn end_columns(&mut self, table_id: i64) -> Result<(), CatalogError> {
+        self.end_rows("ducklake_column", table_id)?;
+        self.schema_changed(table_id);
+        Ok(())
+    }
+
+    /// Makes the columns of an earlier snapshot live again, with their ids
+    /// (top-level columns and their children), unless they are live now.
+    pub fn restore_columns(&mut self, table_id: i64, at: SnapshotId) -> Result<(), CatalogError> {
+        let now_live = read::columns(self.conn, table_id, self.base.id)?;
+        let then = read::columns(self.conn, table_id, at)?;
+        if now_live == then {
+            return Ok(());
+        }
+        self.end_rows("ducklake_column", table_id)?;
+        self.conn
+            .execute(
+                concat!(
+                    "INSERT INTO ducklake_column (column_id, begin_snapshot, end_snapshot, table_id,
+                         column_order, column_name, column_type, initial_default, default_value,
+                         nulls_allowed, parent_column, default_value_type, default_value_dialect)
+                     SELECT column_id, ?3, NULL, table_id, column_order, column_name, column_type,
+                         initial_default, default_value, nulls_allowed, parent_column,
+                         default_value_type, default_value_dialect
+                     FROM ducklake_column x WHERE x.table_id = ?1 AND ",
+                    live!("x")
+                ),
+                params![table_id, at, self.id],
+            )
+            .map_err(sql("restoring columns"))?;
+        self.schema_changed(table_id);
+        if !self.changes.iter().any(|c| c.starts_with("created_table:")) {
+            self.change(format!("altered_table:{table_id}"));
+        }
+        Ok(())
+    }
+
+    /// Ends every live data file (and delete file) of the table; returns how
+    /// many data files it ended.
+    pub fn end_files(&mut self, table_id: i64) -> Result<usize, CatalogError> {
+        let n = self.end_rows("ducklake_data_file", table_id)?;
+        self.end_rows("ducklake_delete_file", table_id)?;
+        if n > 0 {
+            self.change(format!("deleted_from_table:{table_id}"));
+        }
+        Ok(n)
+    }
+
+    /// Records a new Parquet object of `table`, whose columns are `columns`
+    /// (in the object's order), with its name mapping and statistics.
+    pub fn add_file(
+        &mut self,
+        table: &TableRow,
+        main: &MainSchema,
+        object: &NewObject,
+        columns: &[TableColumn],
+    ) -> Result<i64, CatalogError> {
+        let dir = table.dir(main).map_err(CatalogError::Invalid)?;
+        let path = object.object.key.strip_prefix(&dir).ok_or_else(|| {
+            CatalogError::Invalid(format!(
+                "object {} is not in its table's directory {dir}",
+                object.object.key
+            ))
+        })?;
+        let file_id = self.file_id();
+        let mapping_id = self.mapping(table.table_id, columns)?;
+        let row_id_start =
+            self.grow_table_stats(table.table_id, object.object.rows, object.object.bytes)?;
+        self.conn
+            .execute(
+                "INSERT INTO ducklake_data_file (data_file_id, table_id, begin_snapshot,
+                     end_snapshot, file_order, path, path_is_relative, file_format, record_count,
+                     file_size_bytes, footer_size, row_id_start, partition_id, encryption_key,
+                     mapping_id, partial_max)
+                 VALUES (?1, ?2, ?3, NULL, NULL, ?4, 1, 'parquet', ?5, ?6, ?7, ?8, NULL, NULL, ?9, NULL)",
+                params![
+                    file_id,
+                    table.table_id,
+                    self.id,
+                    path,
+                    object.object.rows,
+                    object.object.bytes,
+                    object.footer_size,
+                    row_id_start,
+                    mapping_id
+                ],
+            )
+            .map_err(sql("recording a data file"))?;
+        let recorded = !object.stats.is_empty();
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO lake_object (data_file_id, sha256, stats_recorded)
+                 VALUES (?1, ?2, ?3)",
+                params![file_id, object.sha256, i64::from(recorded)],
+            )
+            .map_err(sql("recording an object"))?;
+        if recorded {
+            write_file_stats(self.conn, table.table_id, file_id, columns, &object.stats)?;
+        }
+        self.change(format!("inserted_into_table:{}", table.table_id));
+        Ok(file_id)
+    }
+
+    /// The name mapping of files whose columns are `columns` (in file order,
+    /// with these ids and types): one per shape and table, so that files of
+    /// one shape are read together.
+    fn mapping(&mut self, table_id: i64, columns: &[TableColumn]) -> Result<i64, CatalogError> {
+        let shape = crate::schema::fingerprint_of(columns.iter().map(|c| {
+            (
+                c.name.clone(),
+                format!("{}#{}", c.ducklake_type, c.column_id),
+            )
+        }));
+        let existing: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT m.mapping_id FROM lake_mapping m
+                 JOIN ducklake_column_mapping d USING (mapping_id)
+                 WHERE m.table_id = ?1 AND m.shape = ?2 LIMIT 1",
+                params![table_id, shape],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql("reading a column mapping"))?;
+        if let Some(id) = existing {
+            return Ok(id);
+        }
+        let mapping_id = self.file_id();
+        self.conn
+            .execute(
+                "INSERT INTO ducklake_column_mapping (mapping_id, table_id, type)
+                 VALUES (?1, ?2, 'map_by_name')",
+                params![mapping_id, table_id],
+            )
+            .map_err(sql("recording a column mapping"))?;
+        for (i, c) in columns.iter().enumerate() {
+            self.conn
+                .execute(
+                    "INSERT INTO ducklake_name_mapping (mapping_id, column_id, source_name,
+                         target_field_id, parent_column, is_partition)
+                     VALUES (?1, ?2, ?3, ?4, NULL, 0)",
+                    params![mapping_id, i as i64, c.name, c.column_id],
+                )
+                .map_err(sql("recording a column mapping"))?;
+        }
+        self.conn
+            .execute(
+                "INSERT INTO lake_mapping (mapping_id, table_id, shape) VALUES (?1, ?2, ?3)",
+                params![mapping_id, table_id, shape],
+            )
+            .map_err(sql("recording a column mapping"))?;
+        Ok(mapping_id)
+    }
+
+    /// Makes the data files (and their deletions) live at `at` live again,
+    /// as new rows naming the same objects: no copy.
+    pub fn restore_files(&mut self, table_id: i64, at: SnapshotId) -> Result<(), CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare(concat!(
+                "SELECT x.data_file_id, x.record_count, x.file_size_bytes FROM ducklake_data_file x
+                 WHERE x.table_id = ?1 AND ",
+                live!("x"),
+                " ORDER BY x.data_file_id"
+            ))
+            .map_err(sql("reading data files"))?;
+        let files: Vec<(i64, i64, i64)> = stmt
+            .query_map(params![table_id, at], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .and_then(|rows| rows.collect())
+            .map_err(sql("reading data files"))?;
+        for (old, rows, bytes) in files {
+            let new = self.file_id();
+            let row_id_start =
+                self.grow_table_stats(table_id, rows.max(0) as u64, bytes.max(0) as u64)?;
+            self.conn
+                .execute(
+                    "INSERT INTO ducklake_data_file (data_file_id, table_id, begin_snapshot,
+                         end_snapshot, file_order, path, path_is_relative, file_format,
+                         record_count, file_size_bytes, footer_size, row_id_start, partition_id,
+                         encryption_key, mapping_id, partial_max)
+                     SELECT ?2, table_id, ?3, NULL, file_order, path, path_is_relative,
+                         file_format, record_count, file_size_bytes, footer_size, ?4,
+                         partition_id, encryption_key, mapping_id, partial_max
+                     FROM ducklake_data_file WHERE data_file_id = ?1",
+                    params![old, new, self.id, row_id_start],
+                )
+                .map_err(sql("restoring a data file"))?;
+            self.conn
+                .execute(
+                    "INSERT INTO ducklake_file_column_stats (data_file_id, table_id, column_id,
+                         column_size_bytes, value_count, null_count, min_value, max_value,
+                         contains_nan, extra_stats)
+                     SELECT ?2, table_id, column_id, column_size_bytes, value_count, null_count,
+                         min_value, max_value, contains_nan, extra_stats
+                     FROM ducklake_file_column_stats WHERE data_file_id = ?1",
+                    params![old, new],
+                )
+                .map_err(sql("restoring file statistics"))?;
+            self.conn
+                .execute(
+                    "INSERT INTO lake_object (data_file_id, sha256, stats_recorded)
+                     SELECT ?2, sha256, stats_recorded FROM lake_object WHERE data_file_id = ?1",
+                    params![old, new],
+                )
+                .map_err(sql("restoring an object"))?;
+            let deletes: Vec<i64> = {
+                let mut stmt = self
+                    .conn
+                    .prepare(concat!(
+                        "SELECT x.delete_file_id FROM ducklake_delete_file x
+                         WHERE x.data_file_id = ?1 AND ",
+                        live!("x")
+                    ))
+                    .map_err(sql("reading delete files"))?;
+                stmt.query_map(params![old, at], |r| r.get(0))
+                    .and_then(|rows| rows.collect())
+                    .map_err(sql("reading delete files"))?
+            };
+            for d in deletes {
+                let new_delete = self.file_id();
+                self.conn
+                    .execute(
+                        "INSERT INTO ducklake_delete_file (delete_file_id, table_id, begin_snapshot,
+                             end_snapshot, data_file_id, path, path_is_relative, format,
+                             delete_count, file_size_bytes, footer_size, encryption_key, partial_max)
+                         SELECT ?2, table_id, ?3, NULL, ?4, path, path_is_relative, format,
+                             delete_count, file_size_bytes, footer_size, encryption_key, partial_max
+                         FROM ducklake_delete_file WHERE delete_file_id = ?1",
+                        params![d, new_delete, self.id, new],
+                    )
+                    .map_err(sql("restoring a delete file"))?;
+            }
+            self.change(format!("inserted_into_table:{table_id}"));
+        }
+        Ok(())
+    }
+
+    /// Adds a file's rows and bytes to the table's statistics; returns the
+    /// first row id of the file.
+    fn grow_table_stats(&self, table_id: i64, rows: u64, bytes: u64) -> Result<i64, CatalogError> {
+        let current: Option<(i64, i64)> = self
+            .conn
+            .query_row(
+                "SELECT record_count, next_row_id FROM ducklake_table_stats WHERE table_id = ?1",
+                [table_id],
+                |r| {
+                    Ok((
+                        r.get::<_, Option<i64>>(0)?.unwrap_or(0),
+                        r.get::<_, Option<i64>>(1)?.unwrap_or(0),
+                    ))
+                },
+            )
+            .optional()
+            .map_err(sql("reading table statistics"))?;
+        let (rows, bytes) = (rows as i64, bytes as i64);
+        match current {
+            Some((_, next_row_id)) => {
+                self.conn
+                    .execute(
+                        "UPDATE ducklake_table_stats SET record_count = record_count + ?2,
+                             next_row_id = next_row_id + ?2,
+                             file_size_bytes = coalesce(file_size_bytes, 0) + ?3
+                         WHERE table_id = ?1",
+                        params![table_id, rows, bytes],
+                    )
+                    .map_err(sql("writing table statistics"))?;
+                Ok(next_row_id)
+            }
+            None => {
+                self.conn
+                    .execute(
+                        "INSERT INTO ducklake_table_stats (table_id, record_count, next_row_id, file_size_bytes)
+                         VALUES (?1, ?2, ?2, ?3)",
+                        params![table_id, rows, bytes],
+                    )
+                    .map_err(sql("writing table statistics"))?;
+                Ok(0)
+            }
+        }
+    }
+
+    /// Writes the snapshot row and its change list.
+    pub fn finish(self, time: &str, message: &str) -> Result<SnapshotId, CatalogError> {
+        let schema_version = if self.ddl.is_empty() {
+            self.schema_version
+        } else {
+            self.schema_version + 1
+        };
+        self.conn
+            .execute(
+                "INSERT INTO ducklake_snapshot (snapshot_id, snapshot_time, schema_version,
+                     next_catalog_id, next_file_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    self.id,
+                    time,
+                    schema_version,
+                    self.next_catalog_id,
+                    self.next_file_id
+                ],
+            )
+            .map_err(sql("recording a snapshot"))?;
+        self.conn
+            .execute(
+                "INSERT INTO ducklake_snapshot_changes (snapshot_id, changes_made, author,
+                     commit_message, commit_extra_info)
+                 VALUES (?1, ?2, 'lake', ?3, NULL)",
+                params![self.id, self.changes.join(","), message],
+            )
+            .map_err(sql("recording a snapshot"))?;
+        for table_id in &self.ddl {
+            self.conn
+                .execute(
+                    "INSERT INTO ducklake_schema_versions (begin_snapshot, schema_version, table_id)
+                     VALUES (?1, ?2, ?3)",
+                    params![self.id, schema_version, table_id],
+                )
+                .map_err(sql("recording a schema version"))?;
+        }
+        Ok(self.id)
+    }
+}
+
+/// A DuckDB-style quoted identifier, as `changes_made` spells names.
+fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Per-file column statistics, merged into the table's.
+fn write_file_stats(
+    conn: &Connection,
+    table_id: i64,
+    file_id: i64,
+    columns: &[TableColumn],
+    stats: &[ColumnStats],
+) -> Result<(), CatalogError> {
+    for (c, s) in columns.iter().zip(stats) {
+        conn.execute(
+            "INSERT INTO ducklake_file_column_stats (data_file_id, table_id, column_id,
+                 column_size_bytes, value_count, null_count, min_value, max_value, contains_nan,
+                 extra_stats)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL)",
+            params![
+                file_id,
+                table_id,
+                c.column_id,
+                s.size_bytes,
+                s.value_count,
+                s.null_count,
+                s.min,
+                s.max,
+                s.contains_nan.map(i64::from)
+            ],
+        )
+        .map_err(sql("recording file statistics"))?;
+        let Some(t) = ColumnType::from_ducklake(&c.ducklake_type) else {
+            continue;
+        };
+        let current: Option<TableColumnStats> = conn
+            .query_row(
+                "SELECT contains_null, contains_nan, min_value, max_value
+                 FROM ducklake_table_column_stats WHERE table_id = ?1 AND column_id = ?2",
+                params![table_id, c.column_id],
+                |r| {
+                    Ok(TableColumnStats {
+                        contains_null: r.get::<_, Option<i64>>(0)?.map(|v| v != 0),
+                        contains_nan: r.get::<_, Option<i64>>(1)?.map(|v| v != 0),
+                        min: r.get(2)?,
+                        max: r.get(3)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(sql("reading table statistics"))?;
+        let existed = current.is_some();
+        let merged = stats::merge(current, s, t);
+        let values = params![
+            table_id,
+            c.column_id,
+            merged.contains_null.map(i64::from),
+            merged.contains_nan.map(i64::from),
+            merged.min,
+            merged.max
+        ];
+        if existed {
+            conn.execute(
+                "UPDATE ducklake_table_column_stats SET contains_null = ?3, contains_nan = ?4,
+                     min_value = ?5, max_value = ?6
+                 WHERE table_id = ?1 AND column_id = ?2",
+                values,
+            )
+        } else {
+            conn.execute(
+                "INSERT INTO ducklake_table_column_stats (table_id, column_id, contains_null,
+                     contains_nan, min_value, max_value, extra_stats)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL)",
+                values,
+            )
+        }
+        .map_err(sql("writing table statistics"))?;
+    }
+    Ok(())
+}
+
+pub(super) fn record_file_stats(
+    conn: &mut Connection,
+    file_id: i64,
+    footer_size: Option<u64>,
+    stats: &[ColumnStats],
+) -> Result<(), CatalogError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(sql("recording file statistics"))?;
+    let row: Option<(i64, i64, Option<i64>, i64)> = tx
+        .query_row(
+            "SELECT f.table_id, f.begin_snapshot, f.mapping_id, o.stats_recorded
+             FROM ducklake_data_file f JOIN lake_object o USING (data_file_id)
+             WHERE f.data_file_id = ?1",
+            [file_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()
+        .map_err(sql("recording file statistics"))?;
+    let Some((table_id, begin, _mapping, recorded)) = row else {
+        return Ok(());
+    };
+    if recorded != 0 {
+        return Ok(()); // another process was first
+    }
+    let columns = read::columns(&tx, table_id, begin)?;
+    if columns.len() == stats.len() {
+        write_file_stats(&tx, table_id, file_id, &columns, stats)?;
+    }
+    tx.execute(
+        "UPDATE ducklake_data_file SET footer_size = ?2 WHERE data_file_id = ?1",
+        params![file_id, footer_size],
+    )
+    .map_err(sql("recording file statistics"))?;
+    tx.execute(
+        "UPDATE lake_object SET stats_recorded = 1 WHERE data_file_id = ?1",
+        [file_id],
+    )
+    .map_err(sql("recording file statistics"))?;
+    tx.commit().map_err(sql("recording file statistics"))
+}
+
+fn immediate(conn: &mut Connection) -> Result<rusqlite::Transaction<'_>, CatalogError> {
+    conn.transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(sql("starting a commit"))
+}
+
+pub(super) fn commit(conn: &mut Connection, c: &Commit<'_>) -> Result<Committed, CatalogError> {
+    let tx = immediate(conn)?;
+    let mut w = Writer::begin(&tx)?;
+    let at = w.base.id;
+    let main = main_schema(&tx, at)?;
+    let mut committed_plan = None;
+    let (status, name, message) = match find_table(&tx, c.name, at)? {
+        None => {
+            let table = w.create_table(&main, c.name, c.dataset_id)?;
+            let columns = w.add_columns(table.table_id, &c.schema.columns)?;
+            w.add_file(&table, &main, &c.object, &columns)?;
+            (CommitStatus::Created, table.name, "created".to_owned())
+        }
+        Some(table) => {
+            let ds =
+                read::dataset(&tx, &table.name, at)?.ok_or_else(|| CatalogError::NotFound {
+                    name: c.name.to_owned(),
+                })?;
+            if let Some(err) = refused_change(&ds.name, &ds.current, c.schema, c.mode, c.evolve) {
+                return Err(err);
+            }
+            let state =
+                read::table_state(&tx, &table.name, at)?.ok_or_else(|| CatalogError::NotFound {
+                    name: c.name.to_owned(),
+                })?;
+            let same_schema = ds.current.fingerprint == c.schema.fingerprint();
+            let plan = match ds.current.schema() {
+                Ok(live) if !same_schema && c.evolve && c.mode != WriteMode::Replace => {
+                    evolve_plan(&live, c.schema).ok()
+                }
+                _ => None,
+            };
+            let key = &c.object.object.key;
+            let append = c.mode == WriteMode::Append && (same_schema || plan.is_some());
+            let unchanged = if append {
+                state.files.iter().any(|f| f.key.as_ref() == Ok(key))
+            } else {
+                same_schema
+                    && state.files.len() == 1
+                    && state.files[0].key.as_ref() == Ok(key)
+                    && state.files[0].deletes.is_empty()
+            };
+            if unchanged {
+                return Ok(Committed {
+                    status: CommitStatus::Unchanged,
+                    name: ds.name,
+                    version: ds.current,
+                    plan: None,
+                });
+            }
+            let columns = if same_schema {
+                state.columns.clone()
+            } else if let Some(plan) = &plan {
+                // The table's columns after evolving, in the file's order.
+                let after = w.evolve(table.table_id, &state.columns, plan)?;
+                c.schema
+                    .columns
+                    .iter()
+                    .map(|col| {
+                        after
+                            .iter()
+                            .find(|t| t.name == col.name)
+                            .cloned()
+                            .ok_or_else(|| {
+                                CatalogError::Invalid(format!(
+                                    "column {} missing after evolving",
+                                    col.name
+                                ))
+                            })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?
+            } else {
+                w.end_columns(table.table_id)?;
+                w.add_columns(table.table_id, &c.schema.columns)?
+            };
+            if !append {
+                w.end_files(table.table_id)?;
+            }
+            w.add_file(&table, &main, &c.object, &columns)?;
+            let message = match (&plan, append, same_schema) {
+                (Some(plan), true, _) => format!("appended, evolved: {plan}"),
+                (Some(plan), false, _) => format!("replaced, evolved: {plan}"),
+                (None, true, _) => "appended".to_owned(),
+                (None, false, true) => "replaced".to_owned(),
+                (None, false, false) => "replaced with a new schema".to_owned(),
+            };
+            committed_plan = plan;
+            (CommitStatus::Updated, table.name, message)
+        }
+    };
+    let id = w.finish(&now(), &message)?;
+    let ds = read::dataset(&tx, &name, id)?
+        .ok_or_else(|| CatalogError::NotFound { name: name.clone() })?;
+    tx.commit().map_err(sql("committing"))?;
+    Ok(Committed {
+        status,
+        name: ds.name,
+        version: ds.current,
+        plan: committed_plan,
+    })
+}
+
+pub(super) fn remove(conn: &mut Connection, name: &str) -> Result<SnapshotId, CatalogError> {
+    let tx = immediate(conn)?;
+    let mut w = Writer::begin(&tx)?;
+    let table = find_table(&tx, name, w.base.id)?.ok_or_else(|| CatalogError::NotFound {
+        name: name.to_owned(),
+    })?;
+    w.drop_table(table.table_id)?;
+    let id = w.finish(&now(), "removed")?;
+    tx.commit().map_err(sql("committing"))?;
+    Ok(id)
+}
+
+pub(super) fn restore(
+    conn: &mut Connection,
+    name: &str,
+    to: SnapshotId,
+) -> Result<Committed, CatalogError> {
+    let tx = immediate(conn)?;
+    let mut w = Writer::begin(&tx)?;
+    let at = w.base.id;
+    if to > at || to < 0 {
+        return Err(CatalogError::NoSnapshot(format!("{to} (see lake log)")));
+    }
+    let then = find_table(&tx, name, to)?.ok_or_else(|| CatalogError::NotAtSnapshot {
+        name: name.to_owned(),
+        snapshot: to,
+    })?;
+    let then_state =
+        read::table_state(&tx, &then.name, to)?.ok_or_else(|| CatalogError::NotAtSnapshot {
+            name: name.to_owned(),
+            snapshot: to,
+        })?;
+    let main = main_schema(&tx, at)?;
+    let now_table = find_table(&tx, name, at)?;
+    if let Some(current) = &now_table
+        && current.table_id == then.table_id
+    {
+        let state =
+            read::table_state(&tx, &current.name, at)?.ok_or_else(|| CatalogError::NotFound {
+                name: name.to_owned(),
+            })?;
+        let same_files = state.files.len() == then_state.files.len()
+            && state.files.iter().zip(&then_state.files).all(|(a, b)| {
+                a.key == b.key
+                    && a.deletes
+                        .iter()
+                        .map(|d| &d.key)
+                        .eq(b.deletes.iter().map(|d| &d.key))
+            });
+        if same_files && state.columns == then_state.columns {
+            let ds =
+                read::dataset(&tx, &current.name, at)?.ok_or_else(|| CatalogError::NotFound {
+                    name: name.to_owned(),
+                })?;
+            return Ok(Committed {
+                status: CommitStatus::Unchanged,
+                name: ds.name,
+                version: ds.current,
+                plan: None,
+            });
+        }
+    } else {
+        if let Some(current) = &now_table {
+            w.drop_table(current.table_id)?;
+        }
+        w.revive_table(&main, &then)?;
+    }
+    w.restore_columns(then.table_id, to)?;
+    w.end_files(then.table_id)?;
+    w.restore_files(then.table_id, to)?;
+    let id = w.finish(&now(), &format!("restored to snapshot {to}"))?;
+    let ds = read::dataset(&tx, &then.name, id)?.ok_or_else(|| CatalogError::NotFound {
+        name: name.to_owned(),
+    })?;
+    tx.commit().map_err(sql("committing"))?;
+    Ok(Committed {
+        status: CommitStatus::Updated,
+        name: ds.name,
+        version: ds.current,
+        plan: None,
+    })
+}
