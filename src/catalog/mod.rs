@@ -75,20 +75,6 @@ pub enum CatalogError {
     },
 }
 
-impl CatalogError {
-    /// Whether trying again may succeed: another writer held the catalog.
-    pub fn is_busy(&self) -> bool {
-        let source = match self {
-            CatalogError::Sql { source, .. } | CatalogError::Open { source, .. } => source,
-            _ => return false,
-        };
-        matches!(
-            source.sqlite_error_code(),
-            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-        )
-    }
-}
-
 fn sql(context: &'static str) -> impl FnOnce(rusqlite::Error) -> CatalogError {
     move |source| CatalogError::Sql { context, source }
 }

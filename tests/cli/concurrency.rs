@@ -93,5 +93,24 @@ fn a_killed_ingest_leaves_a_consistent_catalog() {
             n == 1 || n == 300_001,
             "{n} rows after kill at {delay_ms} ms"
         );
+        // Every data file of every snapshot the DuckLake catalog names exists.
+        let conn = rusqlite::Connection::open(ctx.home.path().join("catalog.sqlite")).unwrap();
+        let paths: Vec<String> = conn
+            .prepare(
+                "SELECT s.path || t.path || f.path FROM ducklake_data_file f
+                 JOIN ducklake_table t USING (table_id) JOIN ducklake_schema s USING (schema_id)",
+            )
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(!paths.is_empty());
+        for p in paths {
+            assert!(
+                ctx.home.path().join("store").join(&p).exists(),
+                "{p} missing after kill at {delay_ms} ms"
+            );
+        }
     }
 }
