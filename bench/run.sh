@@ -79,6 +79,7 @@ fi
 history_home="$work/history"
 if [ ! -s "$history_home/catalog.sqlite" ] || [ "$("$lake" --home "$history_home" info --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)["snapshots"])')" -lt 10001 ]; then
   rm -rf "$history_home"
+  "$lake" --home "$history_home" -q init >/dev/null
   echo "building a home with 1,000 datasets and 10,000 snapshots (a few minutes, once)"
   seq 1 1000 | xargs -P 2 -I{} sh -c "printf 'id\n{}\n' | '$lake' --home '$history_home' -q ingest - --name d{} >/dev/null"
   cp "$history_home/catalog.sqlite" "$work/history-1000.sqlite"

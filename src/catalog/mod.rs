@@ -75,6 +75,14 @@ pub enum CatalogError {
     },
 }
 
+/// Whether SQLite said another connection holds a lock.
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
 fn sql(context: &'static str) -> impl FnOnce(rusqlite::Error) -> CatalogError {
     move |source| CatalogError::Sql { context, source }
 }
@@ -235,8 +243,25 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// Opens (creating and migrating) the catalog at `path`.
+    /// Opens (creating and migrating) the catalog at `path`. Processes that
+    /// create one catalog at once can find it busy before any busy handler
+    /// applies (switching to WAL): they try again, for as long as a writer
+    /// would wait.
     pub fn open(path: &Path) -> Result<Catalog, CatalogError> {
+        let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+        loop {
+            match Catalog::try_open(path) {
+                Err(CatalogError::Open { source, .. })
+                    if is_busy(&source) && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn try_open(path: &Path) -> Result<Catalog, CatalogError> {
         let open_err = |source| CatalogError::Open {
             path: path.display().to_string(),
             source,

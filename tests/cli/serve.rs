@@ -391,6 +391,40 @@ fn cli_and_server_see_each_others_writes() {
 }
 
 #[test]
+fn time_travel_and_history_over_http() {
+    let ctx = TestContext::new();
+    let server = Server::start(&ctx, &[]);
+    let people = ctx.people();
+    ctx.lake(&["ingest", people.to_str().unwrap()]).ok();
+    let one = ctx.write("one.csv", "id,name,email,age,joined,score,active\n9,Ivy,i@x,1,2024-01-01,1,true\n");
+    ctx.lake(&["ingest", one.to_str().unwrap(), "--name", "people"]).ok();
+    let query = |body: Value| {
+        let (status, text) = server.post("/v1/sql", "application/json", body.to_string().as_bytes());
+        (status, serde_json::from_str::<Value>(&text).unwrap())
+    };
+    let (status, now) = query(json!({"sql": "select count(*) as n from people"}));
+    assert_eq!((status, &now["rows"]), (200, &json!([[1]])));
+    let (_, then) = query(json!({"sql": "select count(*) as n from people", "at": 1}));
+    assert_eq!(then["rows"], json!([[6]]));
+    let (status, err) = query(json!({"sql": "select 1", "at": 99}));
+    assert_eq!((status, err["error"]["code"].as_str()), (404, Some("not_found")));
+    let (status, err) = query(json!({"sql": "select 1", "at": [1]}));
+    assert_eq!(status, 400, "{err}");
+    let (status, body) = server.get("/v1/catalog/people/log");
+    assert_eq!(status, 200);
+    let log: Value = serde_json::from_str(&body).unwrap();
+    let snaps: Vec<i64> = log["snapshots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["snapshot"].as_i64().unwrap())
+        .collect();
+    assert_eq!(snaps, [2, 1]);
+    assert_eq!(log["snapshots"][0]["rows"], 1);
+    assert_eq!(server.get("/v1/catalog/nobody/log").0, 404);
+}
+
+#[test]
 fn sigterm_stops_it_cleanly() {
     let ctx = TestContext::new();
     let mut server = Server::start(&ctx, &[]);
