@@ -403,6 +403,40 @@ fn file_key(
     Err(format!("file {path} is outside the lake's store"))
 }
 
+/// The columns a data file row and a delete file row share: the data file
+/// id, path, whether it is relative, the row count, format and key.
+struct FileRow {
+    data_file_id: i64,
+    path: String,
+    relative: bool,
+    count: u64,
+    format: Option<String>,
+    encryption_key: Option<String>,
+}
+
+impl FileRow {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRow> {
+        Ok(FileRow {
+            data_file_id: r.get(0)?,
+            path: r.get(1)?,
+            relative: r.get::<_, Option<i64>>(2)? != Some(0),
+            count: r.get::<_, Option<i64>>(3)?.unwrap_or(0).max(0) as u64,
+            format: r.get(4)?,
+            encryption_key: r.get(5)?,
+        })
+    }
+
+    /// Notes in `problems` what lake cannot read in this file.
+    fn check(&self, kind: &str, problems: &mut Vec<String>) {
+        if self.format.as_deref().is_some_and(|f| f != "parquet") || self.encryption_key.is_some() {
+            problems.push(format!(
+                "{kind} file {} is encrypted or not Parquet",
+                self.path
+            ));
+        }
+    }
+}
+
 fn live_files(
     conn: &Connection,
     table: &TableRow,
@@ -423,33 +457,21 @@ fn live_files(
             ))
             .map_err(sql("reading delete files"))?;
         let rows = stmt
-            .query_map(params![table.table_id, at], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, Option<i64>>(2)? != Some(0),
-                    r.get::<_, Option<i64>>(3)?.unwrap_or(0),
-                    r.get::<_, Option<String>>(4)?,
-                    r.get::<_, Option<String>>(5)?,
-                ))
-            })
+            .query_map(params![table.table_id, at], FileRow::read)
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
             .map_err(sql("reading delete files"))?;
-        for row in rows {
-            let (file_id, path, relative, count, format, key) =
-                row.map_err(sql("reading delete files"))?;
-            if format.as_deref().is_some_and(|f| f != "parquet") || key.is_some() {
-                problems.push(format!("delete file {path} is encrypted or not Parquet"));
-            }
-            deletes.entry(file_id).or_default().push(DeleteRef {
-                key: file_key(&dir, &path, relative, &data_path),
-                count: count.max(0) as u64,
+        for f in rows {
+            f.check("delete", problems);
+            deletes.entry(f.data_file_id).or_default().push(DeleteRef {
+                key: file_key(&dir, &f.path, f.relative, &data_path),
+                count: f.count,
             });
         }
     }
     let mut stmt = conn
         .prepare_cached(concat!(
             "SELECT x.data_file_id, x.path, x.path_is_relative, x.record_count,
-                    x.file_size_bytes, x.mapping_id, x.file_format, x.encryption_key,
+                    x.file_format, x.encryption_key, x.file_size_bytes, x.mapping_id,
                     x.partial_max
              FROM ducklake_data_file x WHERE x.table_id = ?1 AND ",
             live!("x"),
@@ -459,29 +481,22 @@ fn live_files(
     let rows = stmt
         .query_map(params![table.table_id, at], |r| {
             Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, Option<i64>>(2)? != Some(0),
-                r.get::<_, Option<i64>>(3)?.unwrap_or(0),
-                r.get::<_, Option<i64>>(4)?.unwrap_or(0),
-                r.get::<_, Option<i64>>(5)?,
-                r.get::<_, Option<String>>(6)?,
-                r.get::<_, Option<String>>(7)?,
+                FileRow::read(r)?,
+                r.get::<_, Option<i64>>(6)?.unwrap_or(0),
+                r.get::<_, Option<i64>>(7)?,
                 r.get::<_, Option<i64>>(8)?,
             ))
         })
-        .map_err(sql("reading data files"))?
-        .collect::<Result<Vec<_>, _>>()
+        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
         .map_err(sql("reading data files"))?;
     let mut mappings: HashMap<i64, HashMap<i64, String>> = HashMap::new();
     let mut files = Vec::with_capacity(rows.len());
-    for (id, path, relative, rows, bytes, mapping, format, key, partial) in rows {
-        if format.as_deref().is_some_and(|f| f != "parquet") || key.is_some() {
-            problems.push(format!("data file {path} is encrypted or not Parquet"));
-        }
+    for (f, bytes, mapping, partial) in rows {
+        f.check("data", problems);
         if partial.is_some() {
             problems.push(format!(
-                "data file {path} is only partly visible (partial_max)"
+                "data file {} is only partly visible (partial_max)",
+                f.path
             ));
         }
         let names = match mapping {
@@ -494,13 +509,13 @@ fn live_files(
             }
         };
         files.push(LiveFile {
-            data_file_id: id,
-            key: file_key(&dir, &path, relative, &data_path),
-            rows: rows.max(0) as u64,
+            data_file_id: f.data_file_id,
+            key: file_key(&dir, &f.path, f.relative, &data_path),
+            rows: f.count,
             bytes: bytes.max(0) as u64,
             mapping_id: mapping,
             names,
-            deletes: deletes.remove(&id).unwrap_or_default(),
+            deletes: deletes.remove(&f.data_file_id).unwrap_or_default(),
         });
     }
     Ok(files)

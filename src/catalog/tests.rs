@@ -30,6 +30,18 @@ fn obj(name: &str, sha: &str, rows: u64) -> NewObject {
     }
 }
 
+/// An overwrite of dataset `t` with one object of `rows` rows.
+fn commit_of(s: &Schema, rows: u64) -> Commit<'_> {
+    Commit {
+        name: "t",
+        dataset_id: "id",
+        schema: s,
+        object: obj("t", "k1", rows),
+        mode: WriteMode::Overwrite,
+        evolve: false,
+    }
+}
+
 fn open() -> (tempfile::TempDir, Catalog) {
     let dir = tempfile::tempdir().unwrap();
     let mut cat = Catalog::open(&dir.path().join("c.sqlite")).unwrap();
@@ -42,14 +54,7 @@ fn versions_follow_the_rules_and_each_change_is_one_snapshot() {
     let (_dir, mut cat) = open();
     assert_eq!(cat.current_snapshot().unwrap(), 0);
     let s = schema(ColumnType::Bigint);
-    let mut commit = Commit {
-        name: "t",
-        dataset_id: "id",
-        schema: &s,
-        object: obj("t", "k1", 2),
-        mode: WriteMode::Overwrite,
-        evolve: false,
-    };
+    let mut commit = commit_of(&s, 2);
     assert_eq!(cat.commit(&commit).unwrap().status, CommitStatus::Created);
     assert_eq!(cat.current_snapshot().unwrap(), 1);
     assert_eq!(cat.commit(&commit).unwrap().status, CommitStatus::Unchanged);
@@ -96,14 +101,7 @@ fn versions_follow_the_rules_and_each_change_is_one_snapshot() {
 fn remove_and_restore_make_snapshots_without_copying() {
     let (_dir, mut cat) = open();
     let s = schema(ColumnType::Bigint);
-    let mut commit = Commit {
-        name: "t",
-        dataset_id: "id",
-        schema: &s,
-        object: obj("t", "k1", 2),
-        mode: WriteMode::Overwrite,
-        evolve: false,
-    };
+    let mut commit = commit_of(&s, 2);
     cat.commit(&commit).unwrap();
     commit.object = obj("t", "k2", 7);
     cat.commit(&commit).unwrap();

@@ -55,6 +55,14 @@ impl Answer {
 /// Runs `statements` in one DuckDB 1.5 session; the results, or DuckDB's
 /// error.
 pub fn duckdb(statements: &[String]) -> Result<Vec<Answer>, String> {
+    duckdb_in(statements, None)
+}
+
+/// [`duckdb`] with the client's working directory set to `cwd`.
+pub fn duckdb_in(
+    statements: &[String],
+    cwd: Option<&std::path::Path>,
+) -> Result<Vec<Answer>, String> {
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ducklake/duck.py");
     let mut child = Command::new(python())
         .arg(script)
@@ -63,7 +71,7 @@ pub fn duckdb(statements: &[String]) -> Result<Vec<Answer>, String> {
         .stderr(Stdio::piped())
         .spawn()
         .expect("run the DuckDB client");
-    let request = serde_json::json!({ "statements": statements });
+    let request = serde_json::json!({ "statements": statements, "cwd": cwd });
     child
         .stdin
         .take()
@@ -272,30 +280,15 @@ fn show_and_info_print_the_attach_statement_that_works() {
     let copy = tempfile::tempdir().unwrap();
     copy_dir(ctx.home.path(), copy.path());
     drop(ctx);
-    let req = serde_json::json!({
-        "statements": ["ATTACH 'ducklake:sqlite:catalog.sqlite' AS lake (READ_ONLY)", "SELECT count(*) FROM lake.people"],
-        "cwd": copy.path(),
-    });
-    let out = run_client(&req);
-    assert_eq!(out["results"][1]["rows"][0][0], 6, "{out}");
-}
-
-fn run_client(request: &Value) -> Value {
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ducklake/duck.py");
-    let mut child = Command::new(python())
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(request.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    serde_json::from_slice(&out.stdout).unwrap()
+    let out = duckdb_in(
+        &[
+            "ATTACH 'ducklake:sqlite:catalog.sqlite' AS lake (READ_ONLY)".to_owned(),
+            "SELECT count(*) FROM lake.people".to_owned(),
+        ],
+        Some(copy.path()),
+    )
+    .unwrap();
+    assert_eq!(out[1].rows[0][0], Value::from(6));
 }
 
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {

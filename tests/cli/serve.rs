@@ -396,10 +396,15 @@ fn time_travel_and_history_over_http() {
     let server = Server::start(&ctx, &[]);
     let people = ctx.people();
     ctx.lake(&["ingest", people.to_str().unwrap()]).ok();
-    let one = ctx.write("one.csv", "id,name,email,age,joined,score,active\n9,Ivy,i@x,1,2024-01-01,1,true\n");
-    ctx.lake(&["ingest", one.to_str().unwrap(), "--name", "people"]).ok();
+    let one = ctx.write(
+        "one.csv",
+        "id,name,email,age,joined,score,active\n9,Ivy,i@x,1,2024-01-01,1.5,true\n",
+    );
+    ctx.lake(&["ingest", one.to_str().unwrap(), "--name", "people"])
+        .ok();
     let query = |body: Value| {
-        let (status, text) = server.post("/v1/sql", "application/json", body.to_string().as_bytes());
+        let (status, text) =
+            server.post("/v1/sql", "application/json", body.to_string().as_bytes());
         (status, serde_json::from_str::<Value>(&text).unwrap())
     };
     let (status, now) = query(json!({"sql": "select count(*) as n from people"}));
@@ -407,7 +412,10 @@ fn time_travel_and_history_over_http() {
     let (_, then) = query(json!({"sql": "select count(*) as n from people", "at": 1}));
     assert_eq!(then["rows"], json!([[6]]));
     let (status, err) = query(json!({"sql": "select 1", "at": 99}));
-    assert_eq!((status, err["error"]["code"].as_str()), (404, Some("not_found")));
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
     let (status, err) = query(json!({"sql": "select 1", "at": [1]}));
     assert_eq!(status, 400, "{err}");
     let (status, body) = server.get("/v1/catalog/people/log");
