@@ -164,49 +164,34 @@ fn assert_same_rows(ctx: &TestContext, table: &str, snapshot: i64) {
     assert_eq!(ours, theirs, "{table} at snapshot {snapshot}");
 }
 
-fn snapshot_of(run: &crate::Run) -> i64 {
-    json(run)["snapshot"].as_i64().unwrap()
+/// `lake ingest FILE ARGS --format json`, which must succeed, parsed.
+#[track_caller]
+fn ingest(ctx: &TestContext, file: &std::path::Path, args: &[&str]) -> Value {
+    let mut all = vec!["ingest", file.to_str().unwrap()];
+    all.extend_from_slice(args);
+    all.extend(["--format", "json"]);
+    json(&ctx.lake(&all))
 }
 
 #[test]
 fn duckdb_reads_every_snapshot_of_a_lake_lake_made() {
     let ctx = TestContext::new();
     let people = ctx.people();
-    let s1 = snapshot_of(&ctx.lake(&["ingest", people.to_str().unwrap(), "--format", "json"]));
+    let s1 = ingest(&ctx, &people, &[])["snapshot"].as_i64().unwrap();
     let more = ctx.write(
         "more.csv",
         "id,name,email,age,joined,score,active\n7,Gus,gus@example.com,44,2024-03-01,1.5,true\n",
     );
-    let s2 = snapshot_of(&ctx.lake(&[
-        "ingest",
-        more.to_str().unwrap(),
-        "--name",
-        "people",
-        "--append",
-        "--format",
-        "json",
-    ]));
+    let s2 = ingest(&ctx, &more, &["--name", "people", "--append"])["snapshot"]
+        .as_i64()
+        .unwrap();
     let other = ctx.write("people2.csv", "id,city\n1,Oslo\n2,Lima\n");
-    let s3 = snapshot_of(&ctx.lake(&[
-        "ingest",
-        other.to_str().unwrap(),
-        "--name",
-        "people",
-        "--replace",
-        "--format",
-        "json",
-    ]));
+    let s3 = ingest(&ctx, &other, &["--name", "people", "--replace"])["snapshot"]
+        .as_i64()
+        .unwrap();
     assert!(s1 < s2 && s2 < s3, "{s1} {s2} {s3}");
     // An unchanged ingest makes no snapshot.
-    let again = json(&ctx.lake(&[
-        "ingest",
-        other.to_str().unwrap(),
-        "--name",
-        "people",
-        "--replace",
-        "--format",
-        "json",
-    ]));
+    let again = ingest(&ctx, &other, &["--name", "people", "--replace"]);
     assert_eq!(
         (again["status"].as_str(), again["snapshot"].as_i64()),
         (Some("unchanged"), Some(s3))
@@ -795,16 +780,7 @@ fn evolve_adds_removes_and_widens_without_rewriting_objects() {
         .fails(3)
         .to_owned();
     assert!(err.contains("added age BIGINT"), "{err}");
-    let out = json(&ctx.lake(&[
-        "ingest",
-        v2.to_str().unwrap(),
-        "--name",
-        "t",
-        "--append",
-        "--evolve",
-        "--format",
-        "json",
-    ]));
+    let out = ingest(&ctx, &v2, &["--name", "t", "--append", "--evolve"]);
     assert_eq!(out["evolved"], "added age BIGINT");
     assert_eq!(
         ctx.sql("select id, age from t order by id"),
@@ -812,16 +788,7 @@ fn evolve_adds_removes_and_widens_without_rewriting_objects() {
     );
     // Text ids widen the column to VARCHAR; the date column goes.
     let v3 = ctx.write("t3.csv", "id,name,age\nx9,e,2.5\n");
-    let out = json(&ctx.lake(&[
-        "ingest",
-        v3.to_str().unwrap(),
-        "--name",
-        "t",
-        "--append",
-        "--evolve",
-        "--format",
-        "json",
-    ]));
+    let out = ingest(&ctx, &v3, &["--name", "t", "--append", "--evolve"]);
     assert_eq!(
         out["evolved"],
         "removed day DATE; widened id BIGINT -> VARCHAR, age BIGINT -> DOUBLE"
