@@ -831,3 +831,30 @@ fn evolve_adds_removes_and_widens_without_rewriting_objects() {
     assert_eq!(answers[0].rows[0][0], Value::from(1));
     assert_eq!(answers[1].rows[0][0], Value::from(1));
 }
+
+#[test]
+fn duckdb_reads_a_lake_on_s3_with_its_own_s3_support() {
+    use crate::s3::{ACCESS_KEY, BUCKET, S3Server, SECRET_KEY, s3_context};
+    let server = S3Server::start();
+    let ctx = s3_context(&server);
+    ctx.lake(&["init", "--store", &format!("s3://{BUCKET}/lake")])
+        .ok();
+    ctx.lake(&["ingest", ctx.people().to_str().unwrap()]).ok();
+    let attach = attach(&ctx, true);
+    assert!(
+        attach.contains(&format!("DATA_PATH 's3://{BUCKET}/lake/'"))
+            && !attach.contains("OVERRIDE"),
+        "{attach}"
+    );
+    let endpoint = server.endpoint.trim_start_matches("http://");
+    let answers = duckdb(&[
+        format!(
+            "CREATE SECRET lake_s3 (TYPE s3, KEY_ID '{ACCESS_KEY}', SECRET '{SECRET_KEY}', \
+             REGION 'us-east-1', ENDPOINT '{endpoint}', URL_STYLE 'path', USE_SSL false)"
+        ),
+        attach,
+        "SELECT count(*), sum(age) FROM lake.people".to_owned(),
+    ])
+    .unwrap_or_else(|e| panic!("DuckDB failed: {e}"));
+    assert_eq!(answers[2].rows[0], vec![Value::from(6), Value::from(193)]);
+}

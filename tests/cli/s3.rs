@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use crate::{Run, TestContext, json};
 
-const BUCKET: &str = "lake-test";
-const ACCESS_KEY: &str = "lakeaccesskey";
-const SECRET_KEY: &str = "lake-secret-Zq8vT3xK1pW9";
+pub const BUCKET: &str = "lake-test";
+pub const ACCESS_KEY: &str = "lakeaccesskey";
+pub const SECRET_KEY: &str = "lake-secret-Zq8vT3xK1pW9";
 
 /// The s3s-fs binary: `LAKE_TEST_S3S_FS`, else on PATH, else where
 /// `.ci/run` installs it.

@@ -1,6 +1,6 @@
 """A DuckDB client from outside the project, for the tests: DuckDB 1.5 with
-its ducklake, sqlite and parquet extensions, loaded by path from their PyPI
-wheels (never INSTALL: no internet).
+its ducklake, sqlite, parquet and httpfs extensions, loaded by path from
+their PyPI wheels (never INSTALL: no internet).
 
 Reads one JSON request on standard input:
   {"statements": ["ATTACH ...", "SELECT ..."], "cwd": "/dir" (optional)}
@@ -29,7 +29,7 @@ def connect():
             "autoload_known_extensions": False,
         }
     )
-    for name in ["parquet", "sqlite_scanner", "ducklake"]:
+    for name in ["parquet", "sqlite_scanner", "ducklake", "httpfs"]:
         paths = glob.glob(f"{SITE}/duckdb_extension_{name}/extensions/*/*.duckdb_extension")
         if not paths:
             raise SystemExit(f"no {name} extension in {SITE}: install duckdb-extension-{name}")
