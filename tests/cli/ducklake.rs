@@ -331,7 +331,25 @@ fn duckdb_writes_are_part_of_the_lake() {
         ctx.sql("select tier from people where id = 200"),
         "tier\n3\n"
     );
+    // A default for earlier rows, and a renamed column (files keep the old
+    // name: lake maps them by column id).
+    duck_write(
+        &ctx,
+        &[
+            "ALTER TABLE lake.people ADD COLUMN lvl INTEGER DEFAULT 7",
+            "ALTER TABLE lake.people RENAME COLUMN name TO full_name",
+            "INSERT INTO lake.people (id, full_name, lvl) VALUES (300, 'Renamed', 1)",
+        ],
+    );
+    assert_eq!(
+        ctx.sql("select full_name, lvl from people where id in (2, 300) order by id"),
+        "full_name,lvl\nBob,7\nRenamed,1\n"
+    );
     assert_eq!(ctx.sql("select sum(n) as s from made_by_duckdb"), "s\n10\n");
+    duck_write(&ctx, &["ALTER TABLE lake.made_by_duckdb RENAME TO renamed"]);
+    ctx.lake(&["show", "made_by_duckdb"]).fails(4);
+    assert_eq!(ctx.sql("select sum(n) as s from renamed"), "s\n10\n");
+    duck_write(&ctx, &["ALTER TABLE lake.renamed RENAME TO made_by_duckdb"]);
     let show = ctx.show("made_by_duckdb");
     assert_eq!(show["rows"], 5);
     // Every snapshot reads the same in both engines.
