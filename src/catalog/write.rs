@@ -886,6 +886,25 @@ pub(super) fn restore(
         })?;
     let main = main_schema(&tx, at)?;
     let now_table = find_table(&tx, name, at)?;
+    // The table may live on under another name (renamed in DuckDB).
+    let renamed: Option<String> = tx
+        .query_row(
+            concat!(
+                "SELECT x.table_name FROM ducklake_table x WHERE x.table_id = ?1 AND ",
+                live!("x")
+            ),
+            params![then.table_id, at],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(sql("reading a table"))?;
+    if let Some(current) = renamed
+        && !current.eq_ignore_ascii_case(name)
+    {
+        return Err(CatalogError::Invalid(format!(
+            "dataset {name} of snapshot {to} is now named {current}: restore {current}"
+        )));
+    }
     if let Some(current) = &now_table
         && current.table_id == then.table_id
     {

@@ -232,6 +232,9 @@ pub(crate) async fn dataset_log(
 pub(crate) struct IngestQuery {
     name: Option<String>,
     mode: Option<String>,
+    /// Accept added, removed and widened columns, as `lake ingest --evolve`.
+    #[serde(default)]
+    evolve: bool,
 }
 
 pub(crate) async fn ingest(
@@ -249,6 +252,12 @@ pub(crate) async fn ingest(
             )));
         }
     };
+    let evolve = q.evolve;
+    if evolve && mode == WriteMode::Replace {
+        return Err(ApiError::bad_request(
+            "evolve and mode=replace exclude each other: replace accepts any schema",
+        ));
+    }
     let multipart = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -294,7 +303,7 @@ pub(crate) async fn ingest(
         let request = IngestRequest {
             name: Some(name),
             mode,
-            evolve: false,
+            evolve,
             csv: CsvOptions {
                 delimiter,
                 ..CsvOptions::default()

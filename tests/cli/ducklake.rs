@@ -348,6 +348,20 @@ fn duckdb_writes_are_part_of_the_lake() {
     assert_eq!(ctx.sql("select sum(n) as s from made_by_duckdb"), "s\n10\n");
     duck_write(&ctx, &["ALTER TABLE lake.made_by_duckdb RENAME TO renamed"]);
     ctx.lake(&["show", "made_by_duckdb"]).fails(4);
+    let before_rename = json(&ctx.lake(&["info", "--format", "json"]))["snapshot"]
+        .as_i64()
+        .unwrap()
+        - 1;
+    let err = ctx
+        .lake(&[
+            "restore",
+            "made_by_duckdb",
+            "--to",
+            &before_rename.to_string(),
+        ])
+        .fails(1)
+        .to_owned();
+    assert!(err.contains("now named renamed"), "{err}");
     assert_eq!(ctx.sql("select sum(n) as s from renamed"), "s\n10\n");
     duck_write(&ctx, &["ALTER TABLE lake.renamed RENAME TO made_by_duckdb"]);
     let show = ctx.show("made_by_duckdb");

@@ -430,6 +430,18 @@ fn time_travel_and_history_over_http() {
     assert_eq!(snaps, [2, 1]);
     assert_eq!(log["snapshots"][0]["rows"], 1);
     assert_eq!(server.get("/v1/catalog/nobody/log").0, 404);
+    // Evolving over HTTP: an added column is accepted only when asked.
+    let wider = b"id,name,email,age,joined,score,active,tier\n10,Jo,j@x,2,2024-01-01,2.5,true,4\n";
+    let (status, _) = server.post("/v1/ingest?name=people&mode=append", "text/csv", wider);
+    assert_eq!(status, 409);
+    let (status, body) = server.post(
+        "/v1/ingest?name=people&mode=append&evolve=true",
+        "text/csv",
+        wider,
+    );
+    assert_eq!(status, 200, "{body}");
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["evolved"]["added"][0]["name"], "tier");
 }
 
 #[test]
