@@ -540,6 +540,28 @@ fn statistics_let_duckdb_prune_and_are_exact() {
         })
         .unwrap();
     assert_eq!(files, 8);
+
+    // Strings longer than the footer keeps whole: the recorded bounds still
+    // hold every value, so DuckDB finds the longest and the smallest.
+    let long_max = format!("zz{}", "y".repeat(100));
+    let long_min = format!("a{}", "b".repeat(100));
+    let c = ctx.write(
+        "c.csv",
+        format!("id,v,d,s\n3,1.5,2024-01-01,{long_max}\n4,1.5,2024-01-01,{long_min}\n"),
+    );
+    ctx.lake(&["ingest", c.to_str().unwrap(), "--name", "t", "--append"])
+        .ok();
+    let answers = duck_read(
+        &ctx,
+        &[
+            &format!("SELECT id FROM lake.t WHERE s = '{long_max}'"),
+            &format!("SELECT id FROM lake.t WHERE s = '{long_min}'"),
+            "SELECT count(*) FROM lake.t WHERE s > 'zz'",
+        ],
+    );
+    assert_eq!(answers[0].rows, vec![vec![Value::from(3)]]);
+    assert_eq!(answers[1].rows, vec![vec![Value::from(4)]]);
+    assert_eq!(answers[2].rows, vec![vec![Value::from(1)]]);
 }
 
 /// A small deterministic generator, so a failing sequence can be replayed.
