@@ -317,7 +317,12 @@ pub(super) fn schema_of(columns: &[TableColumn]) -> Result<Schema, String> {
                 name: c.name.clone(),
                 column_type: t,
             }),
-            _ => foreign.push(format!("{} {}", c.name, c.ducklake_type)),
+            _ => foreign.push(format!(
+                "{} {}",
+                c.name,
+                schema::duckdb_type(&c.ducklake_type)
+                    .unwrap_or_else(|| c.ducklake_type.to_ascii_uppercase())
+            )),
         }
     }
     if foreign.is_empty() {

@@ -912,3 +912,27 @@ fn duckdb_reads_a_lake_on_s3_with_its_own_s3_support() {
     .unwrap_or_else(|e| panic!("DuckDB failed: {e}"));
     assert_eq!(answers[2].rows[0], vec![Value::from(6), Value::from(193)]);
 }
+
+#[test]
+fn a_column_type_lake_does_not_ingest_is_a_clear_conflict() {
+    let ctx = TestContext::new();
+    let people = ctx.people();
+    ctx.lake(&["ingest", people.to_str().unwrap()]).ok();
+    duck_write(&ctx, &["ALTER TABLE lake.people ADD COLUMN tier INTEGER"]);
+    for extra in [&[][..], &["--evolve"][..]] {
+        let mut args = vec!["ingest", people.to_str().unwrap(), "--append"];
+        args.extend_from_slice(extra);
+        let err = ctx.lake(&args).fails(3).to_owned();
+        assert!(
+            err.contains("columns lake does not ingest (tier INTEGER)"),
+            "{err}"
+        );
+    }
+    // --replace takes the file's schema; DuckDB reads the result.
+    ctx.lake(&["ingest", people.to_str().unwrap(), "--replace"])
+        .ok();
+    let now = json(&ctx.lake(&["info", "--format", "json"]))["snapshot"]
+        .as_i64()
+        .unwrap();
+    assert_same_rows(&ctx, "people", now);
+}
