@@ -6,8 +6,10 @@
 //! its history included, and several `lake` processes (and DuckDB sessions)
 //! can share one catalog. lake's own reads come from the same DuckLake rows.
 
+mod changes;
 mod ducklake_ddl;
 mod legacy;
+mod log;
 mod migrations;
 mod read;
 mod stats;
@@ -23,7 +25,8 @@ use thiserror::Error;
 use crate::schema::{EvolvePlan, Schema, SchemaDiff, evolve_plan};
 
 pub use crate::schema::ColumnStats;
-pub use read::{DeleteRef, LiveFile, LogEntry, TableColumn, TableState};
+pub use log::LogEntry;
+pub use read::{DeleteRef, LiveFile, TableColumn, TableState};
 
 /// How long a writer waits for another process's transaction.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -392,7 +395,7 @@ impl Catalog {
 
     /// The snapshots, newest first; only those that changed `name` if given.
     pub fn log(&self, name: Option<&str>) -> Result<Vec<LogEntry>, CatalogError> {
-        read::log(&self.conn, name)
+        log::log(&self.conn, name)
     }
 
     /// Facts about the catalog.
@@ -403,17 +406,17 @@ impl Catalog {
     /// Records `commit` as a new snapshot, unless it would equal the current
     /// version. One write transaction: either all of it is recorded or none.
     pub fn commit(&mut self, commit: &Commit<'_>) -> Result<Committed, CatalogError> {
-        write::commit(&mut self.conn, commit)
+        changes::commit(&mut self.conn, commit)
     }
 
     /// Removes a dataset from the present: a snapshot that drops its table.
     pub fn remove(&mut self, name: &str) -> Result<SnapshotId, CatalogError> {
-        write::remove(&mut self.conn, name)
+        changes::remove(&mut self.conn, name)
     }
 
     /// A new snapshot whose data for `name` is what it was at `to`.
     pub fn restore(&mut self, name: &str, to: SnapshotId) -> Result<Committed, CatalogError> {
-        write::restore(&mut self.conn, name, to)
+        changes::restore(&mut self.conn, name, to)
     }
 
     /// The directory (store key prefix, with its trailing `/`) where the
@@ -438,7 +441,7 @@ impl Catalog {
         footer_size: Option<u64>,
         stats: &[ColumnStats],
     ) -> Result<(), CatalogError> {
-        write::record_file_stats(&mut self.conn, data_file_id, footer_size, stats)
+        changes::record_file_stats(&mut self.conn, data_file_id, footer_size, stats)
     }
 
     fn at(&self, at: Option<SnapshotId>) -> Result<SnapshotId, CatalogError> {
