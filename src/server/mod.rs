@@ -101,6 +101,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/v1/ingest", post(routes::ingest))
         .route("/v1/sql", post(routes::sql))
         .fallback(routes::not_found)
+        .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::{Body, Bytes};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -68,6 +69,20 @@ pub(crate) async fn healthz() -> Json<Value> {
 
 pub(crate) async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+}
+
+/// A method the route does not take: 405 with a JSON body, like every error.
+pub(crate) async fn method_not_allowed(method: axum::http::Method) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{method} is not allowed on this route"),
+    )
+}
+
+/// A query string that does not parse, as a JSON 400 naming the problem.
+fn bad_query(rejection: QueryRejection) -> ApiError {
+    ApiError::bad_request(format!("query string: {}", rejection.body_text()))
 }
 
 pub(crate) async fn put_object(
@@ -181,8 +196,9 @@ pub(crate) struct ListQuery {
 
 pub(crate) async fn list_objects(
     State(state): State<Arc<AppState>>,
-    Query(q): Query<ListQuery>,
+    q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    let Query(q) = q.map_err(bad_query)?;
     let limit = q.limit.unwrap_or(MAX_LIST).clamp(1, MAX_LIST);
     let mut objects = blocking(&state, move |lake| {
         Ok(lake
@@ -239,9 +255,10 @@ pub(crate) struct IngestQuery {
 
 pub(crate) async fn ingest(
     State(state): State<Arc<AppState>>,
-    Query(q): Query<IngestQuery>,
+    q: Result<Query<IngestQuery>, QueryRejection>,
     request: Request,
 ) -> Result<Response, ApiError> {
+    let Query(q) = q.map_err(bad_query)?;
     let mode = match q.mode.as_deref() {
         None | Some("overwrite") => WriteMode::Overwrite,
         Some("append") => WriteMode::Append,

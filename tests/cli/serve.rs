@@ -226,6 +226,20 @@ fn every_failure_has_its_status_and_a_json_body() {
     assert_eq!(server.get("/v1/catalog/ghost").0, 404);
     assert_eq!(server.get("/v1/storage/ghost").0, 404);
     assert_eq!(server.get("/v2/anything").0, 404);
+    // Errors the routes never see are JSON too.
+    let (status, body) = server.get("/v1/storage?limit=abc");
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (400, "bad_request"),
+        "{body}"
+    );
+    assert!(body.contains("limit"), "{body}");
+    let (status, body) = server.post("/v1/storage/x", "text/plain", b"x");
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (405, "method_not_allowed"),
+        "{body}"
+    );
     let (status, body) = server.post("/v1/ingest?name=people", "text/csv", b"id,team\n1,red\n");
     assert_eq!(
         (status, error_code(&body).as_str()),
