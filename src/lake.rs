@@ -11,7 +11,7 @@ use thiserror::Error;
 
 use crate::catalog::{
     Catalog, CatalogError, Commit, CommitStatus, Committed, LogEntry, NewObject, ObjectRef,
-    SnapshotId, TableState, WriteMode, refused_change,
+    SnapshotId, TableColumn, TableState, WriteMode, refused_change,
 };
 use crate::engine::convert::{self, ConvertError, CsvOptions, Progress};
 use crate::engine::parquet_stats::object_stats;
@@ -296,11 +296,6 @@ impl Lake {
         Ok(())
     }
 
-    /// The home directory.
-    pub fn home(&self) -> &Path {
-        &self.home
-    }
-
     /// The statement that attaches this lake in DuckDB (with the ducklake
     /// and sqlite extensions), read-only.
     pub fn attach_statement(&self) -> Result<String, LakeError> {
@@ -502,7 +497,7 @@ impl Lake {
             .current
             .columns
             .iter()
-            .map(|c| serde_json::json!({"name": c.name, "type": sql_type_name(&c.ducklake_type)}))
+            .map(|c| serde_json::json!({"name": c.name, "type": c.sql_type()}))
             .collect();
         Ok(serde_json::json!({
             "name": ds.name,
@@ -618,20 +613,17 @@ impl Lake {
                         })
                 });
             if let Err(reason) = registered {
-                let columns: Vec<(String, String)> = state
-                    .columns
-                    .iter()
-                    .map(|c| (c.name.clone(), sql_type_name(&c.ducklake_type)))
-                    .collect();
-                let columns = if state
-                    .columns
-                    .iter()
-                    .all(|c| crate::schema::duckdb_type(&c.ducklake_type).is_some())
-                {
-                    columns
-                } else {
-                    Vec::new()
-                };
+                // Typed NULL columns, when DuckDB knows every type.
+                let columns: Vec<(String, String)> =
+                    if state.columns.iter().all(TableColumn::readable) {
+                        state
+                            .columns
+                            .iter()
+                            .map(|c| (c.name.clone(), c.sql_type()))
+                            .collect()
+                    } else {
+                        Vec::new()
+                    };
                 engine.register_broken(&state.name, &columns, &reason)?;
             }
         }
@@ -655,8 +647,7 @@ impl Lake {
             .map(|c| ViewColumn {
                 column_id: c.column_id,
                 name: c.name.clone(),
-                sql_type: crate::schema::duckdb_type(&c.ducklake_type)
-                    .unwrap_or_else(|| "VARCHAR".to_owned()),
+                sql_type: c.sql_type(),
                 default: c.initial_default.clone(),
             })
             .collect();
@@ -710,11 +701,6 @@ pub struct HomeInfo {
     pub rows: u64,
     pub bytes: u64,
     pub attach: String,
-}
-
-/// DuckDB's name of a DuckLake type, or the DuckLake name upper-cased.
-pub fn sql_type_name(ducklake: &str) -> String {
-    crate::schema::duckdb_type(ducklake).unwrap_or_else(|| ducklake.to_ascii_uppercase())
 }
 
 /// DuckLake's data path for a store: its URL with a trailing `/`.

@@ -277,6 +277,20 @@ pub struct TableColumn {
     pub nested: bool,
 }
 
+impl TableColumn {
+    /// The type as DuckDB names it (`int32` is `INTEGER`); a type DuckDB's
+    /// name is not known for, as DuckLake spells it, upper-cased.
+    pub fn sql_type(&self) -> String {
+        schema::duckdb_type(&self.ducklake_type)
+            .unwrap_or_else(|| self.ducklake_type.to_ascii_uppercase())
+    }
+
+    /// Whether lake can read the column.
+    pub fn readable(&self) -> bool {
+        !self.nested && schema::duckdb_type(&self.ducklake_type).is_some()
+    }
+}
+
 pub(super) fn columns(
     conn: &Connection,
     table_id: i64,
@@ -317,12 +331,7 @@ pub(super) fn schema_of(columns: &[TableColumn]) -> Result<Schema, String> {
                 name: c.name.clone(),
                 column_type: t,
             }),
-            _ => foreign.push(format!(
-                "{} {}",
-                c.name,
-                schema::duckdb_type(&c.ducklake_type)
-                    .unwrap_or_else(|| c.ducklake_type.to_ascii_uppercase())
-            )),
+            _ => foreign.push(format!("{} {}", c.name, c.sql_type())),
         }
     }
     if foreign.is_empty() {
@@ -335,11 +344,7 @@ pub(super) fn schema_of(columns: &[TableColumn]) -> Result<Schema, String> {
 /// The fingerprint of `columns`: the lake schema's, with DuckDB's type
 /// names for types lake does not ingest.
 fn fingerprint(columns: &[TableColumn]) -> String {
-    schema::fingerprint_of(columns.iter().map(|c| {
-        let t = schema::duckdb_type(&c.ducklake_type)
-            .unwrap_or_else(|| c.ducklake_type.to_ascii_uppercase());
-        (c.name.clone(), t)
-    }))
+    schema::fingerprint_of(columns.iter().map(|c| (c.name.clone(), c.sql_type())))
 }
 
 /// A deletion file of a data file.
@@ -594,7 +599,7 @@ pub(super) fn state_of(
     let columns = columns(conn, table.table_id, at)?;
     let mut problems = Vec::new();
     for c in &columns {
-        if c.nested || schema::duckdb_type(&c.ducklake_type).is_none() {
+        if !c.readable() {
             problems.push(format!(
                 "column {} has type {}, which lake cannot read",
                 c.name, c.ducklake_type

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::catalog::TableColumn;
 use crate::cli::ShowArgs;
-use crate::lake::{Lake, sql_type_name};
+use crate::lake::Lake;
 use crate::output::{OutputFormat, RowWriter, write_record};
 use crate::printer::{Printer, human_bytes};
 
@@ -82,10 +82,7 @@ fn write_schema(
 ) -> anyhow::Result<()> {
     let mut w = RowWriter::new(format, out, vec!["column".into(), "type".into()])?;
     for col in columns {
-        w.row(&[
-            Value::from(col.name.clone()),
-            Value::from(sql_type_name(&col.ducklake_type)),
-        ])?;
+        w.row(&[Value::from(col.name.clone()), Value::from(col.sql_type())])?;
     }
     w.finish()?;
     Ok(())
