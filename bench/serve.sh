@@ -1,38 +1,100 @@
 #!/usr/bin/env bash
-# Load on `lake serve` over loopback: a small /v1/sql query with wrk,
-# bounded in time (10 s) and connections (64). Prints requests per second,
-# latency percentiles and errors. Installs wrk from Debian if missing.
+# Load on `lake serve` over loopback with wrk, against the goals of issue 8:
+#  1. one small query repeated: requests/s, p50/p99 latency, errors;
+#  2. small queries that differ on every request (a random id, and a counter
+#     so no two are alike), beside the embedded DuckDB running the same
+#     statements in-process on 2 threads (bench/query_rate.rs): the ratio is
+#     what the HTTP layer costs;
+#  3. while (2) runs, ingests land and the very next query must see each.
+# Usage: bench/serve.sh [SECONDS] [CONNECTIONS]. Installs wrk if missing.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here/.."
 
 seconds="${1:-10}"
 connections="${2:-64}"
+rows=10000
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 source scripts/build.sh
+cargo build --locked --quiet --example query_rate
+harness="$CARGO_TARGET_DIR/debug/examples/query_rate"
 
-export LAKE_HOME="$(mktemp -d)/lake"
+work="$(mktemp -d)"
+export LAKE_HOME="$work/lake"
+python3 bench/gen_csv.py "$rows" "$work/orders.csv"
 "$lake" -q ingest examples/people.csv >/dev/null
-log=$(mktemp)
+"$lake" -q ingest "$work/orders.csv" >/dev/null
+log="$work/serve.log"
 "$lake" serve --addr 127.0.0.1:0 --max-concurrency 256 2>"$log" &
 pid=$!
-trap 'kill $pid 2>/dev/null' EXIT
+trap 'kill $pid 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 100); do grep -q listening "$log" && break; sleep 0.1; done
 base=$(sed -n 's/^listening on //p' "$log")
 
-script=$(mktemp --suffix=.lua)
-cat >"$script" <<'LUA'
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.body = '{"sql":"select name, age from people where age > 30 order by id"}'
+report='
 done = function(summary, latency, requests)
   io.write(string.format("requests/s %.0f  p50 %.1f ms  p99 %.1f ms  errors %d (non-2xx %d)\n",
     summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000,
     latency:percentile(99) / 1000,
     summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
     summary.errors.status))
-end
+end'
+
+same="$work/same.lua"
+cat >"$same" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"sql":"select name, age from people where age > 30 order by id"}'
+$report
 LUA
-echo "POST $base/v1/sql for ${seconds}s with $connections connections"
-wrk -t2 -c"$connections" -d"${seconds}s" --timeout 5s -s "$script" "$base/v1/sql" | tail -1
-echo "goal: 3000 requests/s, p99 under 20 ms, no errors"
+template='select id, customer, amount from orders where id = {id} /* {n} */'
+varied="$work/varied.lua"
+cat >"$varied" <<LUA
+local n = 0
+request = function()
+  n = n + 1
+  local sql = string.format("select id, customer, amount from orders where id = %d /* %d */",
+    math.random(1, $rows), n)
+  return wrk.format("POST", "/v1/sql", {["Content-Type"] = "application/json"},
+    '{"sql":"' .. sql .. '"}')
+end
+$report
+LUA
+
+sql() { curl -sf -H 'Content-Type: application/json' -d "{\"sql\":\"$1\"}" "$base/v1/sql"; }
+sql "select name, age from people where age > 30 order by id" >/dev/null # warm
+
+echo "1. the same query, POST /v1/sql for ${seconds}s, $connections connections"
+printf '   '
+wrk -t2 -c"$connections" -d"${seconds}s" --timeout 5s -s "$same" "$base/v1/sql" | tail -1
+echo "   goal: >= 10000 requests/s, p99 < 10 ms, no errors"
+
+echo "2. a different query each time, ${seconds}s, $connections connections; ingests land meanwhile"
+# 3. runs during 2: a new version of `counter`, then the next query must see it.
+fresh() {
+  local ok=0 tries=0
+  echo 'v' >"$work/counter.csv"
+  sleep 1
+  while kill -0 "$wrk_pid" 2>/dev/null && [ "$tries" -lt 20 ]; do
+    tries=$((tries + 1))
+    sql "select v from counter" >/dev/null || true
+    echo "v
+$tries" >"$work/counter.csv"
+    curl -sf -X POST --data-binary @"$work/counter.csv" "$base/v1/ingest?name=counter&mode=replace" >/dev/null
+    if sql "select v from counter" | grep -q "\"rows\":\[\[$tries\]\]"; then ok=$((ok + 1)); fi
+    sleep 0.2
+  done
+  echo "3. ingests seen by the very next query: $ok of $tries (goal: all)"
+}
+wrk -t2 -c"$connections" -d"${seconds}s" --timeout 5s -s "$varied" "$base/v1/sql" >"$work/varied.out" &
+wrk_pid=$!
+fresh >"$work/fresh.out"
+wait "$wrk_pid"
+http=$(tail -1 "$work/varied.out")
+echo "   http:       $http"
+inproc=$("$harness" "$LAKE_HOME" "$seconds" 2 "$template" "$rows")
+echo "   in-process: $inproc (embedded DuckDB, 2 threads, same statements)"
+awk -v h="$http" -v d="$inproc" 'BEGIN {
+  split(h, a, " "); split(d, b, " ");
+  printf "   ratio http / in-process: %.2f (goal: >= 0.70)\n", a[2] / b[2] }'
+cat "$work/fresh.out"

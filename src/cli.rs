@@ -192,4 +192,10 @@ pub struct ServeArgs {
     /// Rows a query returns at most ("truncated": true beyond).
     #[arg(long, default_value_t = 100_000)]
     pub max_rows: usize,
+    /// Bytes of rows a query answer holds at most ("truncated": true beyond).
+    #[arg(long, default_value = "256MiB", value_parser = crate::store::cache::parse_size)]
+    pub max_result_bytes: u64,
+    /// Memory for answers kept for repeated queries (0: none).
+    #[arg(long, default_value = "64MiB", value_parser = crate::store::cache::parse_size)]
+    pub result_cache: u64,
 }

@@ -1,9 +1,11 @@
 //! A lake home opened: its catalog and its store, and the operations that the
 //! CLI and the server share.
 
+use std::collections::HashSet;
 use std::fs;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
@@ -210,7 +212,8 @@ pub struct DatasetSummary {
 pub struct Lake {
     home: PathBuf,
     catalog: Catalog,
-    store: Store,
+    /// Shared by every [`Lake::reopen`]ed handle: one S3 client and cache.
+    store: Arc<Store>,
     store_url: StoreUrl,
 }
 
@@ -270,11 +273,28 @@ impl Lake {
         let mut lake = Lake {
             home: home.to_owned(),
             catalog,
-            store,
+            store: Arc::new(store),
             store_url: url,
         };
         lake.record_missing_stats()?;
         Ok(lake)
+    }
+
+    /// Another handle on the same lake: a catalog connection of its own, the
+    /// same store (and S3 client and cache). Much cheaper than opening.
+    pub fn reopen(&self) -> Result<Lake, LakeError> {
+        Ok(Lake {
+            home: self.home.clone(),
+            catalog: Catalog::open(&self.home.join(CATALOG_FILE))?,
+            store: self.store.clone(),
+            store_url: self.store_url.clone(),
+        })
+    }
+
+    /// A number that changes whenever another connection commits to the
+    /// catalog: a cheap test of whether the lake changed.
+    pub fn change_counter(&self) -> Result<i64, LakeError> {
+        Ok(self.catalog.data_version()?)
     }
 
     /// Records the statistics of objects a catalog from before DuckLake
@@ -545,44 +565,6 @@ impl Lake {
         Ok(engine)
     }
 
-    /// Runs untrusted SQL on `engine`, a fresh connection to a
-    /// [`Self::sandboxed_engine`]: one SELECT, interrupted after `timeout`.
-    pub fn query_read_only(
-        &self,
-        engine: QueryEngine,
-        sql: &str,
-        at: Option<SnapshotId>,
-        timeout: std::time::Duration,
-        sink: &mut dyn FnMut(&SchemaRef, &RecordBatch) -> anyhow::Result<ControlFlow<()>>,
-    ) -> Result<SchemaRef, LakeError> {
-        self.register_datasets(&engine, sql, at)?;
-        let interrupt = engine.interrupt_handle();
-        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-        let timer = std::thread::spawn(move || {
-            // Only a timeout interrupts; a finished query drops the sender.
-            if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = done_rx.recv_timeout(timeout) {
-                interrupt.interrupt();
-            }
-        });
-        let result = engine.run(&crate::engine::query::read_only(sql), sink);
-        drop(done_tx);
-        let _ = timer.join();
-        result.map_err(|e| {
-            match e {
-                QueryError::Sql(msg) if msg.contains("Expected a single SELECT statement") => {
-                    QueryError::Sql("only one SELECT statement is allowed".to_owned())
-                }
-                QueryError::Sql(msg) if msg.contains("INTERRUPT") || msg.contains("nterrupted") => {
-                    QueryError::Sql(format!(
-                        "query took longer than {timeout:?} and was stopped"
-                    ))
-                }
-                other => other,
-            }
-            .into()
-        })
-    }
-
     /// Registers, as views, the datasets `sql` may name, as they were at
     /// snapshot `at` (default: now).
     pub fn register_datasets(
@@ -596,12 +578,30 @@ impl Lake {
             Some(at) => at,
             None => self.catalog.current_snapshot()?,
         };
-        let mut in_use = std::collections::HashSet::new();
-        for name in self.catalog.names(Some(at))? {
-            if !words.contains(&name.to_lowercase()) {
-                continue;
-            }
-            let state = self.catalog.table_state(&name, Some(at))?;
+        let names: Vec<String> = self
+            .catalog
+            .names(Some(at))?
+            .into_iter()
+            .filter(|name| words.contains(&name.to_lowercase()))
+            .collect();
+        let in_use = self.register_views(engine, &names, at)?;
+        self.store.release(&in_use);
+        Ok(())
+    }
+
+    /// Registers the datasets `names` (as the catalog spells them) as views
+    /// as they were at snapshot `at`; a dataset that cannot be read becomes
+    /// a view that fails with the reason. Returns the local files the views
+    /// read, which the cache must keep while they are in use.
+    pub fn register_views(
+        &self,
+        engine: &QueryEngine,
+        names: &[String],
+        at: SnapshotId,
+    ) -> Result<HashSet<PathBuf>, LakeError> {
+        let mut in_use = HashSet::new();
+        for name in names {
+            let state = self.catalog.table_state(name, Some(at))?;
             let registered = self
                 .view_of(&state, &mut in_use)
                 .and_then(|(columns, files)| {
@@ -627,8 +627,7 @@ impl Lake {
                 engine.register_broken(&state.name, &columns, &reason)?;
             }
         }
-        self.store.release(&in_use);
-        Ok(())
+        Ok(in_use)
     }
 
     /// The columns and local files of a dataset's view, or why it cannot be
@@ -636,7 +635,7 @@ impl Lake {
     fn view_of(
         &self,
         state: &TableState,
-        in_use: &mut std::collections::HashSet<PathBuf>,
+        in_use: &mut HashSet<PathBuf>,
     ) -> Result<(Vec<ViewColumn>, Vec<ViewFile>), String> {
         if !state.problems.is_empty() {
             return Err(state.problems.join("; "));

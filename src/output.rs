@@ -219,6 +219,35 @@ pub fn arrow_cell(array: &dyn Array, row: usize, opts: &FormatOptions) -> Value 
         DataType::Utf8 => Value::String(array.as_string::<i32>().value(row).to_owned()),
         DataType::LargeUtf8 => Value::String(array.as_string::<i64>().value(row).to_owned()),
         DataType::Utf8View => Value::String(array.as_string_view().value(row).to_owned()),
+        // Nested values are JSON values too, as DuckDB's own JSON gives them.
+        DataType::List(_) => list(&array.as_list::<i32>().value(row), opts),
+        DataType::LargeList(_) => list(&array.as_list::<i64>().value(row), opts),
+        DataType::FixedSizeList(_, _) => list(&array.as_fixed_size_list().value(row), opts),
+        DataType::Struct(fields) => {
+            let columns = array.as_struct().columns();
+            Value::Object(
+                fields
+                    .iter()
+                    .zip(columns)
+                    .map(|(f, c)| (f.name().clone(), arrow_cell(c.as_ref(), row, opts)))
+                    .collect(),
+            )
+        }
+        DataType::Map(_, _) => {
+            let entries = array.as_map().value(row);
+            let (keys, values) = (entries.column(0), entries.column(1));
+            Value::Object(
+                (0..entries.len())
+                    .map(|i| {
+                        let key = match arrow_cell(keys.as_ref(), i, opts) {
+                            Value::String(s) => s,
+                            other => other.to_string(),
+                        };
+                        (key, arrow_cell(values.as_ref(), i, opts))
+                    })
+                    .collect(),
+            )
+        }
         _ => match ArrayFormatter::try_new(array, opts) {
             Ok(f) => Value::String(f.value(row).to_string()),
             Err(_) => Value::String(format!("<{}>", array.data_type())),
@@ -226,8 +255,24 @@ pub fn arrow_cell(array: &dyn Array, row: usize, opts: &FormatOptions) -> Value 
     }
 }
 
+/// The values of one list as a JSON array.
+fn list(values: &dyn Array, opts: &FormatOptions) -> Value {
+    Value::Array(
+        (0..values.len())
+            .map(|i| arrow_cell(values, i, opts))
+            .collect(),
+    )
+}
+
+/// A float as a JSON number; NaN and the infinities, which JSON has no
+/// number for, as the strings `"NaN"`, `"Infinity"` and `"-Infinity"`.
 fn float(v: f64) -> Value {
-    serde_json::Number::from_f64(v).map_or_else(|| Value::String(v.to_string()), Value::Number)
+    match serde_json::Number::from_f64(v) {
+        Some(n) => Value::Number(n),
+        None if v.is_nan() => Value::String("NaN".to_owned()),
+        None if v > 0.0 => Value::String("Infinity".to_owned()),
+        None => Value::String("-Infinity".to_owned()),
+    }
 }
 
 /// The SQL name of an Arrow type as DuckDB spells it.
@@ -253,8 +298,23 @@ pub fn sql_type_name(dt: &DataType) -> String {
         DataType::Interval(_) => "INTERVAL".into(),
         DataType::Decimal128(p, s) | DataType::Decimal256(p, s) => format!("DECIMAL({p},{s})"),
         DataType::List(f) | DataType::LargeList(f) => format!("{}[]", sql_type_name(f.data_type())),
-        DataType::Struct(_) => "STRUCT".into(),
-        DataType::Map(_, _) => "MAP".into(),
+        DataType::FixedSizeList(f, n) => format!("{}[{n}]", sql_type_name(f.data_type())),
+        DataType::Struct(fields) => format!(
+            "STRUCT({})",
+            fields
+                .iter()
+                .map(|f| format!("{} {}", f.name(), sql_type_name(f.data_type())))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        DataType::Map(entries, _) => match entries.data_type() {
+            DataType::Struct(kv) if kv.len() == 2 => format!(
+                "MAP({}, {})",
+                sql_type_name(kv[0].data_type()),
+                sql_type_name(kv[1].data_type())
+            ),
+            _ => "MAP".into(),
+        },
         other => other.to_string(),
     }
 }

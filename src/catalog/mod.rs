@@ -334,6 +334,14 @@ impl Catalog {
         Ok(path)
     }
 
+    /// SQLite's `data_version`: it changes whenever another connection
+    /// commits to the catalog file, and reading it costs no catalog read.
+    pub fn data_version(&self) -> Result<i64, CatalogError> {
+        self.conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))
+            .map_err(sql("reading the data version"))
+    }
+
     /// The newest snapshot.
     pub fn current_snapshot(&self) -> Result<SnapshotId, CatalogError> {
         read::last_snapshot(&self.conn).map(|s| s.id)

@@ -23,6 +23,8 @@ pub fn run(
         max_concurrency: args.max_concurrency.max(1),
         query_timeout: Duration::from_secs(args.query_timeout),
         max_rows: args.max_rows,
+        max_result_bytes: usize::try_from(args.max_result_bytes).unwrap_or(usize::MAX),
+        result_cache: args.result_cache,
     };
     serve(opts, |addr| {
         printer.message(&format!("listening on http://{addr}"))

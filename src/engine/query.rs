@@ -21,6 +21,8 @@ pub enum QueryError {
     Open(String),
     #[error("dataset {name}: {reason}")]
     Dataset { name: String, reason: String },
+    #[error("the query was stopped")]
+    Interrupted,
     #[error("writing the result")]
     Output(#[source] anyhow::Error),
 }
@@ -93,8 +95,11 @@ impl QueryEngine {
         let conn = Connection::open_in_memory().map_err(|e| QueryError::Open(e.to_string()))?;
         // Extensions are never downloaded: the parquet reader is built in, and
         // a machine behind a firewall must behave like any other.
+        // Objects never change once written (their names are their
+        // hashes), so their Parquet footers can be kept between queries.
         conn.execute_batch(
-            "SET autoinstall_known_extensions = false; SET autoload_known_extensions = false;",
+            "SET autoinstall_known_extensions = false; SET autoload_known_extensions = false; \
+             SET parquet_metadata_cache = true;",
         )
         .map_err(|e| QueryError::Open(e.to_string()))?;
         Ok(QueryEngine { conn })
@@ -177,6 +182,13 @@ impl QueryEngine {
             .map_err(|e| QueryError::Sql(e.to_string()))
     }
 
+    /// Runs statements that return nothing (trusted SQL only).
+    pub fn execute(&self, sql: &str) -> Result<(), QueryError> {
+        self.conn
+            .execute_batch(sql)
+            .map_err(|e| QueryError::Sql(e.to_string()))
+    }
+
     /// Locks the database down for untrusted SQL: no file outside `allowed`
     /// (the lake's own objects), no extension, no setting changed after.
     pub fn sandbox(&self, allowed: &[PathBuf]) -> Result<(), QueryError> {
@@ -196,6 +208,25 @@ impl QueryEngine {
     /// A handle that stops the running query from another thread.
     pub fn interrupt_handle(&self) -> std::sync::Arc<duckdb::InterruptHandle> {
         self.conn.interrupt_handle()
+    }
+
+    /// Runs untrusted SQL (see [`read_only`]): exactly one SELECT. A query
+    /// stopped by [`Self::interrupt_handle`] fails with
+    /// [`QueryError::Interrupted`].
+    pub fn run_read_only(
+        &self,
+        sql: &str,
+        sink: &mut dyn FnMut(&SchemaRef, &RecordBatch) -> anyhow::Result<ControlFlow<()>>,
+    ) -> Result<SchemaRef, QueryError> {
+        self.run(&read_only(sql), sink).map_err(|e| match e {
+            QueryError::Sql(msg) if msg.contains("Expected a single SELECT statement") => {
+                QueryError::Sql("only one SELECT statement is allowed".to_owned())
+            }
+            QueryError::Sql(msg) if msg.contains("INTERRUPT") || msg.contains("nterrupted") => {
+                QueryError::Interrupted
+            }
+            other => other,
+        })
     }
 
     /// Runs one statement, handing each result batch to `sink` until it says

@@ -1,5 +1,6 @@
 //! What every request passes first: the bearer token, the body size from
-//! Content-Length (413 before any byte is read) and the concurrency limit.
+//! Content-Length (413 before any byte is read) and the concurrency limit,
+//! whose permit the request's work holds until it ends.
 
 use std::sync::Arc;
 
@@ -7,6 +8,7 @@ use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use tokio::sync::OwnedSemaphorePermit;
 
 use super::{ApiError, AppState};
 
@@ -46,7 +48,7 @@ pub(crate) async fn guard(
     if declared.is_some_and(|n| n > state.opts.max_body) {
         return ApiError::too_large(state.opts.max_body).into_response();
     }
-    let Ok(_permit) = state.permits.clone().try_acquire_owned() else {
+    let Ok(permit) = state.permits.clone().try_acquire_owned() else {
         return ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "busy",
@@ -54,8 +56,17 @@ pub(crate) async fn guard(
         )
         .into_response();
     };
+    // The work a request starts holds the permit until it really ends: a
+    // blocking query or ingest, a download still streaming.
+    let mut request = request;
+    request.extensions_mut().insert(Permit(Arc::new(permit)));
     next.run(request).await
 }
+
+/// One of the server's concurrency permits, shared by everything a request
+/// started; released when the last holder drops it.
+#[derive(Clone)]
+pub(crate) struct Permit(#[allow(dead_code)] Arc<OwnedSemaphorePermit>);
 
 #[cfg(test)]
 mod tests {

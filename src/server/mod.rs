@@ -4,11 +4,14 @@
 
 mod error;
 mod limits;
+mod pool;
+mod queries;
+pub(crate) mod result_cache;
 mod routes;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
@@ -17,7 +20,6 @@ use axum::routing::{get, post};
 use thiserror::Error;
 use tokio::sync::Semaphore;
 
-use crate::engine::query::QueryEngine;
 use crate::lake::{Lake, LakeError, OpenOptions};
 
 pub use error::ApiError;
@@ -57,30 +59,32 @@ pub struct ServeOptions {
     pub query_timeout: Duration,
     /// Rows a query returns at most (`"truncated": true` beyond).
     pub max_rows: usize,
+    /// Bytes of rows a query answer holds at most (truncated beyond).
+    pub max_result_bytes: usize,
+    /// Memory for answers kept for repeated queries.
+    pub result_cache: u64,
 }
 
 /// What every handler shares.
 pub(crate) struct AppState {
     pub opts: ServeOptions,
     pub permits: Arc<Semaphore>,
-    /// One sandboxed DuckDB; each query gets a connection of its own, so
-    /// queries run in parallel on the database's threads.
-    pub engine: std::sync::Mutex<QueryEngine>,
+    /// The lake opened once; [`AppState::lake`] hands out handles on it.
+    root: Mutex<Lake>,
+    lakes: Arc<pool::Pool<Lake>>,
+    pub queries: queries::Queries,
 }
 
 impl AppState {
-    /// Opens the lake for one request (a catalog connection of its own).
-    pub fn lake(&self) -> Result<Lake, LakeError> {
-        Lake::open_with(&self.opts.home, &self.opts.open)
-    }
-
-    /// A new connection to the shared sandboxed database.
-    pub fn connection(&self) -> Result<QueryEngine, LakeError> {
-        let engine = self
-            .engine
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        Ok(engine.connect()?)
+    /// A handle on the lake for one request: a catalog connection of its
+    /// own, the server's one store.
+    pub fn lake(&self) -> Result<pool::Pooled<Lake>, LakeError> {
+        self.lakes.take(|| {
+            self.root
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .reopen()
+        })
     }
 }
 
@@ -102,7 +106,11 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/v1/sql", post(routes::sql))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
-        .layer(DefaultBodyLimit::disable())
+        // Bodies read whole (the SQL request) stop at the limit whatever
+        // the framing; streamed ones (uploads) count their own bytes.
+        .layer(DefaultBodyLimit::max(
+            usize::try_from(state.opts.max_body).unwrap_or(usize::MAX),
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             limits::guard,
@@ -118,7 +126,8 @@ pub fn serve(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(), S
     }
     // Create the home, check the store and lock the database down before
     // the first request.
-    let engine = Lake::open_with(&opts.home, &opts.open)?.sandboxed_engine()?;
+    let lake = Lake::open_with(&opts.home, &opts.open)?;
+    let queries = queries::Queries::open(&lake, opts.result_cache)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -132,8 +141,10 @@ pub fn serve(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(), S
         ready(listener.local_addr()?);
         let state = Arc::new(AppState {
             permits: Arc::new(Semaphore::new(opts.max_concurrency)),
+            lakes: pool::Pool::new(opts.max_concurrency.min(32)),
+            root: Mutex::new(lake),
+            queries,
             opts,
-            engine: std::sync::Mutex::new(engine),
         });
         axum::serve(listener, router(state))
             .with_graceful_shutdown(shutdown_signal())

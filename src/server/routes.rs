@@ -2,41 +2,53 @@
 //! with the same library calls the CLI makes, answer JSON.
 
 use std::io::{Read, Write};
-use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
-use axum::http::{StatusCode, header};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Extension, FromRequest, Multipart, Path, Query, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::limits::Permit;
+use super::queries::{Cancel, CancelOnDrop, QueryRequest};
+use super::result_cache::Answer;
 use super::{ApiError, AppState};
 use crate::catalog::{CommitStatus, WriteMode};
 use crate::engine::convert::{CsvOptions, NoProgress};
 use crate::engine::source::Source;
 use crate::lake::{IngestRequest, Lake, LakeError, default_delimiter, name_for_file};
-use crate::output::{arrow_cell, sql_type_name};
+use crate::engine::query::QueryError;
 use crate::store::chunks::ChunkReader;
 use crate::store::key;
 
 /// Most keys one listing returns.
 const MAX_LIST: usize = 1000;
 
-/// Runs lake work off the async threads.
+/// Runs lake work off the async threads, holding the request's permit
+/// until the work ends (even if the client has gone).
 async fn blocking<T: Send + 'static>(
     state: &Arc<AppState>,
-    work: impl FnOnce(Lake) -> Result<T, LakeError> + Send + 'static,
+    permit: Permit,
+    work: impl FnOnce(&mut Lake) -> Result<T, LakeError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let state = state.clone();
-    tokio::task::spawn_blocking(move || work(state.lake()?))
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
-        .map_err(ApiError::from)
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        work(&mut *state.lake()?)
+    })
+    .await
+    .map_err(internal)?
+    .map_err(ApiError::from)
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
 }
 
 /// Writes a request body to a temporary file in the lake's scratch folder,
@@ -87,6 +99,7 @@ fn bad_query(rejection: QueryRejection) -> ApiError {
 
 pub(crate) async fn put_object(
     State(state): State<Arc<AppState>>,
+    Extension(permit): Extension<Permit>,
     Path(key): Path<String>,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -98,6 +111,7 @@ pub(crate) async fn put_object(
     let shared = state.clone();
     let stored_key = key.clone();
     let work = tokio::task::spawn_blocking(move || -> Result<u64, LakeError> {
+        let _permit = permit;
         let mut rx = rx;
         let mut reader = ChunkReader::new(|| rx.blocking_recv());
         Ok(shared.lake()?.store().put(&stored_key, &mut reader)?)
@@ -128,9 +142,7 @@ pub(crate) async fn put_object(
             .await;
     }
     drop(tx);
-    let stored = work
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    let stored = work.await.map_err(internal)?;
     if let Some(refused) = refused {
         return Err(refused);
     }
@@ -144,12 +156,15 @@ pub(crate) async fn put_object(
 
 pub(crate) async fn get_object(
     State(state): State<Arc<AppState>>,
+    Extension(permit): Extension<Permit>,
     Path(key): Path<String>,
 ) -> Result<Response, ApiError> {
-    let reader = blocking(&state, move |lake| Ok(lake.store().get(&key)?)).await?;
-    // Stream in chunks from a blocking reader: memory stays bounded.
+    let reader = blocking(&state, permit.clone(), move |lake| Ok(lake.store().get(&key)?)).await?;
+    // Stream in chunks from a blocking reader: memory stays bounded, and
+    // the download holds its permit until the last byte is sent.
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         let mut reader = reader;
         loop {
             let mut buf = vec![0u8; 256 * 1024];
@@ -180,9 +195,10 @@ pub(crate) async fn get_object(
 
 pub(crate) async fn delete_object(
     State(state): State<Arc<AppState>>,
+    Extension(permit): Extension<Permit>,
     Path(key): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    blocking(&state, move |lake| Ok(lake.store().delete(&key)?)).await?;
+    blocking(&state, permit, move |lake| Ok(lake.store().delete(&key)?)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -196,11 +212,12 @@ pub(crate) struct ListQuery {
 
 pub(crate) async fn list_objects(
     State(state): State<Arc<AppState>>,
+    Extension(permit): Extension<Permit>,
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Query(q) = q.map_err(bad_query)?;
     let limit = q.limit.unwrap_or(MAX_LIST).clamp(1, MAX_LIST);
-    let mut objects = blocking(&state, move |lake| {
+    let mut objects = blocking(&state, permit, move |lake| {
         Ok(lake
             .store()
             .list(&q.prefix, q.start_after.as_deref(), limit + 1)?)
@@ -222,25 +239,28 @@ pub(crate) async fn list_objects(
 
 pub(crate) async fn list_datasets(
     State(state): State<Arc<AppState>>,
+    Extension(permit): Extension<Permit>,
 ) -> Result<Json<Value>, ApiError> {
-    let datasets = blocking(&state, |lake| lake.summaries()).await?;
+    let datasets = blocking(&state, permit, |lake| lake.summaries()).await?;
     Ok(Json(json!({"datasets": datasets})))
 }
 
 pub(crate) async fn show_dataset(
     State(state): State<Arc<AppState>>,
+    Extension(permit): Extension<Permit>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     Ok(Json(
-        blocking(&state, move |lake| lake.describe(&name)).await?,
+        blocking(&state, permit, move |lake| lake.describe(&name)).await?,
     ))
 }
 
 pub(crate) async fn dataset_log(
     State(state): State<Arc<AppState>>,
+    Extension(permit): Extension<Permit>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let entries = blocking(&state, move |lake| lake.log(Some(&name))).await?;
+    let entries = blocking(&state, permit, move |lake| lake.log(Some(&name))).await?;
     Ok(Json(json!({ "snapshots": entries })))
 }
 
@@ -255,6 +275,7 @@ pub(crate) struct IngestQuery {
 
 pub(crate) async fn ingest(
     State(state): State<Arc<AppState>>,
+    Extension(permit): Extension<Permit>,
     q: Result<Query<IngestQuery>, QueryRejection>,
     request: Request,
 ) -> Result<Response, ApiError> {
@@ -308,7 +329,7 @@ pub(crate) async fn ingest(
     let label = file_name
         .clone()
         .unwrap_or_else(|| "request body".to_owned());
-    let report = blocking(&state, move |mut lake| {
+    let report = blocking(&state, permit, move |lake| {
         let delimiter = default_delimiter(file_name.as_deref().map(std::path::Path::new));
         let source = Source::temp(file.into_temp_path(), &label).map_err(|source| {
             crate::store::StoreError::Io {
@@ -347,46 +368,98 @@ struct SqlRequest {
 
 pub(crate) async fn sql(
     State(state): State<Arc<AppState>>,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+    Extension(permit): Extension<Permit>,
+    headers: axum::http::HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body.map_err(|rejection| match rejection {
+        BytesRejection::FailedToBufferBody(_)
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE =>
+        {
+            ApiError::too_large(state.opts.max_body)
+        }
+        other => ApiError::bad_request(format!("reading the body: {}", other.body_text())),
+    })?;
     let request: SqlRequest = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("expected {{\"sql\": \"...\"}}: {e}")))?;
-    let (timeout, max_rows) = (state.opts.query_timeout, state.opts.max_rows);
+    let at = match request.at {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(Value::String(s)) => Some(s),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "\"at\" must be a snapshot id or a time, not {other}"
+            )));
+        }
+    };
+    let request = QueryRequest {
+        sql: request.sql,
+        at,
+        max_rows: state.opts.max_rows,
+        max_bytes: state.opts.max_result_bytes,
+    };
+    // Answers kept for the newest snapshot need no DuckDB at all.
+    let current = match request.at {
+        None => Some(state.queries.current()?),
+        Some(_) => None,
+    };
+    if let Some((snapshot, _)) = &current
+        && let Some(answer) = state.queries.cached(&request.sql, *snapshot)
+    {
+        return respond(&answer, &headers);
+    }
+    let _slot = state.queries.slots.clone().acquire_owned().await.map_err(internal)?;
+    let mut conn = state.queries.connection()?;
+    let cancel = Cancel::new(conn.interrupt_handle());
+    // Dropped with this future when the client hangs up: the query stops.
+    let on_drop = CancelOnDrop(Some(cancel.clone()));
     let shared = state.clone();
-    let answer = blocking(&state, move |lake| {
-        let at = match &request.at {
-            None | Some(Value::Null) => None,
-            Some(Value::Number(n)) => Some(lake.resolve_snapshot(&n.to_string())?),
-            Some(Value::String(s)) => Some(lake.resolve_snapshot(s)?),
-            Some(other) => {
-                return Err(LakeError::Usage(format!(
-                    "\"at\" must be a snapshot id or a time, not {other}"
-                )));
-            }
-        };
-        let engine = shared.connection()?;
-        let mut rows: Vec<Value> = Vec::new();
-        let mut truncated = false;
-        let opts = arrow::util::display::FormatOptions::default();
-        let schema = lake.query_read_only(engine, &request.sql, at, timeout, &mut |_, batch| {
-            for row in 0..batch.num_rows() {
-                if rows.len() == max_rows {
-                    truncated = true;
-                    return Ok(ControlFlow::Break(()));
-                }
-                let cells: Vec<Value> = batch.columns().iter().map(|c| arrow_cell(c.as_ref(), row, &opts)).collect();
-                rows.push(Value::Array(cells));
-            }
-            Ok(ControlFlow::Continue(()))
-        })?;
-        let columns: Vec<Value> = schema
-            .fields()
-            .iter()
-            .map(|f| json!({"name": f.name(), "type": sql_type_name(f.data_type())}))
-            .collect();
-        let row_count = rows.len();
-        Ok(json!({"columns": columns, "rows": rows, "row_count": row_count, "truncated": truncated}))
-    })
-    .await?;
-    Ok(Json(answer))
+    let finished = cancel.clone();
+    let mut task = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        let lakes = || shared.lake();
+        let answer = shared.queries.answer(&mut conn, &request, current, &lakes);
+        if finished.finish() {
+            conn.discard(); // an interrupt may still be pending on it
+        }
+        answer
+    });
+    let timeout = state.opts.query_timeout;
+    let joined = match tokio::time::timeout(timeout, &mut task).await {
+        Ok(joined) => joined,
+        Err(_) => {
+            cancel.interrupt();
+            task.await
+        }
+    };
+    on_drop.disarm();
+    let answer = joined.map_err(internal)?.map_err(|e| match e {
+        LakeError::Query(QueryError::Interrupted) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "sql_error",
+            format!("query took longer than {timeout:?} and was stopped"),
+        ),
+        other => ApiError::from(other),
+    })?;
+    respond(&answer, &headers)
+}
+
+/// An answer, or 304 when the client holds it already (`If-None-Match`).
+fn respond(answer: &Answer, headers: &axum::http::HeaderMap) -> Result<Response, ApiError> {
+    let etag = HeaderValue::from_str(&answer.etag).map_err(internal)?;
+    let not_modified = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == answer.etag || t.trim() == "*"));
+    if not_modified {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
+    }
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(answer.content_type)),
+            (header::ETAG, etag),
+        ],
+        answer.body.clone(),
+    )
+        .into_response())
 }

@@ -1,0 +1,393 @@
+//! `/v1/sql` at speed: one sandboxed DuckDB per server, a pool of its
+//! connections that keep their dataset views from one query to the next,
+//! a change counter that says when the catalog moved (then, and only then,
+//! views are made again), and a cache of whole answers.
+
+use std::collections::{HashMap, HashSet};
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::body::Bytes;
+use serde_json::{Value, json};
+
+use super::pool::{Pool, Pooled};
+use super::result_cache::{Answer, AnswerKey, ResultCache, etag_of};
+use crate::catalog::SnapshotId;
+use crate::engine::query::{QueryEngine, QueryError, quote_ident, referenced_names};
+use crate::lake::{Lake, LakeError};
+use crate::output::{arrow_cell, sql_type_name};
+
+/// Queries DuckDB runs at once per core; more wait their turn, so that
+/// connections (and their views) are few and reused.
+const QUERIES_PER_CORE: usize = 2;
+
+/// Words that make a query's answer change from one run to the next: its
+/// answer is never cached.
+const VOLATILE: &[&str] = &[
+    "random",
+    "uuid",
+    "gen_random_uuid",
+    "uuidv4",
+    "uuidv7",
+    "now",
+    "today",
+    "current_date",
+    "current_time",
+    "current_timestamp",
+    "get_current_time",
+    "get_current_timestamp",
+    "localtime",
+    "localtimestamp",
+    "transaction_timestamp",
+    "nextval",
+    "currval",
+    "setseed",
+    "current_localtime",
+    "current_localtimestamp",
+];
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The files each connection's views read: the cache keeps them.
+type Pins = Arc<Mutex<HashMap<PathBuf, usize>>>;
+
+/// A connection to the server's database and the views it holds.
+pub(crate) struct ViewConnection {
+    engine: QueryEngine,
+    /// The snapshot its views show.
+    at: Option<SnapshotId>,
+    /// Datasets registered as views, by their catalog spelling.
+    views: HashSet<String>,
+    /// Files those views read, pinned in `pins`.
+    files: HashSet<PathBuf>,
+    pins: Pins,
+}
+
+impl ViewConnection {
+    /// Drops every view: the catalog moved on.
+    fn forget(&mut self) -> Result<(), QueryError> {
+        for name in self.views.drain() {
+            self.engine
+                .execute(&format!("DROP VIEW IF EXISTS {}", quote_ident(&name)))?;
+        }
+        self.unpin();
+        Ok(())
+    }
+
+    fn unpin(&mut self) {
+        let mut pins = lock(&self.pins);
+        for path in self.files.drain() {
+            if let Some(n) = pins.get_mut(&path) {
+                *n -= 1;
+                if *n == 0 {
+                    pins.remove(&path);
+                }
+            }
+        }
+    }
+
+    fn pin(&mut self, files: HashSet<PathBuf>) {
+        let mut pins = lock(&self.pins);
+        for path in files {
+            if self.files.insert(path.clone()) {
+                *pins.entry(path).or_default() += 1;
+            }
+        }
+    }
+
+    /// A handle that stops this connection's running query.
+    pub fn interrupt_handle(&self) -> Arc<duckdb::InterruptHandle> {
+        self.engine.interrupt_handle()
+    }
+}
+
+impl Drop for ViewConnection {
+    fn drop(&mut self) {
+        self.unpin();
+    }
+}
+
+/// What the change counter last said.
+struct Watch {
+    /// A catalog connection of its own, only for the counter.
+    lake: Lake,
+    counter: i64,
+    snapshot: SnapshotId,
+    /// Lower-cased name -> catalog spelling, at `snapshot`.
+    names: Arc<HashMap<String, String>>,
+}
+
+/// One `/v1/sql` request.
+pub(crate) struct QueryRequest {
+    pub sql: String,
+    /// A snapshot id or time (as given), or now.
+    pub at: Option<String>,
+    pub max_rows: usize,
+    pub max_bytes: usize,
+}
+
+/// The snapshot a query reads and the datasets in it (lower-cased name ->
+/// catalog spelling).
+pub(crate) type Snapshot = (SnapshotId, Arc<HashMap<String, String>>);
+
+/// The server's query machinery.
+pub(crate) struct Queries {
+    /// Turns to run a query in DuckDB.
+    pub slots: Arc<tokio::sync::Semaphore>,
+    engine: Mutex<QueryEngine>,
+    connections: Arc<Pool<ViewConnection>>,
+    watch: Mutex<Watch>,
+    pins: Pins,
+    results: ResultCache,
+}
+
+fn names_at(lake: &Lake, at: SnapshotId) -> Result<Arc<HashMap<String, String>>, LakeError> {
+    Ok(Arc::new(
+        lake.catalog()
+            .names(Some(at))?
+            .into_iter()
+            .map(|n| (n.to_lowercase(), n))
+            .collect(),
+    ))
+}
+
+impl Queries {
+    /// Opens the sandboxed database of `lake` and watches its catalog.
+    pub fn open(lake: &Lake, result_cache_bytes: u64) -> Result<Queries, LakeError> {
+        let engine = lake.sandboxed_engine()?;
+        let watcher = lake.reopen()?;
+        let counter = watcher.change_counter()?;
+        let snapshot = watcher.catalog().current_snapshot()?;
+        let names = names_at(&watcher, snapshot)?;
+        let slots = std::thread::available_parallelism().map_or(2, |n| n.get()) * QUERIES_PER_CORE;
+        Ok(Queries {
+            slots: Arc::new(tokio::sync::Semaphore::new(slots)),
+            engine: Mutex::new(engine),
+            connections: Pool::new(slots),
+            watch: Mutex::new(Watch {
+                lake: watcher,
+                counter,
+                snapshot,
+                names,
+            }),
+            pins: Pins::default(),
+            results: ResultCache::new(result_cache_bytes),
+        })
+    }
+
+    /// A connection, with whatever views it kept.
+    pub fn connection(&self) -> Result<Pooled<ViewConnection>, LakeError> {
+        Ok(self.connections.take(|| {
+            Ok::<_, LakeError>(ViewConnection {
+                engine: lock(&self.engine).connect()?,
+                at: None,
+                views: HashSet::new(),
+                files: HashSet::new(),
+                pins: self.pins.clone(),
+            })
+        })?)
+    }
+
+    /// The newest snapshot and its datasets. It is read again only when the
+    /// catalog's change counter moved, so a commit (by this server or any
+    /// other process) is seen by the very next query.
+    pub fn current(&self) -> Result<Snapshot, LakeError> {
+        let mut watch = lock(&self.watch);
+        let counter = watch.lake.change_counter()?;
+        if counter != watch.counter {
+            let snapshot = watch.lake.catalog().current_snapshot()?;
+            if snapshot != watch.snapshot {
+                watch.names = names_at(&watch.lake, snapshot)?;
+                watch.snapshot = snapshot;
+            }
+            watch.counter = counter;
+        }
+        Ok((watch.snapshot, watch.names.clone()))
+    }
+
+    /// The kept answer to `sql` at `snapshot`, if any.
+    pub fn cached(&self, sql: &str, snapshot: SnapshotId) -> Option<Arc<Answer>> {
+        self.results.get(&answer_key(sql, snapshot))
+    }
+
+    /// The answer to `request`, made on `conn` (and kept when the query asks
+    /// for nothing that changes by itself, like the time or random numbers).
+    /// `current` is the newest snapshot when the request names none.
+    pub fn answer(
+        &self,
+        conn: &mut ViewConnection,
+        request: &QueryRequest,
+        current: Option<Snapshot>,
+        lakes: &dyn Fn() -> Result<Pooled<Lake>, LakeError>,
+    ) -> Result<Arc<Answer>, LakeError> {
+        let (snapshot, names) = match (current, &request.at) {
+            (Some(current), _) => current,
+            (None, Some(spec)) => {
+                let lake = lakes()?;
+                let at = lake.resolve_snapshot(spec)?;
+                (at, names_at(&lake, at)?)
+            }
+            (None, None) => self.current()?,
+        };
+        let key = answer_key(&request.sql, snapshot);
+        if let Some(answer) = self.results.get(&key) {
+            return Ok(answer);
+        }
+        let words = referenced_names(&request.sql);
+        if conn.at != Some(snapshot) {
+            conn.forget()?;
+            conn.at = Some(snapshot);
+        }
+        let missing: Vec<String> = words
+            .iter()
+            .filter_map(|w| names.get(w))
+            .filter(|name| !conn.views.contains(*name))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            let lake = lakes()?;
+            let files = lake.register_views(&conn.engine, &missing, snapshot)?;
+            conn.views.extend(missing);
+            conn.pin(files);
+            // The cache may now trim itself, but not below any view's files.
+            let pinned: HashSet<PathBuf> = lock(&self.pins).keys().cloned().collect();
+            lake.store().release(&pinned);
+        }
+        let body = json_answer(&conn.engine, &request.sql, request.max_rows, request.max_bytes)?;
+        let answer = Arc::new(Answer {
+            etag: etag_of(&body),
+            body,
+            content_type: "application/json",
+        });
+        if !VOLATILE.iter().any(|w| words.contains(*w)) {
+            self.results.insert(key, answer.clone());
+        }
+        Ok(answer)
+    }
+}
+
+fn answer_key(sql: &str, snapshot: SnapshotId) -> AnswerKey {
+    AnswerKey {
+        sql: sql.to_owned(),
+        snapshot,
+        format: "json",
+    }
+}
+
+/// Runs untrusted SQL and writes its answer as
+/// `{"columns":[..],"rows":[[..]],"row_count":N,"truncated":B}`, stopping at
+/// `max_rows` rows or `max_bytes` bytes of rows.
+fn json_answer(
+    engine: &QueryEngine,
+    sql: &str,
+    max_rows: usize,
+    max_bytes: usize,
+) -> Result<Bytes, LakeError> {
+    let mut rows: Vec<u8> = Vec::with_capacity(256);
+    let mut row_count = 0usize;
+    let mut truncated = false;
+    let opts = arrow::util::display::FormatOptions::default();
+    let schema = engine.run_read_only(sql, &mut |_, batch| {
+        let columns = batch.columns();
+        for row in 0..batch.num_rows() {
+            if row_count == max_rows {
+                truncated = true;
+                return Ok(ControlFlow::Break(()));
+            }
+            let mark = rows.len();
+            rows.push(if row_count == 0 { b'[' } else { b',' });
+            rows.push(b'[');
+            for (i, column) in columns.iter().enumerate() {
+                if i > 0 {
+                    rows.push(b',');
+                }
+                serde_json::to_writer(&mut rows, &arrow_cell(column.as_ref(), row, &opts))?;
+            }
+            rows.push(b']');
+            if rows.len() > max_bytes {
+                rows.truncate(mark);
+                truncated = true;
+                return Ok(ControlFlow::Break(()));
+            }
+            row_count += 1;
+        }
+        Ok(ControlFlow::Continue(()))
+    })?;
+    if row_count == 0 {
+        rows.push(b'[');
+    }
+    rows.push(b']');
+    let columns: Vec<Value> = schema
+        .fields()
+        .iter()
+        .map(|f| json!({"name": f.name(), "type": sql_type_name(f.data_type())}))
+        .collect();
+    let mut body = Vec::with_capacity(rows.len() + 128);
+    body.extend_from_slice(b"{\"columns\":");
+    serde_json::to_writer(&mut body, &columns).map_err(|e| QueryError::Output(e.into()))?;
+    body.extend_from_slice(b",\"rows\":");
+    body.extend_from_slice(&rows);
+    body.extend_from_slice(format!(",\"row_count\":{row_count},\"truncated\":{truncated}}}").as_bytes());
+    Ok(Bytes::from(body))
+}
+
+/// Stops a query whose client went away or whose time ran out; a
+/// connection that was stopped is closed rather than reused.
+#[derive(Clone)]
+pub(crate) struct Cancel {
+    handle: Arc<duckdb::InterruptHandle>,
+    state: Arc<Mutex<CancelState>>,
+}
+
+#[derive(Default)]
+struct CancelState {
+    done: bool,
+    interrupted: bool,
+}
+
+impl Cancel {
+    pub fn new(handle: Arc<duckdb::InterruptHandle>) -> Cancel {
+        Cancel {
+            handle,
+            state: Arc::default(),
+        }
+    }
+
+    /// Interrupts the query unless it already finished.
+    pub fn interrupt(&self) {
+        let mut state = lock(&self.state);
+        if !state.done {
+            self.handle.interrupt();
+            state.interrupted = true;
+        }
+    }
+
+    /// Called by the query's thread when it finished: whether it was
+    /// interrupted (then its connection must not be reused).
+    pub fn finish(&self) -> bool {
+        let mut state = lock(&self.state);
+        state.done = true;
+        state.interrupted
+    }
+}
+
+/// Interrupts the query when dropped before [`CancelOnDrop::disarm`]: the
+/// handler's future is dropped when the client hangs up.
+pub(crate) struct CancelOnDrop(pub Option<Cancel>);
+
+impl CancelOnDrop {
+    pub fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some(cancel) = self.0.take() {
+            cancel.interrupt();
+        }
+    }
+}
