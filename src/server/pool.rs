@@ -20,7 +20,9 @@ impl<T> Pool<T> {
     }
 
     fn idle(&self) -> std::sync::MutexGuard<'_, Vec<T>> {
-        self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// An idle item, or a new one from `open`.
@@ -34,7 +36,6 @@ impl<T> Pool<T> {
             pool: self.clone(),
         })
     }
-
 }
 
 /// An item taken from a [`Pool`]; it goes back when dropped, unless

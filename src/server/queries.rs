@@ -256,7 +256,12 @@ impl Queries {
             let pinned: HashSet<PathBuf> = lock(&self.pins).keys().cloned().collect();
             lake.store().release(&pinned);
         }
-        let body = json_answer(&conn.engine, &request.sql, request.max_rows, request.max_bytes)?;
+        let body = json_answer(
+            &conn.engine,
+            &request.sql,
+            request.max_rows,
+            request.max_bytes,
+        )?;
         let answer = Arc::new(Answer {
             etag: etag_of(&body),
             body,
@@ -330,7 +335,9 @@ fn json_answer(
     serde_json::to_writer(&mut body, &columns).map_err(|e| QueryError::Output(e.into()))?;
     body.extend_from_slice(b",\"rows\":");
     body.extend_from_slice(&rows);
-    body.extend_from_slice(format!(",\"row_count\":{row_count},\"truncated\":{truncated}}}").as_bytes());
+    body.extend_from_slice(
+        format!(",\"row_count\":{row_count},\"truncated\":{truncated}}}").as_bytes(),
+    );
     Ok(Bytes::from(body))
 }
 

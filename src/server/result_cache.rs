@@ -89,13 +89,10 @@ impl ResultCache {
         let mut inner = self.inner();
         inner.clock += 1;
         let now = inner.clock;
-        if let Some(old) = inner.entries.insert(
-            key.clone(),
-            Entry {
-                answer,
-                used: now,
-            },
-        ) {
+        if let Some(old) = inner
+            .entries
+            .insert(key.clone(), Entry { answer, used: now })
+        {
             inner.order.remove(&old.used);
             inner.bytes -= old.answer.body.len() as u64;
         }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::{Body, Bytes};
-use axum::extract::rejection::QueryRejection;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Extension, FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -21,9 +21,9 @@ use super::result_cache::Answer;
 use super::{ApiError, AppState};
 use crate::catalog::{CommitStatus, WriteMode};
 use crate::engine::convert::{CsvOptions, NoProgress};
+use crate::engine::query::QueryError;
 use crate::engine::source::Source;
 use crate::lake::{IngestRequest, Lake, LakeError, default_delimiter, name_for_file};
-use crate::engine::query::QueryError;
 use crate::store::chunks::ChunkReader;
 use crate::store::key;
 
@@ -159,7 +159,10 @@ pub(crate) async fn get_object(
     Extension(permit): Extension<Permit>,
     Path(key): Path<String>,
 ) -> Result<Response, ApiError> {
-    let reader = blocking(&state, permit.clone(), move |lake| Ok(lake.store().get(&key)?)).await?;
+    let reader = blocking(&state, permit.clone(), move |lake| {
+        Ok(lake.store().get(&key)?)
+    })
+    .await?;
     // Stream in chunks from a blocking reader: memory stays bounded, and
     // the download holds its permit until the last byte is sent.
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
@@ -408,7 +411,13 @@ pub(crate) async fn sql(
     {
         return respond(&answer, &headers);
     }
-    let _slot = state.queries.slots.clone().acquire_owned().await.map_err(internal)?;
+    let _slot = state
+        .queries
+        .slots
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(internal)?;
     let mut conn = state.queries.connection()?;
     let cancel = Cancel::new(conn.interrupt_handle());
     // Dropped with this future when the client hangs up: the query stops.
@@ -450,13 +459,19 @@ fn respond(answer: &Answer, headers: &axum::http::HeaderMap) -> Result<Response,
     let not_modified = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == answer.etag || t.trim() == "*"));
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim() == answer.etag || t.trim() == "*")
+        });
     if not_modified {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
     }
     Ok((
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static(answer.content_type)),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(answer.content_type),
+            ),
             (header::ETAG, etag),
         ],
         answer.body.clone(),

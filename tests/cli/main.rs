@@ -10,6 +10,7 @@ mod objects;
 mod output;
 mod s3;
 mod serve;
+mod serve_load;
 mod sql;
 
 use std::io::Write;

@@ -10,15 +10,15 @@ use serde_json::{Value, json};
 use crate::TestContext;
 
 /// A running `lake serve` on the context's home.
-struct Server {
-    child: Child,
-    base: String,
-    agent: ureq::Agent,
+pub(crate) struct Server {
+    pub child: Child,
+    pub base: String,
+    pub agent: ureq::Agent,
     token: Option<String>,
 }
 
 impl Server {
-    fn start(ctx: &TestContext, extra: &[&str]) -> Server {
+    pub(crate) fn start(ctx: &TestContext, extra: &[&str]) -> Server {
         let mut child = ctx
             .command()
             .args(["serve", "--addr", "127.0.0.1:0"])
@@ -52,7 +52,7 @@ impl Server {
         }
     }
 
-    fn addr(&self) -> String {
+    pub(crate) fn addr(&self) -> String {
         self.base.trim_start_matches("http://").to_owned()
     }
 
@@ -63,7 +63,9 @@ impl Server {
         }
     }
 
-    fn answer(resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> (u16, String) {
+    pub(crate) fn answer(
+        resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> (u16, String) {
         let mut resp = resp.expect("request failed");
         (
             resp.status().as_u16(),
@@ -71,28 +73,28 @@ impl Server {
         )
     }
 
-    fn get(&self, path: &str) -> (u16, String) {
+    pub(crate) fn get(&self, path: &str) -> (u16, String) {
         Self::answer(
             self.auth(self.agent.get(format!("{}{path}", self.base)))
                 .call(),
         )
     }
 
-    fn delete(&self, path: &str) -> (u16, String) {
+    pub(crate) fn delete(&self, path: &str) -> (u16, String) {
         Self::answer(
             self.auth(self.agent.delete(format!("{}{path}", self.base)))
                 .call(),
         )
     }
 
-    fn put(&self, path: &str, body: &[u8]) -> (u16, String) {
+    pub(crate) fn put(&self, path: &str, body: &[u8]) -> (u16, String) {
         Self::answer(
             self.auth(self.agent.put(format!("{}{path}", self.base)))
                 .send(body),
         )
     }
 
-    fn post(&self, path: &str, content_type: &str, body: &[u8]) -> (u16, String) {
+    pub(crate) fn post(&self, path: &str, content_type: &str, body: &[u8]) -> (u16, String) {
         let req = self
             .agent
             .post(format!("{}{path}", self.base))
@@ -100,7 +102,7 @@ impl Server {
         Self::answer(self.auth(req).send(body))
     }
 
-    fn sql(&self, sql: &str) -> (u16, Value) {
+    pub(crate) fn sql(&self, sql: &str) -> (u16, Value) {
         let (status, body) = self.post(
             "/v1/sql",
             "application/json",
@@ -113,7 +115,7 @@ impl Server {
     }
 
     /// Sends raw bytes and returns the status line and headers.
-    fn raw(&self, request: &[u8]) -> String {
+    pub(crate) fn raw(&self, request: &[u8]) -> String {
         let mut stream = TcpStream::connect(self.addr()).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
@@ -132,7 +134,7 @@ impl Drop for Server {
     }
 }
 
-fn error_code(body: &str) -> String {
+pub(crate) fn error_code(body: &str) -> String {
     let v: Value =
         serde_json::from_str(body).unwrap_or_else(|_| panic!("not a JSON error: {body}"));
     v["error"]["code"]
@@ -294,7 +296,7 @@ fn a_full_server_answers_503_with_retry_after() {
 }
 
 /// Calls `f` until it gives a value, for at most 10 seconds.
-fn poll<T>(mut f: impl FnMut() -> Option<T>) -> T {
+pub(crate) fn poll<T>(mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         if let Some(v) = f() {

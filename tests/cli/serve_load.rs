@@ -1,0 +1,192 @@
+//! `lake serve` under the conditions of load: kept answers that are never
+//! stale, bodies and answers bounded whatever the client does, and work
+//! that stops when its client goes away.
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::TestContext;
+use crate::serve::{Server, error_code, poll};
+
+/// Sends `sql` with optional request headers; returns status, ETag, body.
+fn sql_with(server: &Server, sql: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
+    let mut req = server
+        .agent
+        .post(format!("{}/v1/sql", server.base))
+        .header("Content-Type", "application/json");
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    let mut resp = req
+        .send(json!({ "sql": sql }).to_string().as_bytes())
+        .unwrap();
+    let etag = resp
+        .headers()
+        .get("etag")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let status = resp.status().as_u16();
+    (status, etag, resp.body_mut().read_to_string().unwrap())
+}
+
+#[test]
+fn kept_answers_follow_every_commit_and_honour_etags() {
+    let ctx = TestContext::new();
+    let server = Server::start(&ctx, &[]);
+    let people = ctx.people();
+    ctx.lake(&["ingest", people.to_str().unwrap()]).ok();
+    let count = "select count(*) as n from people";
+    let (status, etag, body) = sql_with(&server, count, &[]);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("[[6]]"), "{body}");
+    assert!(etag.starts_with('"'), "no ETag: {etag:?}");
+    // Asked again with the tag: nothing to send.
+    let (status, again, body) = sql_with(&server, count, &[("If-None-Match", &etag)]);
+    assert_eq!(
+        (status, again.as_str(), body.as_str()),
+        (304, etag.as_str(), "")
+    );
+    // Another process commits: the very next answer has the new rows, and
+    // the old tag no longer matches.
+    for extra in 1..=3 {
+        let one = ctx.write(
+            "one.csv",
+            format!(
+                "id,name,email,age,joined,score,active\n{},Ivy,i@x,1,2024-01-01,1.5,true\n",
+                100 + extra
+            ),
+        );
+        ctx.lake(&[
+            "ingest",
+            one.to_str().unwrap(),
+            "--name",
+            "people",
+            "--append",
+        ])
+        .ok();
+        let (status, new_tag, body) = sql_with(&server, count, &[("If-None-Match", &etag)]);
+        assert_eq!(status, 200, "{body}");
+        assert!(
+            body.contains(&format!("[[{}]]", 6 + extra)),
+            "stale: {body}"
+        );
+        assert_ne!(new_tag, etag);
+    }
+    // A removed dataset is gone from kept views too.
+    ctx.lake(&["rm", "people"]).ok();
+    let (status, _, body) = sql_with(&server, count, &[]);
+    assert_eq!(status, 400, "{body}");
+    // An answer that changes by itself is never kept.
+    let (_, _, a) = sql_with(&server, "select random() as r", &[]);
+    let (_, _, b) = sql_with(&server, "select random() as r", &[]);
+    assert_ne!(a, b);
+}
+
+#[test]
+fn nested_values_are_json_values() {
+    let ctx = TestContext::new();
+    let server = Server::start(&ctx, &[]);
+    let sql = "select [1, 2] as l, {'a': 1, 'b': 'x'} as s, map([1], ['x']) as m, \
+               'nan'::double as n, 'inf'::double as i, '-inf'::double as ni";
+    let (status, body) = server.sql(sql);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["rows"],
+        json!([[[1, 2], {"a": 1, "b": "x"}, {"1": "x"}, "NaN", "Infinity", "-Infinity"]])
+    );
+    let types: Vec<&str> = body["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "INTEGER[]",
+            "STRUCT(a INTEGER, b VARCHAR)",
+            "MAP(INTEGER, VARCHAR)",
+            "DOUBLE",
+            "DOUBLE",
+            "DOUBLE"
+        ]
+    );
+    // The command line's JSON is the same.
+    let out = ctx.lake(&["sql", "--format", "json", sql]);
+    let rows: Value = serde_json::from_str(out.ok()).unwrap();
+    assert_eq!(
+        rows,
+        json!([{"l": [1, 2], "s": {"a": 1, "b": "x"}, "m": {"1": "x"}, "n": "NaN", "i": "Infinity", "ni": "-Infinity"}])
+    );
+}
+
+#[test]
+fn bodies_and_answers_are_bounded_whatever_the_framing() {
+    let ctx = TestContext::new();
+    let server = Server::start(&ctx, &["--max-body", "1000", "--max-result-bytes", "1KiB"]);
+    // A chunked SQL body past the limit: 413 as JSON, not read whole.
+    let sql = json!({ "sql": format!("select '{}' as x", "y".repeat(2000)) }).to_string();
+    let chunked = format!(
+        "POST /v1/sql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{sql}\r\n0\r\n\r\n",
+        sql.len()
+    );
+    let answer = server.raw(chunked.as_bytes());
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+    assert_eq!(error_code(body), "too_large", "{answer}");
+    // An answer past --max-result-bytes stops there and says so.
+    let (status, body) = server.sql("select repeat('x', 100) as x from range(100)");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["truncated"], true);
+    let rows = body["rows"].as_array().unwrap().len();
+    assert!(rows > 0 && rows < 10, "{rows} rows of 100 bytes in 1 KiB");
+    assert_eq!(body["row_count"], rows);
+}
+
+/// CPU seconds the process has used (user + system), from /proc.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / 100.0
+}
+
+#[test]
+fn a_client_that_hangs_up_stops_its_query_and_frees_its_slot() {
+    let ctx = TestContext::new();
+    let server = Server::start(&ctx, &["--max-concurrency", "1", "--query-timeout", "120"]);
+    let endless = json!({"sql": "select sum(a.range * b.range) as s from range(10000000) a, range(10000000) b"})
+        .to_string();
+    let mut client = TcpStream::connect(server.addr()).unwrap();
+    write!(
+        client,
+        "POST /v1/sql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{endless}",
+        endless.len()
+    )
+    .unwrap();
+    // While it runs, it holds the only permit.
+    std::thread::sleep(Duration::from_millis(500));
+    let busy = server.raw(b"GET /v1/catalog/list HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(busy.starts_with("HTTP/1.1 503"), "{busy}");
+    let pid = server.child.id();
+    drop(client);
+    // The query is stopped, not left to run for two minutes: the server
+    // goes quiet and its permit is free again.
+    poll(|| (server.get("/v1/catalog/list").0 == 200).then_some(()));
+    std::thread::sleep(Duration::from_millis(300));
+    let before = cpu_seconds(pid);
+    std::thread::sleep(Duration::from_secs(1));
+    let used = cpu_seconds(pid) - before;
+    assert!(
+        used < 0.5,
+        "the server used {used} s of CPU in 1 s after the client left"
+    );
+}
