@@ -163,47 +163,87 @@ impl LocalStore {
         fs::remove_file(self.path_of(key)).map_err(io_err("deleting", key))
     }
 
-    /// Every object, descending only into folders `prefix` can match.
-    pub fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StoreError> {
+    /// Keys that start with `prefix`, after `start_after`, in key order, at
+    /// most `limit`: a sorted walk that skips every folder wholly before
+    /// `start_after` or outside `prefix`, so a page costs about its size.
+    pub fn list(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ObjectInfo>, StoreError> {
         let mut out = Vec::new();
-        let mut stack = vec![(self.root.clone(), String::new())];
-        while let Some((dir, rel)) = stack.pop() {
-            let entries = match fs::read_dir(&dir) {
-                Ok(entries) => entries,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(source) => {
-                    return Err(StoreError::Io {
-                        action: "listing",
-                        key: rel,
-                        source,
-                    });
-                }
+        self.walk(
+            &self.root,
+            "",
+            prefix,
+            start_after.unwrap_or(""),
+            limit,
+            &mut out,
+        )?;
+        Ok(out)
+    }
+
+    fn walk(
+        &self,
+        dir: &Path,
+        rel: &str,
+        prefix: &str,
+        after: &str,
+        limit: usize,
+        out: &mut Vec<ObjectInfo>,
+    ) -> Result<(), StoreError> {
+        let entries = match fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(source) => {
+                return Err(StoreError::Io {
+                    action: "listing",
+                    key: rel.to_owned(),
+                    source,
+                });
+            }
+        };
+        // A folder sorts as its name and a `/`: then the walk visits keys
+        // in the order their full strings sort.
+        let mut sorted = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(io_err("listing", rel))?;
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
             };
-            for entry in entries {
-                let entry = entry.map_err(io_err("listing", &rel))?;
-                let Ok(name) = entry.file_name().into_string() else {
-                    continue;
-                };
-                let key = format!("{rel}{name}");
-                if key == TMP_DIR {
-                    continue;
+            let is_dir = entry.file_type().map_err(io_err("listing", rel))?.is_dir();
+            let key = if is_dir {
+                format!("{rel}{name}/")
+            } else {
+                format!("{rel}{name}")
+            };
+            if key == format!("{TMP_DIR}/") {
+                continue;
+            }
+            sorted.push((key, is_dir));
+        }
+        sorted.sort_unstable();
+        for (key, is_dir) in sorted {
+            if out.len() >= limit {
+                break;
+            }
+            if is_dir {
+                let in_prefix = key.starts_with(prefix) || prefix.starts_with(&key);
+                // Every key inside sorts before `after`: nothing to see.
+                let before = key.as_str() < after && !after.starts_with(&key);
+                if in_prefix && !before {
+                    self.walk(&self.root.join(&key), &key, prefix, after, limit, out)?;
                 }
-                let meta = entry.metadata().map_err(io_err("listing", &key))?;
-                if meta.is_dir() {
-                    let sub = format!("{key}/");
-                    // Descend only where the prefix can still match.
-                    if sub.starts_with(prefix) || prefix.starts_with(&sub) {
-                        stack.push((entry.path(), sub));
-                    }
-                } else {
-                    out.push(ObjectInfo {
-                        key,
-                        size: meta.len(),
-                    });
-                }
+            } else if key.starts_with(prefix) && key.as_str() > after {
+                let meta = fs::metadata(self.root.join(&key)).map_err(io_err("listing", &key))?;
+                out.push(ObjectInfo {
+                    key,
+                    size: meta.len(),
+                });
             }
         }
-        Ok(out)
+        Ok(())
     }
 }
 
@@ -241,6 +281,25 @@ mod tests {
             .collect();
         assert_eq!(keys, ["b/two"]);
         assert_eq!(store.list("", None, 1).unwrap().len(), 1);
+        // A folder's keys sort by their whole string: `b-c` before `b/one`.
+        store.put("b-c", &mut &b"4"[..]).unwrap();
+        store.put("b/deep/x", &mut &b"5"[..]).unwrap();
+        let page = |prefix: &str, after: Option<&str>, limit| -> Vec<String> {
+            store
+                .list(prefix, after, limit)
+                .unwrap()
+                .into_iter()
+                .map(|o| o.key)
+                .collect()
+        };
+        assert_eq!(
+            page("", None, 10),
+            ["a", "b-c", "b/deep/x", "b/one", "b/two"]
+        );
+        assert_eq!(page("", Some("b-c"), 2), ["b/deep/x", "b/one"]);
+        assert_eq!(page("", Some("b/deep/x"), 10), ["b/one", "b/two"]);
+        assert_eq!(page("b/d", None, 10), ["b/deep/x"]);
+        assert_eq!(page("b", Some("b/one"), 10), ["b/two"]);
         store.delete("a").unwrap();
         assert!(matches!(store.get("a"), Err(StoreError::NotFound { .. })));
         assert!(matches!(

@@ -126,25 +126,6 @@ pub struct ObjectInfo {
     pub size: u64,
 }
 
-/// The page of a listing: keys starting with `prefix`, after `start_after`,
-/// in key order, at most `limit`.
-fn page(
-    objects: impl IntoIterator<Item = ObjectInfo>,
-    prefix: &str,
-    start_after: Option<&str>,
-    limit: usize,
-) -> Vec<ObjectInfo> {
-    let mut out: Vec<ObjectInfo> = objects
-        .into_iter()
-        .filter(|o| {
-            o.key.starts_with(prefix) && start_after.is_none_or(|after| o.key.as_str() > after)
-        })
-        .collect();
-    out.sort_by(|a, b| a.key.cmp(&b.key));
-    out.truncate(limit);
-    out
-}
-
 /// Where a remote store keeps local files.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
@@ -257,18 +238,17 @@ impl Store {
     }
 
     /// Lists keys that start with `prefix`, in key order, after `start_after`,
-    /// at most `limit` of them.
+    /// at most `limit` of them. The store pages: a page costs about its size.
     pub fn list(
         &self,
         prefix: &str,
         start_after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<ObjectInfo>, StoreError> {
-        let all = match self {
-            Store::Local(s) => s.list(prefix)?,
-            Store::S3 { s3, .. } => s3.list()?,
-        };
-        Ok(page(all, prefix, start_after, limit))
+        match self {
+            Store::Local(s) => s.list(prefix, start_after, limit),
+            Store::S3 { s3, .. } => s3.list(prefix, start_after, limit),
+        }
     }
 
     /// A local file DuckDB can read the object from: the object itself on a

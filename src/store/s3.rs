@@ -8,10 +8,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::StreamExt;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::list::{PaginatedListOptions, PaginatedListStore};
 use object_store::path::Path as ObjectPath;
-use object_store::{
-    ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig, WriteMultipart,
-};
+use object_store::{ClientOptions, ObjectStoreExt, PutPayload, RetryConfig, WriteMultipart};
 use tokio::runtime::Runtime;
 
 use super::chunks::ChunkReader;
@@ -277,32 +276,58 @@ impl S3Store {
             .map_err(|e| self.error("deleting", key, e))
     }
 
-    /// Every object under the store's prefix (keys relative to it).
-    pub fn list(&self) -> Result<Vec<ObjectInfo>, StoreError> {
+    /// Keys (relative to the store's prefix) that start with `prefix`,
+    /// after `start_after`, in key order, at most `limit`: S3 lists from
+    /// `start_after` itself, a page of `limit` keys per request.
+    pub fn list(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ObjectInfo>, StoreError> {
         self.usable()?;
-        let base = (!self.prefix.is_empty()).then(|| ObjectPath::from(self.prefix.as_str()));
-        let strip = if self.prefix.is_empty() {
+        let base = if self.prefix.is_empty() {
             String::new()
         } else {
             format!("{}/", self.prefix)
         };
         let client = self.client.clone();
+        let full_prefix = format!("{base}{prefix}");
+        let mut offset = start_after.map(|a| format!("{base}{a}"));
         self.rt
             .block_on(async move {
                 let mut out = Vec::new();
-                let mut stream = client.list(base.as_ref());
-                while let Some(meta) = stream.next().await {
-                    let meta = meta?;
-                    let key = meta.location.to_string();
-                    let key = key.strip_prefix(&strip).unwrap_or(&key).to_owned();
-                    out.push(ObjectInfo {
-                        key,
-                        size: meta.size,
-                    });
+                let mut token = None;
+                while out.len() < limit {
+                    let page = client
+                        .list_paginated(
+                            Some(&full_prefix),
+                            PaginatedListOptions {
+                                offset: offset.clone(),
+                                max_keys: Some(limit - out.len()),
+                                page_token: token.take(),
+                                ..PaginatedListOptions::default()
+                            },
+                        )
+                        .await?;
+                    for meta in page.result.objects {
+                        let key = meta.location.to_string();
+                        let key = key.strip_prefix(&base).unwrap_or(&key).to_owned();
+                        out.push(ObjectInfo {
+                            key,
+                            size: meta.size,
+                        });
+                    }
+                    match page.page_token {
+                        Some(next) => token = Some(next),
+                        None => break,
+                    }
+                    offset = None;
                 }
+                out.truncate(limit);
                 Ok(out)
             })
-            .map_err(|e| self.error("listing", "", e))
+            .map_err(|e| self.error("listing", prefix, e))
     }
 }
 

@@ -190,3 +190,64 @@ fn a_client_that_hangs_up_stops_its_query_and_frees_its_slot() {
         "the server used {used} s of CPU in 1 s after the client left"
     );
 }
+
+/// Pages through `GET /v1/storage` two keys at a time; returns every key.
+fn page_through(server: &Server, prefix: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    let mut after: Option<String> = None;
+    for _ in 0..20 {
+        let query = match &after {
+            Some(a) => format!("/v1/storage?prefix={prefix}&limit=2&start_after={a}"),
+            None => format!("/v1/storage?prefix={prefix}&limit=2"),
+        };
+        let (status, body) = server.get(&query);
+        assert_eq!(status, 200, "{body}");
+        let page: Value = serde_json::from_str(&body).unwrap();
+        let objects = page["objects"].as_array().unwrap();
+        assert!(objects.len() <= 2, "{body}");
+        keys.extend(
+            objects
+                .iter()
+                .map(|o| o["key"].as_str().unwrap().to_owned()),
+        );
+        match page["next_start_after"].as_str() {
+            Some(next) if page["truncated"] == true => after = Some(next.to_owned()),
+            _ => return keys,
+        }
+    }
+    panic!("paging never ended: {keys:?}");
+}
+
+/// Keys whose order is not the order of their folders' names.
+fn listing_pages_in_key_order(ctx: &TestContext) {
+    let server = Server::start(ctx, &[]);
+    for key in ["q", "p/d/e", "p-c", "p/b", "p/a", "p/d/f", "o"] {
+        assert_eq!(
+            server.put(&format!("/v1/storage/{key}"), key.as_bytes()).0,
+            201
+        );
+    }
+    assert_eq!(
+        page_through(&server, ""),
+        ["o", "p-c", "p/a", "p/b", "p/d/e", "p/d/f", "q"]
+    );
+    assert_eq!(
+        page_through(&server, "p"),
+        ["p-c", "p/a", "p/b", "p/d/e", "p/d/f"]
+    );
+    assert_eq!(page_through(&server, "p/d/"), ["p/d/e", "p/d/f"]);
+    assert!(page_through(&server, "zz").is_empty());
+}
+
+#[test]
+fn listing_pages_in_key_order_locally() {
+    listing_pages_in_key_order(&TestContext::new());
+}
+
+#[test]
+fn listing_pages_in_key_order_on_s3() {
+    let s3 = crate::s3::S3Server::start();
+    let ctx = crate::s3::s3_context(&s3);
+    ctx.lake(&["init", "--store", "s3://lake-test/paged"]).ok();
+    listing_pages_in_key_order(&ctx);
+}
