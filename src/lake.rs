@@ -55,6 +55,10 @@ pub enum LakeError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "the store {store} overlaps this lake's home {home}: its catalog, WAL or cache would be objects anyone could read or delete; use a store outside the home, or the default {home}/store"
+    )]
+    StoreHoldsHome { store: String, home: String },
     #[error("this lake already uses the store {current}; it cannot be changed to {requested}")]
     StoreChange { current: String, requested: String },
 }
@@ -139,9 +143,10 @@ impl LakeError {
             LakeError::Catalog(e) => catalog_class(e),
             LakeError::Store(e) => store_class(e),
             LakeError::Convert(e) => convert_class(e),
-            LakeError::InvalidName { .. } | LakeError::Usage(_) | LakeError::StoreChange { .. } => {
-                ErrorClass::Usage
-            }
+            LakeError::InvalidName { .. }
+            | LakeError::Usage(_)
+            | LakeError::StoreChange { .. }
+            | LakeError::StoreHoldsHome { .. } => ErrorClass::Usage,
             LakeError::Query(_) | LakeError::Home { .. } => ErrorClass::Failure,
         }
     }
@@ -231,6 +236,10 @@ impl Lake {
             path: home.display().to_string(),
             source,
         };
+        // Refused before anything is created.
+        if let Some(StoreUrl::Local(root)) = store.map(StoreUrl::parse).transpose()? {
+            check_store_outside_home(&std::path::absolute(&root).unwrap_or(root), home)?;
+        }
         fs::create_dir_all(home.join(TMP_DIR)).map_err(home_err)?;
         let mut catalog = Catalog::open(&home.join(CATALOG_FILE))?;
         // The default store is recorded relative to the home, so a home can
@@ -557,8 +566,10 @@ impl Lake {
     /// query a [`QueryEngine::connect`]ion.
     pub fn sandboxed_engine(&self) -> Result<QueryEngine, LakeError> {
         let engine = QueryEngine::open()?;
+        // DuckDB reads only the datasets' objects: never the catalog, even
+        // in a lake whose store was allowed to hold its home.
         let allowed = match self.store.local_root() {
-            Some(root) => vec![root.to_owned()],
+            Some(root) => vec![root.join(crate::store::key::DATASETS_PREFIX)],
             None => vec![self.home.join(CACHE_DIR)],
         };
         engine.sandbox(&allowed)?;
@@ -700,6 +711,42 @@ pub struct HomeInfo {
     pub rows: u64,
     pub bytes: u64,
     pub attach: String,
+}
+
+/// Refuses a local store that holds the home (the catalog, its WAL and the
+/// cache would be objects), or that sits inside the home anywhere but in
+/// its own `store/` folder.
+pub fn check_store_outside_home(root: &Path, home: &Path) -> Result<(), LakeError> {
+    let resolve = |p: &Path| {
+        let p = std::path::absolute(p).unwrap_or_else(|_| p.to_owned());
+        // Symbolic links count: resolve the part that exists.
+        let mut existing = p.as_path();
+        let mut rest = Vec::new();
+        while !existing.exists() {
+            match (existing.parent(), existing.file_name()) {
+                (Some(parent), Some(name)) => {
+                    rest.push(name.to_owned());
+                    existing = parent;
+                }
+                _ => return p.clone(),
+            }
+        }
+        let mut resolved = existing
+            .canonicalize()
+            .unwrap_or_else(|_| existing.to_owned());
+        resolved.extend(rest.iter().rev());
+        resolved
+    };
+    let (root, home) = (resolve(root), resolve(home));
+    let holds_home = home.starts_with(&root);
+    let inside_home = root.starts_with(&home) && !root.starts_with(home.join(DEFAULT_STORE));
+    if holds_home || inside_home {
+        return Err(LakeError::StoreHoldsHome {
+            store: root.display().to_string(),
+            home: home.display().to_string(),
+        });
+    }
+    Ok(())
 }
 
 /// DuckLake's data path for a store: its URL with a trailing `/`.

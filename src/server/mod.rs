@@ -127,6 +127,11 @@ pub fn serve(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(), S
     // Create the home, check the store and lock the database down before
     // the first request.
     let lake = Lake::open_with(&opts.home, &opts.open)?;
+    // A lake from before this check whose store holds its home: serving it
+    // would hand out the catalog.
+    if let Some(root) = lake.store().local_root() {
+        crate::lake::check_store_outside_home(root, &opts.home)?;
+    }
     let queries = queries::Queries::open(&lake, opts.result_cache)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -85,3 +85,28 @@ fn init_accepts_the_default_store_named_in_full() {
     ctx.lake(&["init", "--store", default.to_str().unwrap()])
         .ok();
 }
+
+#[test]
+fn a_store_that_would_hold_the_home_is_refused() {
+    let ctx = TestContext::new();
+    let home = ctx.home.path();
+    let parent = home.parent().unwrap().to_owned();
+    for store in [
+        home.to_owned(),
+        parent,
+        home.join("cache"),
+        home.join("tmp/x"),
+    ] {
+        let run = ctx.lake(&["init", "--store", store.to_str().unwrap()]);
+        assert!(
+            run.fails(2).contains("overlaps this lake's home"),
+            "{run:?}"
+        );
+    }
+    // Nothing was created by the refusals.
+    assert!(!home.join("catalog.sqlite").exists());
+    // Inside the default store's folder is fine.
+    let nested = home.join("store/objects");
+    ctx.lake(&["init", "--store", nested.to_str().unwrap()])
+        .ok();
+}
