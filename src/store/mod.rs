@@ -38,6 +38,8 @@ pub enum StoreError {
         action: &'static str,
         key: String,
         message: String,
+        /// Whether trying again can help.
+        kind: RemoteKind,
     },
     #[error("cache for {key}")]
     Cache {
@@ -45,6 +47,22 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// What kind of failure a remote store reported: whether trying again can
+/// help decides how the server answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemoteKind {
+    /// Credentials missing, wrong or not allowed: permanent.
+    Denied,
+    /// The bucket does not exist: permanent.
+    NoBucket,
+    /// The store is set up wrong (a bad bucket name, a bad option).
+    Config,
+    /// Unreachable, timed out or throttled: trying later can help.
+    Transient,
+    /// Anything else the store said.
+    Other,
 }
 
 /// Where a lake keeps its objects, as recorded in the catalog.

@@ -14,7 +14,7 @@ use object_store::{ClientOptions, ObjectStoreExt, PutPayload, RetryConfig, Write
 use tokio::runtime::Runtime;
 
 use super::chunks::ChunkReader;
-use super::{KeyError, ObjectInfo, StoreError};
+use super::{KeyError, ObjectInfo, RemoteKind, StoreError};
 
 /// Objects larger than this are uploaded in parts.
 const MULTIPART_THRESHOLD: usize = 16 << 20;
@@ -70,6 +70,7 @@ impl S3Store {
             action: "configuring S3 for",
             key: format!("s3://{bucket}"),
             message,
+            kind: RemoteKind::Config,
         };
         // Without keys object_store would ask an instance metadata service;
         // credentials come from the AWS variables only.
@@ -130,6 +131,7 @@ impl S3Store {
                 action: "using",
                 key: format!("s3://{}", self.bucket),
                 message: reason.clone(),
+                kind: RemoteKind::Denied,
             }),
             None => Ok(()),
         }
@@ -161,12 +163,19 @@ impl S3Store {
             None => StoreError::NotFound {
                 key: key.to_owned(),
             },
-            Some(message) => self.remote(action, key, message),
+            Some((kind, message)) => self.remote(action, key, kind, message),
         }
     }
 
-    fn remote(&self, action: &'static str, key: &str, message: String) -> StoreError {
+    fn remote(
+        &self,
+        action: &'static str,
+        key: &str,
+        kind: RemoteKind,
+        message: String,
+    ) -> StoreError {
         StoreError::Remote {
+            kind,
             action,
             key: format!(
                 "s3://{}/{}",
@@ -333,14 +342,24 @@ impl S3Store {
 
 /// What an S3 error means for a user, in one line; `None` for a missing
 /// object. The server's own error codes decide where they are known.
-fn describe(err: &object_store::Error, bucket: &str, endpoint: &str) -> Option<String> {
+fn describe(
+    err: &object_store::Error,
+    bucket: &str,
+    endpoint: &str,
+) -> Option<(RemoteKind, String)> {
     let full = format!("{err} {err:?}");
     let has = |needles: &[&str]| needles.iter().any(|n| full.contains(n));
     let denied = "access denied: check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY";
     Some(if has(&["NoSuchBucket"]) {
-        format!("bucket {bucket} does not exist")
+        (
+            RemoteKind::NoBucket,
+            format!("bucket {bucket} does not exist"),
+        )
     } else if has(&["InvalidBucketName"]) {
-        format!("{bucket:?} is not a valid bucket name")
+        (
+            RemoteKind::Config,
+            format!("{bucket:?} is not a valid bucket name"),
+        )
     } else if matches!(err, object_store::Error::NotFound { .. }) {
         return None;
     } else if matches!(
@@ -351,7 +370,7 @@ fn describe(err: &object_store::Error, bucket: &str, endpoint: &str) -> Option<S
         "SignatureDoesNotMatch",
         "AccessDenied",
     ]) {
-        denied.to_owned()
+        (RemoteKind::Denied, denied.to_owned())
     } else if has(&[
         "error sending request",
         "Connection refused",
@@ -359,14 +378,29 @@ fn describe(err: &object_store::Error, bucket: &str, endpoint: &str) -> Option<S
         "timed out",
         "dns error",
     ]) {
-        format!("cannot reach the S3 endpoint {endpoint}")
+        (
+            RemoteKind::Transient,
+            format!("cannot reach the S3 endpoint {endpoint}"),
+        )
+    } else if has(&[
+        "SlowDown",
+        "503 Service Unavailable",
+        "ServiceUnavailable",
+        "RequestTimeout",
+        "InternalError",
+    ]) {
+        (RemoteKind::Transient, first_line(err))
     } else {
-        err.to_string()
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .to_owned()
+        (RemoteKind::Other, first_line(err))
     })
+}
+
+fn first_line(err: &object_store::Error) -> String {
+    err.to_string()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// Reads up to `max` bytes (fewer only at the end of the input).
@@ -398,7 +432,8 @@ mod tests {
 
     #[test]
     fn errors_say_what_is_wrong() {
-        let describe = |e| describe(&e, "bkt", "http://s3");
+        let describe = |e| describe(&e, "bkt", "http://s3").map(|(_, message)| message);
+        let kind = |e| describe_kind(&e);
         // s3s-fs makes missing buckets on demand, so AWS's answer is tested here.
         let missing = not_found("404 Not Found: <Error><Code>NoSuchBucket</Code></Error>");
         assert_eq!(
@@ -419,6 +454,25 @@ mod tests {
             describe(generic).as_deref(),
             Some("cannot reach the S3 endpoint http://s3")
         );
+        // Only what trying again can mend is transient.
+        let throttled = object_store::Error::Generic {
+            store: "S3",
+            source: Box::new(Body("<Code>SlowDown</Code>")),
+        };
+        assert_eq!(kind(throttled), Some(RemoteKind::Transient));
+        assert_eq!(
+            kind(not_found("<Code>NoSuchBucket</Code>")),
+            Some(RemoteKind::NoBucket)
+        );
+        let denied = object_store::Error::PermissionDenied {
+            path: "x".into(),
+            source: Box::new(Body("403")),
+        };
+        assert_eq!(kind(denied), Some(RemoteKind::Denied));
+    }
+
+    fn describe_kind(e: &object_store::Error) -> Option<RemoteKind> {
+        describe(e, "bkt", "http://s3").map(|(kind, _)| kind)
     }
 
     #[test]

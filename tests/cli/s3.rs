@@ -253,6 +253,18 @@ fn a_wrong_secret_is_one_clear_error_and_changes_nothing() {
 }
 
 #[test]
+fn the_server_does_not_invite_retries_of_a_refused_request() {
+    let (mut ctx, _server) = s3_lake("denied");
+    set_env(&mut ctx, "AWS_SECRET_ACCESS_KEY", "wrong-secret-value");
+    let server = crate::serve::Server::start(&ctx, &[]);
+    let answer = server.raw(b"GET /v1/storage/anything HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(answer.starts_with("HTTP/1.1 502"), "{answer}");
+    assert!(!answer.to_ascii_lowercase().contains("retry-after"), "{answer}");
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+    assert_eq!(crate::serve::error_code(body), "store_denied", "{answer}");
+}
+
+#[test]
 fn a_bad_bucket_says_so() {
     // s3s-fs makes a missing bucket on first write, so AWS's NoSuchBucket is
     // covered by a unit test of the message; a name S3 refuses is tested here.
@@ -386,7 +398,7 @@ fn crate_hash(path: &Path) -> String {
 
 #[test]
 fn no_secret_appears_in_any_output() {
-    let (mut ctx, _server) = s3_lake("s");
+    let (mut ctx, server) = s3_lake("s");
     let people = ctx.people();
     let mut runs = vec![
         ctx.lake(&["ingest", people.to_str().unwrap()]),
@@ -403,7 +415,15 @@ fn no_secret_appears_in_any_output() {
     );
     runs.push(ctx.lake(&["put", "k", people.to_str().unwrap()]));
     runs.push(ctx.lake(&["get", "k"]));
+    // The commands really reached the server: a secret not shown is worth
+    // nothing if nothing was sent.
+    let report: serde_json::Value = serde_json::from_str(runs[1].ok()).unwrap();
+    let key = report["objects"][0]["key"].as_str().unwrap();
+    assert!(server.object_path(&format!("s/{key}")).exists());
+    assert!(runs[3].ok().contains("Alice"), "{:?}", runs[3]);
+    assert_eq!(runs[5].code, 4, "{:?}", runs[5]);
     assert_eq!(runs[6].code, 1);
+    assert!(runs[6].stderr.contains("access denied"), "{:?}", runs[6]);
     assert_no_secret(&runs.iter().collect::<Vec<_>>());
     let catalog = std::fs::read(ctx.home.path().join("catalog.sqlite")).unwrap();
     assert!(
