@@ -198,4 +198,8 @@ pub struct ServeArgs {
     /// Memory for answers kept for repeated queries (0: none).
     #[arg(long, default_value = "64MiB", value_parser = crate::store::cache::parse_size)]
     pub result_cache: u64,
+    /// Seconds a client may take to send a request head or the next part of
+    /// a body; idle connections are closed after it.
+    #[arg(long, default_value_t = 10)]
+    pub client_timeout: u64,
 }

@@ -25,6 +25,7 @@ pub fn run(
         max_rows: args.max_rows,
         max_result_bytes: usize::try_from(args.max_result_bytes).unwrap_or(usize::MAX),
         result_cache: args.result_cache,
+        client_timeout: Duration::from_secs(args.client_timeout.max(1)),
     };
     serve(opts, |addr| {
         printer.message(&format!("listening on http://{addr}"))

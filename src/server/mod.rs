@@ -2,6 +2,7 @@
 //! as the subcommands, on the same catalog and store, so what one writes the
 //! other reads at once.
 
+mod connections;
 mod error;
 mod limits;
 mod pool;
@@ -63,6 +64,9 @@ pub struct ServeOptions {
     pub max_result_bytes: usize,
     /// Memory for answers kept for repeated queries.
     pub result_cache: u64,
+    /// How long a client may take to send a request head, or the next part
+    /// of a body; idle connections close after it.
+    pub client_timeout: Duration,
 }
 
 /// What every handler shares.
@@ -151,9 +155,8 @@ pub fn serve(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(), S
             queries,
             opts,
         });
-        axum::serve(listener, router(state))
-            .with_graceful_shutdown(shutdown_signal())
-            .await?;
+        let client_timeout = state.opts.client_timeout;
+        connections::serve(listener, router(state), client_timeout, shutdown_signal()).await;
         Ok(())
     })
 }

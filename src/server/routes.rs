@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::{Body, Bytes};
-use axum::extract::rejection::BytesRejection;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Extension, FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -51,6 +50,25 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
 }
 
+/// The next part of a request body; a client silent for longer than the
+/// server's client timeout is answered 408.
+async fn next_chunk<E: std::fmt::Display>(
+    state: &AppState,
+    stream: &mut (impl futures::Stream<Item = Result<Bytes, E>> + Unpin),
+) -> Result<Option<Bytes>, ApiError> {
+    let timeout = state.opts.client_timeout;
+    match tokio::time::timeout(timeout, stream.next()).await {
+        Err(_) => Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "timeout",
+            format!("the client sent no part of the body for {timeout:?}"),
+        )),
+        Ok(None) => Ok(None),
+        Ok(Some(Ok(chunk))) => Ok(Some(chunk)),
+        Ok(Some(Err(e))) => Err(ApiError::bad_request(format!("reading the body: {e}"))),
+    }
+}
+
 /// Writes a request body to a temporary file in the lake's scratch folder,
 /// refusing it past `max` bytes.
 async fn spool(
@@ -64,8 +82,7 @@ async fn spool(
     std::fs::create_dir_all(&dir).map_err(internal)?;
     let mut file = tempfile::NamedTempFile::new_in(dir).map_err(internal)?;
     let mut total = 0u64;
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("reading the body: {e}")))?;
+    while let Some(chunk) = next_chunk(state, &mut stream).await? {
         total += chunk.len() as u64;
         if total > state.opts.max_body {
             return Err(ApiError::too_large(state.opts.max_body));
@@ -119,11 +136,12 @@ pub(crate) async fn put_object(
     let mut refused = None;
     let mut total = 0u64;
     let mut stream = body.into_data_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = match chunk {
-            Ok(chunk) => chunk,
+    loop {
+        let chunk = match next_chunk(&state, &mut stream).await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break,
             Err(e) => {
-                refused = Some(ApiError::bad_request(format!("reading the body: {e}")));
+                refused = Some(e);
                 break;
             }
         };
@@ -373,16 +391,18 @@ pub(crate) async fn sql(
     State(state): State<Arc<AppState>>,
     Extension(permit): Extension<Permit>,
     headers: axum::http::HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<Response, ApiError> {
-    let body = body.map_err(|rejection| match rejection {
-        BytesRejection::FailedToBufferBody(_)
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE =>
-        {
-            ApiError::too_large(state.opts.max_body)
+    // Read here, not by an extractor: bounded in bytes whatever the
+    // framing, and in time between parts.
+    let mut stream = body.into_data_stream();
+    let mut body = Vec::new();
+    while let Some(chunk) = next_chunk(&state, &mut stream).await? {
+        if (body.len() + chunk.len()) as u64 > state.opts.max_body {
+            return Err(ApiError::too_large(state.opts.max_body));
         }
-        other => ApiError::bad_request(format!("reading the body: {}", other.body_text())),
-    })?;
+        body.extend_from_slice(&chunk);
+    }
     let request: SqlRequest = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("expected {{\"sql\": \"...\"}}: {e}")))?;
     let at = match request.at {

@@ -259,7 +259,10 @@ fn the_server_does_not_invite_retries_of_a_refused_request() {
     let server = crate::serve::Server::start(&ctx, &[]);
     let answer = server.raw(b"GET /v1/storage/anything HTTP/1.1\r\nHost: x\r\n\r\n");
     assert!(answer.starts_with("HTTP/1.1 502"), "{answer}");
-    assert!(!answer.to_ascii_lowercase().contains("retry-after"), "{answer}");
+    assert!(
+        !answer.to_ascii_lowercase().contains("retry-after"),
+        "{answer}"
+    );
     let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
     assert_eq!(crate::serve::error_code(body), "store_denied", "{answer}");
 }

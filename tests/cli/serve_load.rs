@@ -251,3 +251,94 @@ fn listing_pages_in_key_order_on_s3() {
     ctx.lake(&["init", "--store", "s3://lake-test/paged"]).ok();
     listing_pages_in_key_order(&ctx);
 }
+
+/// Reads until the server closes the connection; returns what it sent.
+fn read_until_closed(stream: &mut TcpStream, within: Duration) -> Option<String> {
+    use std::io::Read;
+    stream.set_read_timeout(Some(within)).unwrap();
+    let mut answer = Vec::new();
+    match stream.read_to_end(&mut answer) {
+        Ok(_) => Some(String::from_utf8_lossy(&answer).into_owned()),
+        Err(_) => None, // still open when the time was up
+    }
+}
+
+#[test]
+fn slow_and_idle_clients_cannot_hold_the_server() {
+    let ctx = TestContext::new();
+    let server = Server::start(&ctx, &["--client-timeout", "1", "--max-concurrency", "4"]);
+    // 64 connections that never send anything, one that sends half a head,
+    // and one that sends a head and then stalls in its body.
+    let mut idle: Vec<TcpStream> = (0..64)
+        .map(|_| TcpStream::connect(server.addr()).unwrap())
+        .collect();
+    let mut slowloris = TcpStream::connect(server.addr()).unwrap();
+    slowloris
+        .write_all(b"GET /v1/catalog/list HTTP/1.1\r\nHost")
+        .unwrap();
+    let mut stalled = TcpStream::connect(server.addr()).unwrap();
+    stalled
+        .write_all(b"PUT /v1/storage/stalled HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
+        .unwrap();
+    // Others are served meanwhile.
+    assert_eq!(server.get("/v1/catalog/list").0, 200);
+    // Each is let go within a few client timeouts.
+    for stream in idle.iter_mut().take(3) {
+        assert!(
+            read_until_closed(stream, Duration::from_secs(5)).is_some(),
+            "idle connection kept"
+        );
+    }
+    assert!(
+        read_until_closed(&mut slowloris, Duration::from_secs(5)).is_some(),
+        "slowloris kept"
+    );
+    let answer =
+        read_until_closed(&mut stalled, Duration::from_secs(5)).expect("stalled body kept");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert_eq!(
+        server.get("/v1/storage/stalled").0,
+        404,
+        "half a body was stored"
+    );
+    // And every permit came back.
+    for _ in 0..8 {
+        assert_eq!(server.get("/v1/catalog/list").0, 200);
+    }
+}
+
+#[test]
+fn sigterm_lets_a_query_in_flight_finish() {
+    let ctx = TestContext::new();
+    let mut server = Server::start(&ctx, &[]);
+    let base = server.base.clone();
+    let agent = server.agent.clone();
+    let query = std::thread::spawn(move || {
+        let mut resp = agent
+            .post(format!("{base}/v1/sql"))
+            .header("Content-Type", "application/json")
+            .send(
+                json!({"sql": "select sum(a.range * b.range) as s from range(20000) a, range(20000) b"})
+                    .to_string()
+                    .as_bytes(),
+            )
+            .unwrap();
+        (
+            resp.status().as_u16(),
+            resp.body_mut().read_to_string().unwrap(),
+        )
+    });
+    std::thread::sleep(Duration::from_millis(400));
+    let pid = server.child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (status, body) = query.join().unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("39996000100000000"), "{body}");
+    assert!(server.child.wait().unwrap().success());
+}
