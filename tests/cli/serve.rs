@@ -121,9 +121,28 @@ impl Server {
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
         stream.write_all(request).unwrap();
-        let mut answer = vec![0u8; 4096];
-        let n = stream.read(&mut answer).unwrap();
-        String::from_utf8_lossy(&answer[..n]).into_owned()
+        // The head, then as much body as it announces (or what comes).
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = match stream.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            answer.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&answer).into_owned();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let length = head.lines().find_map(|l| {
+                    let (name, value) = l.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length")
+                        .then(|| value.trim().parse::<usize>().ok())?
+                });
+                if length.is_none_or(|n| body.len() >= n) {
+                    break;
+                }
+            }
+        }
+        String::from_utf8_lossy(&answer).into_owned()
     }
 }
 
@@ -225,9 +244,14 @@ fn every_failure_has_its_status_and_a_json_body() {
     assert_eq!((status, error_code(&body).as_str()), (400, "bad_request"));
     let (status, body) = server.put("/v1/storage/a/../b", b"x");
     assert_eq!(status, 400, "{body}");
-    assert_eq!(server.get("/v1/catalog/ghost").0, 404);
-    assert_eq!(server.get("/v1/storage/ghost").0, 404);
-    assert_eq!(server.get("/v2/anything").0, 404);
+    for path in ["/v1/catalog/ghost", "/v1/storage/ghost", "/v2/anything"] {
+        let (status, body) = server.get(path);
+        assert_eq!(
+            (status, error_code(&body).as_str()),
+            (404, "not_found"),
+            "{path}"
+        );
+    }
     // Errors the routes never see are JSON too.
     let (status, body) = server.get("/v1/storage?limit=abc");
     assert_eq!(
@@ -257,12 +281,17 @@ fn every_failure_has_its_status_and_a_json_body() {
     let answer =
         server.raw(b"PUT /v1/storage/big HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n");
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+    assert_eq!(error_code(body), "too_large", "{answer}");
     // And without Content-Length, while reading.
     let chunked = format!(
         "PUT /v1/storage/big HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n7d0\r\n{}\r\n0\r\n\r\n",
         "x".repeat(2000)
     );
-    assert!(server.raw(chunked.as_bytes()).starts_with("HTTP/1.1 413"));
+    let answer = server.raw(chunked.as_bytes());
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+    assert_eq!(error_code(body), "too_large", "{answer}");
     assert_eq!(
         server.get("/v1/storage/big").0,
         404,
@@ -332,6 +361,39 @@ fn the_token_guards_every_route_but_health() {
         Server::answer(bare.get(format!("{}/healthz", server.base)).call()).0,
         200
     );
+    // Every route, with every method it takes, and routes that do not
+    // exist: 401 first, whatever the request, and nothing done.
+    let people = std::fs::read(ctx.people()).unwrap();
+    server.put("/v1/storage/kept", b"kept");
+    let routes: [(&str, &str); 11] = [
+        ("GET", "/v1/storage"),
+        ("GET", "/v1/storage/kept"),
+        ("PUT", "/v1/storage/new"),
+        ("DELETE", "/v1/storage/kept"),
+        ("GET", "/v1/catalog/list"),
+        ("GET", "/v1/catalog/people"),
+        ("GET", "/v1/catalog/people/log"),
+        ("POST", "/v1/ingest?name=people"),
+        ("POST", "/v1/sql"),
+        ("GET", "/v1/nothing-here"),
+        ("POST", "/v1/storage/kept"),
+    ];
+    for (method, path) in routes {
+        let request = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", server.base))
+            .body(people.clone())
+            .unwrap();
+        let (status, body) = Server::answer(bare.run(request));
+        assert_eq!(
+            (status, error_code(&body).as_str()),
+            (401, "unauthorized"),
+            "{method} {path}: {body}"
+        );
+    }
+    assert_eq!(server.get("/v1/storage/kept"), (200, "kept".to_owned()));
+    assert_eq!(server.get("/v1/storage/new").0, 404);
+    assert_eq!(server.get("/v1/catalog/people").0, 404);
     // Off loopback, a token is required.
     let run = ctx.lake(&["serve", "--addr", "0.0.0.0:0"]);
     assert!(run.fails(1).contains("without --token"), "{run:?}");
