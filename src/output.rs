@@ -130,6 +130,14 @@ impl<W: Write> RowWriter<W> {
     }
 
     /// Writes every row of an Arrow batch.
+    /// The writer the rows go to.
+    pub fn get_ref(&self) -> &W {
+        match &self.out {
+            Sink::Plain(w) => w,
+            Sink::Csv(csv) => csv.get_ref(),
+        }
+    }
+
     pub fn batch(&mut self, batch: &RecordBatch) -> io::Result<()> {
         let columns = batch.columns();
         let opts = FormatOptions::default();

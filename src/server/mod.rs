@@ -4,11 +4,13 @@
 
 mod connections;
 mod error;
+mod formats;
 mod limits;
 mod pool;
 mod queries;
 pub(crate) mod result_cache;
 mod routes;
+mod sql;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -107,7 +109,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/v1/catalog/{name}", get(routes::show_dataset))
         .route("/v1/catalog/{name}/log", get(routes::dataset_log))
         .route("/v1/ingest", post(routes::ingest))
-        .route("/v1/sql", post(routes::sql))
+        .route("/v1/sql", post(sql::sql))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         // Bodies read whole (the SQL request) stop at the limit whatever

@@ -56,7 +56,7 @@ type Pins = Arc<Mutex<HashMap<PathBuf, usize>>>;
 
 /// A connection to the server's database and the views it holds.
 pub(crate) struct ViewConnection {
-    engine: QueryEngine,
+    pub engine: QueryEngine,
     /// The snapshot its views show.
     at: Option<SnapshotId>,
     /// Datasets registered as views, by their catalog spelling.
@@ -213,17 +213,15 @@ impl Queries {
         self.results.get(&answer_key(sql, snapshot))
     }
 
-    /// The answer to `request`, made on `conn` (and kept when the query asks
-    /// for nothing that changes by itself, like the time or random numbers).
-    /// `current` is the newest snapshot when the request names none.
-    pub fn answer(
+    /// The snapshot `request` reads: `current` (the newest) unless it names
+    /// another.
+    pub fn resolve(
         &self,
-        conn: &mut ViewConnection,
         request: &QueryRequest,
         current: Option<Snapshot>,
         lakes: &dyn Fn() -> Result<Pooled<Lake>, LakeError>,
-    ) -> Result<Arc<Answer>, LakeError> {
-        let (snapshot, names) = match (current, &request.at) {
+    ) -> Result<Snapshot, LakeError> {
+        Ok(match (current, &request.at) {
             (Some(current), _) => current,
             (None, Some(spec)) => {
                 let lake = lakes()?;
@@ -231,17 +229,24 @@ impl Queries {
                 (at, names_at(&lake, at)?)
             }
             (None, None) => self.current()?,
-        };
-        let key = answer_key(&request.sql, snapshot);
-        if let Some(answer) = self.results.get(&key) {
-            return Ok(answer);
-        }
-        let words = referenced_names(&request.sql);
-        if conn.at != Some(snapshot) {
+        })
+    }
+
+    /// Makes `conn`'s views show `snapshot` for every dataset `sql` names;
+    /// views of another snapshot are dropped first.
+    pub fn prepare(
+        &self,
+        conn: &mut ViewConnection,
+        sql: &str,
+        snapshot: &Snapshot,
+        lakes: &dyn Fn() -> Result<Pooled<Lake>, LakeError>,
+    ) -> Result<(), LakeError> {
+        let (at, names) = snapshot;
+        if conn.at != Some(*at) {
             conn.forget()?;
-            conn.at = Some(snapshot);
+            conn.at = Some(*at);
         }
-        let missing: Vec<String> = words
+        let missing: Vec<String> = referenced_names(sql)
             .iter()
             .filter_map(|w| names.get(w))
             .filter(|name| !conn.views.contains(*name))
@@ -249,13 +254,32 @@ impl Queries {
             .collect();
         if !missing.is_empty() {
             let lake = lakes()?;
-            let files = lake.register_views(&conn.engine, &missing, snapshot)?;
+            let files = lake.register_views(&conn.engine, &missing, *at)?;
             conn.views.extend(missing);
             conn.pin(files);
             // The cache may now trim itself, but not below any view's files.
             let pinned: HashSet<PathBuf> = lock(&self.pins).keys().cloned().collect();
             lake.store().release(&pinned);
         }
+        Ok(())
+    }
+
+    /// The JSON answer to `request`, made on `conn` (and kept when the query
+    /// asks for nothing that changes by itself, like the time or random
+    /// numbers). `current` is the newest snapshot when the request names none.
+    pub fn answer(
+        &self,
+        conn: &mut ViewConnection,
+        request: &QueryRequest,
+        current: Option<Snapshot>,
+        lakes: &dyn Fn() -> Result<Pooled<Lake>, LakeError>,
+    ) -> Result<Arc<Answer>, LakeError> {
+        let snapshot = self.resolve(request, current, lakes)?;
+        let key = answer_key(&request.sql, snapshot.0);
+        if let Some(answer) = self.results.get(&key) {
+            return Ok(answer);
+        }
+        self.prepare(conn, &request.sql, &snapshot, lakes)?;
         let body = json_answer(
             &conn.engine,
             &request.sql,
@@ -267,11 +291,17 @@ impl Queries {
             body,
             content_type: "application/json",
         });
-        if !VOLATILE.iter().any(|w| words.contains(*w)) {
+        if cacheable(&request.sql) {
             self.results.insert(key, answer.clone());
         }
         Ok(answer)
     }
+}
+
+/// Whether a query's answer depends only on the data it reads.
+fn cacheable(sql: &str) -> bool {
+    let words = referenced_names(sql);
+    !VOLATILE.iter().any(|w| words.contains(*w))
 }
 
 fn answer_key(sql: &str, snapshot: SnapshotId) -> AnswerKey {

@@ -8,19 +8,16 @@ use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Extension, FromRequest, Multipart, Path, Query, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::limits::Permit;
-use super::queries::{Cancel, CancelOnDrop, QueryRequest};
-use super::result_cache::Answer;
 use super::{ApiError, AppState};
 use crate::catalog::{CommitStatus, WriteMode};
 use crate::engine::convert::{CsvOptions, NoProgress};
-use crate::engine::query::QueryError;
 use crate::engine::source::Source;
 use crate::lake::{IngestRequest, Lake, LakeError, default_delimiter, name_for_file};
 use crate::store::chunks::ChunkReader;
@@ -46,13 +43,13 @@ async fn blocking<T: Send + 'static>(
     .map_err(ApiError::from)
 }
 
-fn internal(e: impl std::fmt::Display) -> ApiError {
+pub(crate) fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
 }
 
 /// The next part of a request body; a client silent for longer than the
 /// server's client timeout is answered 408.
-async fn next_chunk<E: std::fmt::Display>(
+pub(crate) async fn next_chunk<E: std::fmt::Display>(
     state: &AppState,
     stream: &mut (impl futures::Stream<Item = Result<Bytes, E>> + Unpin),
 ) -> Result<Option<Bytes>, ApiError> {
@@ -110,7 +107,7 @@ pub(crate) async fn method_not_allowed(method: axum::http::Method) -> ApiError {
 }
 
 /// A query string that does not parse, as a JSON 400 naming the problem.
-fn bad_query(rejection: QueryRejection) -> ApiError {
+pub(crate) fn bad_query(rejection: QueryRejection) -> ApiError {
     ApiError::bad_request(format!("query string: {}", rejection.body_text()))
 }
 
@@ -377,124 +374,4 @@ pub(crate) async fn ingest(
         StatusCode::OK
     };
     Ok((status, Json(json!(report))).into_response())
-}
-
-#[derive(Deserialize)]
-struct SqlRequest {
-    sql: String,
-    /// A snapshot id, or a time as text: query every dataset as of then.
-    #[serde(default)]
-    at: Option<Value>,
-}
-
-pub(crate) async fn sql(
-    State(state): State<Arc<AppState>>,
-    Extension(permit): Extension<Permit>,
-    headers: axum::http::HeaderMap,
-    body: Body,
-) -> Result<Response, ApiError> {
-    // Read here, not by an extractor: bounded in bytes whatever the
-    // framing, and in time between parts.
-    let mut stream = body.into_data_stream();
-    let mut body = Vec::new();
-    while let Some(chunk) = next_chunk(&state, &mut stream).await? {
-        if (body.len() + chunk.len()) as u64 > state.opts.max_body {
-            return Err(ApiError::too_large(state.opts.max_body));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    let request: SqlRequest = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("expected {{\"sql\": \"...\"}}: {e}")))?;
-    let at = match request.at {
-        None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => Some(n.to_string()),
-        Some(Value::String(s)) => Some(s),
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "\"at\" must be a snapshot id or a time, not {other}"
-            )));
-        }
-    };
-    let request = QueryRequest {
-        sql: request.sql,
-        at,
-        max_rows: state.opts.max_rows,
-        max_bytes: state.opts.max_result_bytes,
-    };
-    // Answers kept for the newest snapshot need no DuckDB at all.
-    let current = match request.at {
-        None => Some(state.queries.current()?),
-        Some(_) => None,
-    };
-    if let Some((snapshot, _)) = &current
-        && let Some(answer) = state.queries.cached(&request.sql, *snapshot)
-    {
-        return respond(&answer, &headers);
-    }
-    let _slot = state
-        .queries
-        .slots
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(internal)?;
-    let mut conn = state.queries.connection()?;
-    let cancel = Cancel::new(conn.interrupt_handle());
-    // Dropped with this future when the client hangs up: the query stops.
-    let on_drop = CancelOnDrop(Some(cancel.clone()));
-    let shared = state.clone();
-    let finished = cancel.clone();
-    let mut task = tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        let lakes = || shared.lake();
-        let answer = shared.queries.answer(&mut conn, &request, current, &lakes);
-        if finished.finish() {
-            conn.discard(); // an interrupt may still be pending on it
-        }
-        answer
-    });
-    let timeout = state.opts.query_timeout;
-    let joined = match tokio::time::timeout(timeout, &mut task).await {
-        Ok(joined) => joined,
-        Err(_) => {
-            cancel.interrupt();
-            task.await
-        }
-    };
-    on_drop.disarm();
-    let answer = joined.map_err(internal)?.map_err(|e| match e {
-        LakeError::Query(QueryError::Interrupted) => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "sql_error",
-            format!("query took longer than {timeout:?} and was stopped"),
-        ),
-        other => ApiError::from(other),
-    })?;
-    respond(&answer, &headers)
-}
-
-/// An answer, or 304 when the client holds it already (`If-None-Match`).
-fn respond(answer: &Answer, headers: &axum::http::HeaderMap) -> Result<Response, ApiError> {
-    let etag = HeaderValue::from_str(&answer.etag).map_err(internal)?;
-    let not_modified = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .any(|t| t.trim() == answer.etag || t.trim() == "*")
-        });
-    if not_modified {
-        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
-    }
-    Ok((
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(answer.content_type),
-            ),
-            (header::ETAG, etag),
-        ],
-        answer.body.clone(),
-    )
-        .into_response())
 }

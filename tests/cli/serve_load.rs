@@ -342,3 +342,146 @@ fn sigterm_lets_a_query_in_flight_finish() {
     assert!(body.contains("39996000100000000"), "{body}");
     assert!(server.child.wait().unwrap().success());
 }
+
+/// Sends a request and reads the whole answer (the server closes after it).
+fn raw_to_end(server: &Server, request: &str) -> String {
+    use std::io::Read;
+    let mut stream = TcpStream::connect(server.addr()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+fn post_sql(
+    server: &Server,
+    query: &str,
+    accept: Option<&str>,
+    sql: &str,
+) -> (u16, String, Vec<u8>) {
+    let mut req = server
+        .agent
+        .post(format!("{}/v1/sql{query}", server.base))
+        .header("Content-Type", "application/json");
+    if let Some(accept) = accept {
+        req = req.header("Accept", accept);
+    }
+    let mut resp = req
+        .send(json!({ "sql": sql }).to_string().as_bytes())
+        .unwrap();
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let status = resp.status().as_u16();
+    (status, content_type, resp.body_mut().read_to_vec().unwrap())
+}
+
+#[test]
+fn answers_come_in_the_format_asked_for() {
+    let ctx = TestContext::new();
+    let people = ctx.people();
+    ctx.lake(&["ingest", people.to_str().unwrap()]).ok();
+    let server = Server::start(&ctx, &["--max-rows", "4"]);
+    let sql = "select id, name, [id, id] as pair from people where id <= 2 order by id";
+    let (status, ct, body) = post_sql(&server, "?format=ndjson", None, sql);
+    assert_eq!((status, ct.as_str()), (200, "application/x-ndjson"));
+    assert_eq!(
+        String::from_utf8(body).unwrap(),
+        "{\"id\":1,\"name\":\"Alice\",\"pair\":[1,1]}\n{\"id\":2,\"name\":\"Bob\",\"pair\":[2,2]}\n"
+    );
+    let (status, ct, body) = post_sql(&server, "", Some("text/csv"), sql);
+    assert_eq!((status, ct.as_str()), (200, "text/csv"));
+    assert_eq!(
+        String::from_utf8(body).unwrap(),
+        "id,name,pair\n1,Alice,\"[1,1]\"\n2,Bob,\"[2,2]\"\n"
+    );
+    // Arrow IPC, read back by arrow's own reader.
+    let (status, ct, body) = post_sql(
+        &server,
+        "",
+        Some("application/vnd.apache.arrow.stream"),
+        sql,
+    );
+    assert_eq!(
+        (status, ct.as_str()),
+        (200, "application/vnd.apache.arrow.stream")
+    );
+    let reader =
+        arrow_ipc::reader::StreamReader::try_new(std::io::Cursor::new(body), None).unwrap();
+    let fields: Vec<String> = reader
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    assert_eq!(fields, ["id", "name", "pair"]);
+    let rows: usize = reader.map(|b| b.unwrap().num_rows()).sum();
+    assert_eq!(rows, 2);
+    // Parquet, read back by the parquet crate.
+    let (status, ct, body) = post_sql(&server, "?format=parquet", None, sql);
+    assert_eq!(
+        (status, ct.as_str()),
+        (200, "application/vnd.apache.parquet"),
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    let reader =
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(axum_bytes(body))
+            .unwrap()
+            .build()
+            .unwrap();
+    assert_eq!(reader.map(|b| b.unwrap().num_rows()).sum::<usize>(), 2);
+    // An empty answer still has its header.
+    let (_, _, body) = post_sql(
+        &server,
+        "?format=csv",
+        None,
+        "select id from people where id < 0",
+    );
+    assert_eq!(String::from_utf8(body).unwrap(), "id\n");
+    // Past the row limit: Parquet cannot be cut, so 413 as JSON...
+    let (status, _, body) = post_sql(&server, "?format=parquet", None, "select * from people");
+    assert_eq!(
+        (status, error_code(&String::from_utf8_lossy(&body)).as_str()),
+        (413, "too_large")
+    );
+    // ... and a stream is cut and says so in its trailer.
+    let body = json!({"sql": "select id from people order by id"}).to_string();
+    let answer = raw_to_end(
+        &server,
+        &format!(
+            "POST /v1/sql?format=csv HTTP/1.1\r\nHost: x\r\nTE: trailers\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        answer.contains("1\n2\n3\n4\n") && !answer.contains("\n5\n"),
+        "{answer}"
+    );
+    assert!(
+        answer.to_ascii_lowercase().contains("lake-truncated: true"),
+        "{answer}"
+    );
+    // A failure before the first row is an error answer, in every format.
+    for format in ["ndjson", "csv", "arrow", "parquet"] {
+        let (status, _, body) = post_sql(
+            &server,
+            &format!("?format={format}"),
+            None,
+            "select nope from people",
+        );
+        assert_eq!(status, 400, "{format}: {}", String::from_utf8_lossy(&body));
+    }
+    let (status, _, _) = post_sql(&server, "?format=xml", None, "select 1");
+    assert_eq!(status, 400);
+}
+
+fn axum_bytes(body: Vec<u8>) -> bytes::Bytes {
+    bytes::Bytes::from(body)
+}
