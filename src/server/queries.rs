@@ -180,7 +180,7 @@ impl Queries {
 
     /// A connection, with whatever views it kept.
     pub fn connection(&self) -> Result<Pooled<ViewConnection>, LakeError> {
-        Ok(self.connections.take(|| {
+        self.connections.take(|| {
             Ok::<_, LakeError>(ViewConnection {
                 engine: lock(&self.engine).connect()?,
                 at: None,
@@ -188,7 +188,7 @@ impl Queries {
                 files: HashSet::new(),
                 pins: self.pins.clone(),
             })
-        })?)
+        })
     }
 
     /// The newest snapshot and its datasets. It is read again only when the
