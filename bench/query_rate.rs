@@ -27,9 +27,11 @@ fn main() -> anyhow::Result<()> {
         let workers: Vec<_> = (0..threads)
             .map(|t| {
                 let conn = engine.connect()?;
-                // Views are a connection's own: each thread makes them once.
-                lake.register_datasets(&conn, template, None)?;
+                // Views are a connection's own: each thread makes them once
+                // and holds their files for the run.
+                let held = lake.register_datasets(&conn, template, None)?;
                 Ok(scope.spawn(move || -> anyhow::Result<u64> {
+                    let _held = held;
                     let mut state = 0x9e37_79b9_7f4a_7c15u64 ^ t;
                     let mut done = 0u64;
                     while Instant::now() < deadline {

@@ -1,7 +1,6 @@
 //! A lake home opened: its catalog and its store, and the operations that the
 //! CLI and the server share.
 
-use std::collections::HashSet;
 use std::fs;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -21,7 +20,7 @@ use crate::engine::query::{QueryEngine, QueryError, quote_literal, referenced_na
 use crate::engine::source::Source;
 use crate::engine::view::{FileColumns, ViewColumn, ViewFile};
 use crate::schema;
-use crate::store::{KeyError, Store, StoreError, StoreOptions, StoreUrl};
+use crate::store::{KeyError, Readable, Store, StoreError, StoreOptions, StoreUrl};
 
 /// The catalog file inside a home.
 pub const CATALOG_FILE: &str = "catalog.sqlite";
@@ -241,6 +240,8 @@ impl Lake {
             check_store_outside_home(&std::path::absolute(&root).unwrap_or(root), home)?;
         }
         fs::create_dir_all(home.join(TMP_DIR)).map_err(home_err)?;
+        // Spooled uploads and objects being built by processes now gone.
+        crate::store::sweep_stale(&home.join(TMP_DIR));
         let mut catalog = Catalog::open(&home.join(CATALOG_FILE))?;
         // The default store is recorded relative to the home, so a home can
         // be moved; a store given on the command line is made absolute.
@@ -311,10 +312,10 @@ impl Lake {
     /// An object that cannot be read is left for a later open.
     fn record_missing_stats(&mut self) -> Result<(), LakeError> {
         for (file_id, key, schema) in self.catalog.files_without_stats()? {
-            let Ok(path) = self.store.readable_path(&key) else {
+            let Ok(readable) = self.store.readable(&key) else {
                 continue;
             };
-            let Ok(file) = fs::File::open(&path) else {
+            let Ok(file) = fs::File::open(&readable.path) else {
                 continue;
             };
             if let Ok(stats) = object_stats(&file, &schema) {
@@ -556,7 +557,7 @@ impl Lake {
         sink: &mut dyn FnMut(&SchemaRef, &RecordBatch) -> anyhow::Result<ControlFlow<()>>,
     ) -> Result<SchemaRef, LakeError> {
         let engine = QueryEngine::open()?;
-        self.register_datasets(&engine, sql, at)?;
+        let _held = self.register_datasets(&engine, sql, at)?;
         Ok(engine.run(sql, sink)?)
     }
 
@@ -577,13 +578,14 @@ impl Lake {
     }
 
     /// Registers, as views, the datasets `sql` may name, as they were at
-    /// snapshot `at` (default: now).
+    /// snapshot `at` (default: now). The views read the files returned:
+    /// hold them until the query is done.
     pub fn register_datasets(
         &self,
         engine: &QueryEngine,
         sql: &str,
         at: Option<SnapshotId>,
-    ) -> Result<(), LakeError> {
+    ) -> Result<Vec<Readable>, LakeError> {
         let words = referenced_names(sql);
         let at = match at {
             Some(at) => at,
@@ -595,22 +597,22 @@ impl Lake {
             .into_iter()
             .filter(|name| words.contains(&name.to_lowercase()))
             .collect();
-        let in_use = self.register_views(engine, &names, at)?;
-        self.store.release(&in_use);
-        Ok(())
+        let held = self.register_views(engine, &names, at)?;
+        self.store.trim();
+        Ok(held)
     }
 
     /// Registers the datasets `names` (as the catalog spells them) as views
     /// as they were at snapshot `at`; a dataset that cannot be read becomes
     /// a view that fails with the reason. Returns the local files the views
-    /// read, which the cache must keep while they are in use.
+    /// read, kept from the cache's eviction while they are held.
     pub fn register_views(
         &self,
         engine: &QueryEngine,
         names: &[String],
         at: SnapshotId,
-    ) -> Result<HashSet<PathBuf>, LakeError> {
-        let mut in_use = HashSet::new();
+    ) -> Result<Vec<Readable>, LakeError> {
+        let mut in_use = Vec::new();
         for name in names {
             let state = self.catalog.table_state(name, Some(at))?;
             let registered = self
@@ -646,7 +648,7 @@ impl Lake {
     fn view_of(
         &self,
         state: &TableState,
-        in_use: &mut HashSet<PathBuf>,
+        in_use: &mut Vec<Readable>,
     ) -> Result<(Vec<ViewColumn>, Vec<ViewFile>), String> {
         if !state.problems.is_empty() {
             return Err(state.problems.join("; "));
@@ -663,14 +665,15 @@ impl Lake {
             .collect();
         let mut local = |key: &Result<String, String>| -> Result<PathBuf, String> {
             let key = key.as_ref().map_err(Clone::clone)?;
-            let path = match self.store.readable_path(key) {
-                Ok(path) => path,
+            let readable = match self.store.readable(key) {
+                Ok(readable) => readable,
                 Err(StoreError::NotFound { key }) => {
                     return Err(format!("object {key} is missing from the store"));
                 }
                 Err(e) => return Err(format!("object {key}: {e}")),
             };
-            in_use.insert(path.clone());
+            let path = readable.path.clone();
+            in_use.push(readable);
             Ok(path)
         };
         let mut files = Vec::with_capacity(state.files.len());

@@ -5,7 +5,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::body::Bytes;
@@ -17,6 +16,7 @@ use crate::catalog::SnapshotId;
 use crate::engine::query::{QueryEngine, QueryError, quote_ident, referenced_names};
 use crate::lake::{Lake, LakeError};
 use crate::output::{arrow_cell, sql_type_name};
+use crate::store::Readable;
 
 /// Queries DuckDB runs at once per core; more wait their turn, so that
 /// connections (and their views) are few and reused.
@@ -51,9 +51,6 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The files each connection's views read: the cache keeps them.
-type Pins = Arc<Mutex<HashMap<PathBuf, usize>>>;
-
 /// A connection to the server's database and the views it holds.
 pub(crate) struct ViewConnection {
     pub engine: QueryEngine,
@@ -61,9 +58,8 @@ pub(crate) struct ViewConnection {
     at: Option<SnapshotId>,
     /// Datasets registered as views, by their catalog spelling.
     views: HashSet<String>,
-    /// Files those views read, pinned in `pins`.
-    files: HashSet<PathBuf>,
-    pins: Pins,
+    /// Files those views read, which the cache keeps while held.
+    files: Vec<Readable>,
 }
 
 impl ViewConnection {
@@ -73,40 +69,13 @@ impl ViewConnection {
             self.engine
                 .execute(&format!("DROP VIEW IF EXISTS {}", quote_ident(&name)))?;
         }
-        self.unpin();
+        self.files.clear();
         Ok(())
-    }
-
-    fn unpin(&mut self) {
-        let mut pins = lock(&self.pins);
-        for path in self.files.drain() {
-            if let Some(n) = pins.get_mut(&path) {
-                *n -= 1;
-                if *n == 0 {
-                    pins.remove(&path);
-                }
-            }
-        }
-    }
-
-    fn pin(&mut self, files: HashSet<PathBuf>) {
-        let mut pins = lock(&self.pins);
-        for path in files {
-            if self.files.insert(path.clone()) {
-                *pins.entry(path).or_default() += 1;
-            }
-        }
     }
 
     /// A handle that stops this connection's running query.
     pub fn interrupt_handle(&self) -> Arc<duckdb::InterruptHandle> {
         self.engine.interrupt_handle()
-    }
-}
-
-impl Drop for ViewConnection {
-    fn drop(&mut self) {
-        self.unpin();
     }
 }
 
@@ -140,7 +109,6 @@ pub(crate) struct Queries {
     engine: Mutex<QueryEngine>,
     connections: Arc<Pool<ViewConnection>>,
     watch: Mutex<Watch>,
-    pins: Pins,
     results: ResultCache,
 }
 
@@ -173,7 +141,6 @@ impl Queries {
                 snapshot,
                 names,
             }),
-            pins: Pins::default(),
             results: ResultCache::new(result_cache_bytes),
         })
     }
@@ -185,8 +152,7 @@ impl Queries {
                 engine: lock(&self.engine).connect()?,
                 at: None,
                 views: HashSet::new(),
-                files: HashSet::new(),
-                pins: self.pins.clone(),
+                files: Vec::new(),
             })
         })
     }
@@ -256,10 +222,9 @@ impl Queries {
             let lake = lakes()?;
             let files = lake.register_views(&conn.engine, &missing, *at)?;
             conn.views.extend(missing);
-            conn.pin(files);
+            conn.files.extend(files);
             // The cache may now trim itself, but not below any view's files.
-            let pinned: HashSet<PathBuf> = lock(&self.pins).keys().cloned().collect();
-            lake.store().release(&pinned);
+            lake.store().trim();
         }
         Ok(())
     }

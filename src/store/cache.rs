@@ -6,8 +6,13 @@
 //! modification time at that moment, and its own modification time is the
 //! last use, which decides what is evicted first when the cache is over its
 //! size.
+//!
+//! One cache serves every process of a home. A copy in use is pinned: a
+//! shared lock on its `.lock` file, which eviction (an exclusive lock, never
+//! waited for) respects and which dies with its process. Temporary files of
+//! downloads that a killed process left are swept, and the bound counts
+//! every file in the folder.
 
-use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -17,6 +22,13 @@ use sha2::{Digest, Sha256};
 
 const DATA_EXT: &str = "parquet";
 const MARK_EXT: &str = "ok";
+const LOCK_EXT: &str = "lock";
+
+/// A cached copy kept from eviction, by every process, while this lives.
+#[derive(Debug)]
+pub struct Pin {
+    _lock: File,
+}
 
 /// The default size bound: 2 GiB.
 pub const DEFAULT_CACHE_MAX: u64 = 2 << 30;
@@ -71,6 +83,35 @@ impl ObjectCache {
 
     fn mark_path(&self, hash: &str) -> PathBuf {
         self.dir.join(format!("{hash}.{MARK_EXT}"))
+    }
+
+    fn lock_path(&self, hash: &str) -> PathBuf {
+        self.dir.join(format!("{hash}.{LOCK_EXT}"))
+    }
+
+    /// Keeps the copy of `hash` (present or still to be fetched) from
+    /// eviction by any process until the pin is dropped. Pin first, then
+    /// look up: eviction cannot slip in between.
+    pub fn pin(&self, hash: &str) -> io::Result<Pin> {
+        use std::os::unix::fs::MetadataExt;
+        fs::create_dir_all(&self.dir)?;
+        let path = self.lock_path(hash);
+        loop {
+            let lock = File::options()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)?;
+            lock.lock_shared()?;
+            // An eviction may have removed this lock file between our open
+            // and our lock: then the pin holds nothing; take the new one.
+            let held = lock.metadata()?;
+            if fs::metadata(&path)
+                .is_ok_and(|now| now.ino() == held.ino() && now.dev() == held.dev())
+            {
+                return Ok(Pin { _lock: lock });
+            }
+        }
     }
 
     /// The cached copy of the object with this hash, if present and intact;
@@ -137,40 +178,62 @@ impl ObjectCache {
     }
 
     /// Evicts least recently used copies until the cache fits its bound,
-    /// never one of `keep`.
-    pub fn evict(&self, keep: &HashSet<PathBuf>) {
+    /// counting every file in the folder; never a copy some process has
+    /// pinned. Temporary files of processes that are gone go first.
+    pub fn evict(&self) {
         let Ok(entries) = fs::read_dir(&self.dir) else {
             return;
         };
-        let mut copies: Vec<(SystemTime, u64, PathBuf, PathBuf)> = entries
-            .flatten()
-            .filter_map(|e| {
-                let data = e.path();
-                if data.extension()?.to_str()? != DATA_EXT {
-                    return None;
+        let mut total = 0u64;
+        let mut copies: Vec<(SystemTime, u64, String)> = Vec::new();
+        for entry in entries.flatten() {
+            let Ok(meta) = entry.metadata() else { continue };
+            let path = entry.path();
+            let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+            let hash = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+            if ![DATA_EXT, MARK_EXT, LOCK_EXT].contains(&ext) {
+                // A download's temporary file: swept once its writer is gone.
+                if super::is_stale(&meta) && fs::remove_file(&path).is_ok() {
+                    continue;
                 }
-                let size = e.metadata().ok()?.len();
-                let mark = data.with_extension(MARK_EXT);
-                let used = fs::metadata(&mark)
+            } else if ext == DATA_EXT {
+                let used = fs::metadata(self.mark_path(hash))
                     .and_then(|m| m.modified())
                     .unwrap_or(SystemTime::UNIX_EPOCH);
-                Some((used, size, data, mark))
-            })
-            .collect();
-        let mut total: u64 = copies.iter().map(|c| c.1).sum();
-        copies.sort_by_key(|c| c.0);
-        for (_, size, data, mark) in copies {
+                copies.push((used, meta.len(), hash.to_owned()));
+            }
+            total += meta.len();
+        }
+        copies.sort();
+        for (_, size, hash) in copies {
             if total <= self.max_bytes {
                 break;
             }
-            if keep.contains(&data) {
-                continue;
-            }
-            if fs::remove_file(&data).is_ok() {
-                let _ = fs::remove_file(&mark);
-                total -= size;
+            if self.remove_unpinned(&hash) {
+                total = total.saturating_sub(size);
             }
         }
+    }
+
+    /// Removes a copy unless a process holds a pin on it.
+    fn remove_unpinned(&self, hash: &str) -> bool {
+        let lock_path = self.lock_path(hash);
+        let Ok(lock) = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+        else {
+            return false;
+        };
+        if lock.try_lock().is_err() {
+            return false; // in use
+        }
+        let removed = fs::remove_file(self.data_path(hash)).is_ok();
+        let _ = fs::remove_file(self.mark_path(hash));
+        // Still under our lock: a pinner that opened this file retries.
+        let _ = fs::remove_file(&lock_path);
+        removed
     }
 }
 
@@ -239,9 +302,31 @@ mod tests {
         let other_hash = hex::encode(Sha256::digest(other));
         cache.fill(&hash, |w| w.write_all(body)).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(10));
-        let other_path = cache.fill(&other_hash, |w| w.write_all(other)).unwrap();
-        cache.evict(&HashSet::from([other_path.clone()]));
+        let pin = cache.pin(&other_hash).unwrap();
+        cache.fill(&other_hash, |w| w.write_all(other)).unwrap();
+        cache.evict();
         assert!(cache.lookup(&hash).is_none());
         assert!(cache.lookup(&other_hash).is_some());
+        // A pinned copy stays even over the bound; unpinned, it goes.
+        cache.fill(&hash, |w| w.write_all(body)).unwrap();
+        let second = cache.pin(&hash).unwrap();
+        cache.evict();
+        assert!(cache.lookup(&hash).is_some() && cache.lookup(&other_hash).is_some());
+        drop(pin);
+        cache.evict();
+        assert!(cache.lookup(&other_hash).is_none());
+        assert!(cache.lookup(&hash).is_some());
+        drop(second);
+        // A download left by a killed process is swept once stale.
+        let left = cache.temp_file().unwrap().into_temp_path().keep().unwrap();
+        let old = SystemTime::now() - super::super::STALE - std::time::Duration::from_secs(60);
+        File::options()
+            .write(true)
+            .open(&left)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        cache.evict();
+        assert!(!left.exists());
     }
 }

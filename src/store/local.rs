@@ -45,26 +45,6 @@ impl LocalStore {
         })
     }
 
-    /// Removes what killed processes left in the temporary folder. A file
-    /// still being written is newer than this.
-    fn remove_stale_temp_files(&self) {
-        const STALE: std::time::Duration = std::time::Duration::from_secs(3600);
-        let Ok(entries) = fs::read_dir(self.root.join(TMP_DIR)) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let stale = entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age > STALE);
-            if stale {
-                let _ = fs::remove_file(entry.path());
-            }
-        }
-    }
-
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -85,7 +65,7 @@ impl LocalStore {
 
     /// A new temporary file; first clears out what killed writers left.
     pub fn temp_file(&self) -> Result<tempfile::NamedTempFile, StoreError> {
-        self.remove_stale_temp_files();
+        super::sweep_stale(&self.root.join(TMP_DIR));
         tempfile::NamedTempFile::new_in(self.root.join(TMP_DIR)).map_err(|source| StoreError::Io {
             action: "creating temporary file in",
             key: self.root.display().to_string(),

@@ -144,6 +144,31 @@ pub struct ObjectInfo {
     pub size: u64,
 }
 
+/// A temporary file untouched this long belongs to a process that is gone
+/// (one being written or read is newer).
+pub const STALE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Whether a file was last changed longer than [`STALE`] ago.
+pub fn is_stale(meta: &std::fs::Metadata) -> bool {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age > STALE)
+}
+
+/// Removes the stale files of a temporary folder: what killed processes
+/// left behind.
+pub fn sweep_stale(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.metadata().is_ok_and(|m| m.is_file() && is_stale(&m)) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Where a remote store keeps local files.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
@@ -271,8 +296,9 @@ impl Store {
 
     /// A local file DuckDB can read the object from: the object itself on a
     /// local store, a verified cached copy of a remote one (fetched when
-    /// missing). A missing object is [`StoreError::NotFound`].
-    pub fn readable_path(&self, key: &str) -> Result<PathBuf, StoreError> {
+    /// missing), which no process evicts while the answer lives. A missing
+    /// object is [`StoreError::NotFound`].
+    pub fn readable(&self, key: &str) -> Result<Readable, StoreError> {
         key::validate(key)?;
         match self {
             Store::Local(s) => {
@@ -281,7 +307,10 @@ impl Store {
                         key: key.to_owned(),
                     });
                 }
-                Ok(s.path_of(key))
+                Ok(Readable {
+                    path: s.path_of(key),
+                    _pin: None,
+                })
             }
             Store::S3 { s3, cache, .. } => {
                 let cache_err = |source| StoreError::Cache {
@@ -294,14 +323,21 @@ impl Store {
                         "only content-addressed objects are cached",
                     ))
                 })?;
-                if let Some(path) = cache.lookup(hash) {
-                    return Ok(path);
-                }
-                // One request: a missing object is NotFound from the GET.
-                let mut reader = s3.get(key)?;
-                cache
-                    .fill(hash, |out| std::io::copy(&mut reader, out).map(|_| ()))
-                    .map_err(cache_err)
+                let pin = cache.pin(hash).map_err(cache_err)?;
+                let path = match cache.lookup(hash) {
+                    Some(path) => path,
+                    None => {
+                        // One request: a missing object is NotFound from the GET.
+                        let mut reader = s3.get(key)?;
+                        cache
+                            .fill(hash, |out| std::io::copy(&mut reader, out).map(|_| ()))
+                            .map_err(cache_err)?
+                    }
+                };
+                Ok(Readable {
+                    path,
+                    _pin: Some(pin),
+                })
             }
         }
     }
@@ -314,10 +350,18 @@ impl Store {
         }
     }
 
-    /// Trims the cache to its bound, keeping the files of the current query.
-    pub fn release(&self, in_use: &std::collections::HashSet<PathBuf>) {
+    /// Trims the cache to its bound, keeping every copy some process has
+    /// pinned with a [`Readable`].
+    pub fn trim(&self) {
         if let Store::S3 { cache, .. } = self {
-            cache.evict(in_use);
+            cache.evict();
         }
     }
+}
+
+/// A local file an object can be read from, kept while this lives.
+#[derive(Debug)]
+pub struct Readable {
+    pub path: PathBuf,
+    _pin: Option<cache::Pin>,
 }

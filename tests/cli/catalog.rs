@@ -110,3 +110,23 @@ fn a_store_that_would_hold_the_home_is_refused() {
     ctx.lake(&["init", "--store", nested.to_str().unwrap()])
         .ok();
 }
+
+#[test]
+fn what_killed_processes_left_in_the_home_is_swept() {
+    let ctx = TestContext::new();
+    ctx.lake(&["ls"]).ok();
+    let tmp = ctx.home.path().join("tmp");
+    let (old, fresh) = (tmp.join(".tmpOLD"), tmp.join(".tmpNEW"));
+    std::fs::write(&old, "spooled upload").unwrap();
+    std::fs::write(&fresh, "being written").unwrap();
+    let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    std::fs::File::options()
+        .write(true)
+        .open(&old)
+        .unwrap()
+        .set_modified(two_hours_ago)
+        .unwrap();
+    ctx.lake(&["ls"]).ok();
+    assert!(!old.exists(), "a stale spool was kept");
+    assert!(fresh.exists(), "a file in use was swept");
+}

@@ -434,3 +434,44 @@ fn no_secret_appears_in_any_output() {
         "the secret is in the catalog"
     );
 }
+
+#[test]
+fn a_copy_in_use_by_another_process_is_never_evicted() {
+    let (ctx, _server) = s3_lake("pins");
+    let people = ctx.people();
+    let report = json(&ctx.lake(&["ingest", people.to_str().unwrap(), "--format", "json"]));
+    let other = ctx.write("other.csv", "id,x\n1,a\n2,b\n");
+    ctx.lake(&["ingest", other.to_str().unwrap()]).ok();
+    let hash = report["key"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let copy = ctx.home.path().join("cache").join(&hash);
+    // The server's views read the cached copy of people...
+    let server = crate::serve::Server::start(&ctx, &[]);
+    let (status, body) = server.sql("select count(*) as n from people");
+    assert_eq!(
+        (status, &body["rows"]),
+        (200, &serde_json::json!([[6]])),
+        "{body}"
+    );
+    // ... while another process trims the cache to nothing but what it
+    // needs itself.
+    ctx.lake(&["--cache-max", "1", "sql", "select count(*) from other"])
+        .ok();
+    assert!(copy.exists(), "a copy the server uses was evicted");
+    let (status, body) = server.sql("select max(id) as m from people");
+    assert_eq!(
+        (status, &body["rows"]),
+        (200, &serde_json::json!([[6]])),
+        "{body}"
+    );
+    // Once nobody uses it, the bound applies to it too.
+    drop(server);
+    ctx.lake(&["--cache-max", "1", "sql", "select count(*) from other"])
+        .ok();
+    assert!(!copy.exists(), "an unused copy outlived the bound");
+}
