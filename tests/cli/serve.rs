@@ -266,6 +266,13 @@ fn every_failure_has_its_status_and_a_json_body() {
         (405, "method_not_allowed"),
         "{body}"
     );
+    let answer = server.raw(b"POST /v1/storage/x HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+    assert!(
+        answer
+            .to_ascii_lowercase()
+            .contains("allow: get,head,put,delete"),
+        "{answer}"
+    );
     let (status, body) = server.post("/v1/ingest?name=people", "text/csv", b"id,team\n1,red\n");
     assert_eq!(
         (status, error_code(&body).as_str()),
