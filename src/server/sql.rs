@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 
 use super::formats::{ChunkSender, Format, Part, parquet_answer, stream_answer};
 use super::limits::Permit;
+use super::pool::Pooled;
 use super::queries::{Cancel, CancelOnDrop, QueryRequest, Snapshot, ViewConnection};
 use super::result_cache::{Answer, etag_of};
 use super::routes::{internal, next_chunk};
@@ -144,6 +145,33 @@ fn query_error(e: LakeError, timeout: Duration) -> ApiError {
     }
 }
 
+/// A turn of DuckDB's, a pooled connection, and what stops its query: the
+/// guard interrupts it when dropped (with the handler's future when the
+/// client hangs up) unless disarmed.
+async fn turn(
+    state: &AppState,
+) -> Result<
+    (
+        tokio::sync::OwnedSemaphorePermit,
+        Pooled<ViewConnection>,
+        Cancel,
+        CancelOnDrop,
+    ),
+    ApiError,
+> {
+    let slot = state
+        .queries
+        .slots
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(internal)?;
+    let conn = state.queries.connection()?;
+    let cancel = Cancel::new(conn.interrupt_handle());
+    let on_drop = CancelOnDrop(Some(cancel.clone()));
+    Ok((slot, conn, cancel, on_drop))
+}
+
 type Lakes<'a> = &'a dyn Fn() -> Result<super::pool::Pooled<crate::lake::Lake>, LakeError>;
 
 /// Runs `work` on a pooled connection on a blocking thread, when DuckDB has
@@ -154,17 +182,7 @@ async fn on_connection<T: Send + 'static>(
     permit: Permit,
     work: impl FnOnce(&AppState, &mut ViewConnection, Lakes) -> Result<T, LakeError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    let slot = state
-        .queries
-        .slots
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(internal)?;
-    let mut conn = state.queries.connection()?;
-    let cancel = Cancel::new(conn.interrupt_handle());
-    // Dropped with this future when the client hangs up: the query stops.
-    let on_drop = CancelOnDrop(Some(cancel.clone()));
+    let (slot, mut conn, cancel, on_drop) = turn(state).await?;
     let shared = state.clone();
     let finished = cancel.clone();
     let mut task = tokio::task::spawn_blocking(move || {
@@ -201,16 +219,7 @@ async fn streamed(
     current: Option<Snapshot>,
     format: Format,
 ) -> Result<Response, ApiError> {
-    let slot = state
-        .queries
-        .slots
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(internal)?;
-    let mut conn = state.queries.connection()?;
-    let cancel = Cancel::new(conn.interrupt_handle());
-    let on_drop = CancelOnDrop(Some(cancel.clone()));
+    let (slot, mut conn, cancel, on_drop) = turn(state).await?;
     let timeout = state.opts.query_timeout;
     let (tx, mut rx) = mpsc::channel::<Part>(4);
     let shared = state.clone();

@@ -52,6 +52,16 @@ impl Server {
         }
     }
 
+    /// Sends SIGTERM.
+    pub(crate) fn terminate(&self) {
+        let pid = self.child.id().to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    }
+
     pub(crate) fn addr(&self) -> String {
         self.base.trim_start_matches("http://").to_owned()
     }
@@ -534,14 +544,7 @@ fn sigterm_stops_it_cleanly() {
     let ctx = TestContext::new();
     let mut server = Server::start(&ctx, &[]);
     assert_eq!(server.get("/healthz").0, 200);
-    let pid = server.child.id().to_string();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    server.terminate();
     let status = server.child.wait().unwrap();
     assert!(status.success(), "{status:?}");
 }

@@ -13,9 +13,28 @@ use crate::serve::{Server, error_code, poll};
 
 /// Sends `sql` with optional request headers; returns status, ETag, body.
 fn sql_with(server: &Server, sql: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
+    let (status, answer_headers, body) = request_sql(server, "", headers, sql);
+    let etag = answer_headers
+        .get("etag")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (
+        status,
+        etag.unwrap_or_default(),
+        String::from_utf8(body).unwrap(),
+    )
+}
+
+/// POSTs `sql` to `/v1/sql{query}` with `headers`; returns status, answer
+/// headers and body.
+fn request_sql(
+    server: &Server,
+    query: &str,
+    headers: &[(&str, &str)],
+    sql: &str,
+) -> (u16, ureq::http::HeaderMap, Vec<u8>) {
     let mut req = server
         .agent
-        .post(format!("{}/v1/sql", server.base))
+        .post(format!("{}/v1/sql{query}", server.base))
         .header("Content-Type", "application/json");
     for (name, value) in headers {
         req = req.header(*name, *value);
@@ -23,13 +42,9 @@ fn sql_with(server: &Server, sql: &str, headers: &[(&str, &str)]) -> (u16, Strin
     let mut resp = req
         .send(json!({ "sql": sql }).to_string().as_bytes())
         .unwrap();
-    let etag = resp
-        .headers()
-        .get("etag")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
     let status = resp.status().as_u16();
-    (status, etag, resp.body_mut().read_to_string().unwrap())
+    let body = resp.body_mut().read_to_vec().unwrap();
+    (status, resp.headers().clone(), body)
 }
 
 #[test]
@@ -329,14 +344,7 @@ fn sigterm_lets_a_query_in_flight_finish() {
         )
     });
     std::thread::sleep(Duration::from_millis(400));
-    let pid = server.child.id().to_string();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    server.terminate();
     let (status, body) = query.join().unwrap();
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("39996000100000000"), "{body}");
@@ -362,23 +370,12 @@ fn post_sql(
     accept: Option<&str>,
     sql: &str,
 ) -> (u16, String, Vec<u8>) {
-    let mut req = server
-        .agent
-        .post(format!("{}/v1/sql{query}", server.base))
-        .header("Content-Type", "application/json");
-    if let Some(accept) = accept {
-        req = req.header("Accept", accept);
-    }
-    let mut resp = req
-        .send(json!({ "sql": sql }).to_string().as_bytes())
-        .unwrap();
-    let content_type = resp
-        .headers()
+    let accept: Vec<(&str, &str)> = accept.map(|a| ("Accept", a)).into_iter().collect();
+    let (status, headers, body) = request_sql(server, query, &accept, sql);
+    let content_type = headers
         .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    let status = resp.status().as_u16();
-    (status, content_type, resp.body_mut().read_to_vec().unwrap())
+        .map(|v| v.to_str().unwrap().to_owned());
+    (status, content_type.unwrap_or_default(), body)
 }
 
 #[test]
