@@ -5,7 +5,8 @@
 #     so no two are alike), beside the embedded DuckDB running the same
 #     statements in-process on 2 threads (bench/query_rate.rs): the ratio is
 #     what the HTTP layer costs;
-#  3. while (2) runs, ingests land and the very next query must see each.
+#  3. under the load of (1) again, ingests land and the very next query must
+#     see each (the kept answer of the query before must not be served).
 # Usage: bench/serve.sh [SECONDS] [CONNECTIONS]. Installs wrk if missing.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -64,32 +65,27 @@ LUA
 sql() { curl -sf -H 'Content-Type: application/json' -d "{\"sql\":\"$1\"}" "$base/v1/sql"; }
 sql "select name, age from people where age > 30 order by id" >/dev/null # warm
 
+# 3. under load: a new version of `counter`, then the next query must see it.
+fresh() {
+  local ok=0 tries=0
+  sleep 1
+  while kill -0 "$wrk_pid" 2>/dev/null && [ "$tries" -lt 20 ]; do
+    tries=$((tries + 1))
+    sql "select v from counter" >/dev/null || true # kept: the old answer
+    printf 'v\n%s\n' "$tries" >"$work/counter.csv"
+    curl -sf -X POST --data-binary @"$work/counter.csv" "$base/v1/ingest?name=counter&mode=replace" >/dev/null
+    if sql "select v from counter" | grep -q "\"rows\":\[\[$tries\]\]"; then ok=$((ok + 1)); fi
+    sleep 0.2
+  done
+  echo "3. ingests seen by the very next query, under load: $ok of $tries (goal: all)"
+}
 echo "1. the same query, POST /v1/sql for ${seconds}s, $connections connections"
 printf '   '
 wrk -t2 -c"$connections" -d"${seconds}s" --timeout 5s -s "$same" "$base/v1/sql" | tail -1
 echo "   goal: >= 10000 requests/s, p99 < 10 ms, no errors"
 
-echo "2. a different query each time, ${seconds}s, $connections connections; ingests land meanwhile"
-# 3. runs during 2: a new version of `counter`, then the next query must see it.
-fresh() {
-  local ok=0 tries=0
-  echo 'v' >"$work/counter.csv"
-  sleep 1
-  while kill -0 "$wrk_pid" 2>/dev/null && [ "$tries" -lt 20 ]; do
-    tries=$((tries + 1))
-    sql "select v from counter" >/dev/null || true
-    echo "v
-$tries" >"$work/counter.csv"
-    curl -sf -X POST --data-binary @"$work/counter.csv" "$base/v1/ingest?name=counter&mode=replace" >/dev/null
-    if sql "select v from counter" | grep -q "\"rows\":\[\[$tries\]\]"; then ok=$((ok + 1)); fi
-    sleep 0.2
-  done
-  echo "3. ingests seen by the very next query: $ok of $tries (goal: all)"
-}
-wrk -t2 -c"$connections" -d"${seconds}s" --timeout 5s -s "$varied" "$base/v1/sql" >"$work/varied.out" &
-wrk_pid=$!
-fresh >"$work/fresh.out"
-wait "$wrk_pid"
+echo "2. a different query each time, ${seconds}s, $connections connections"
+wrk -t2 -c"$connections" -d"${seconds}s" --timeout 5s -s "$varied" "$base/v1/sql" >"$work/varied.out"
 http=$(tail -1 "$work/varied.out")
 echo "   http:       $http"
 inproc=$("$harness" "$LAKE_HOME" "$seconds" 2 "$template" "$rows")
@@ -97,4 +93,7 @@ echo "   in-process: $inproc (embedded DuckDB, 2 threads, same statements)"
 awk -v h="$http" -v d="$inproc" 'BEGIN {
   split(h, a, " "); split(d, b, " ");
   printf "   ratio http / in-process: %.2f (goal: >= 0.70)\n", a[2] / b[2] }'
-cat "$work/fresh.out"
+wrk -t2 -c"$connections" -d"${seconds}s" --timeout 5s -s "$same" "$base/v1/sql" >/dev/null &
+wrk_pid=$!
+fresh
+wait "$wrk_pid"
