@@ -460,10 +460,28 @@ fn scan_halves(
         })();
         (first, second.join().ok().flatten())
     });
-    let (first, stopped_at) = first?;
+    let (mut first, stopped_at) = first?;
     let (second, _) = second?;
     // The first half must have stopped exactly where the second began.
-    (stopped_at == Some(split - data_start)).then(|| first.merge(second))
+    if stopped_at != Some(split - data_start) {
+        return None;
+    }
+    // The dictionary sample is the file's first rows, however it is read
+    // (the same rows give the same bytes): a short first half lends the
+    // rest of the sample from the start of the second.
+    if first.rows < DICTIONARY_SAMPLE_ROWS
+        && let Some(sample) = &mut first.sample
+    {
+        let input = source.open_at(split, &|_| {}).ok()?;
+        let mut rdr = reader(&no_header(opts), input);
+        let mut record = csv::StringRecord::new();
+        let mut sampled = first.rows;
+        while sampled < DICTIONARY_SAMPLE_ROWS && rdr.read_record(&mut record).ok()? {
+            sample.observe(&record);
+            sampled += 1;
+        }
+    }
+    Some(first.merge(second))
 }
 
 fn no_header(opts: &CsvOptions) -> CsvOptions {
