@@ -97,13 +97,30 @@ pub struct IngestArgs {
     /// to DOUBLE, anything to VARCHAR). With or without --append.
     #[arg(long, conflicts_with = "replace")]
     pub evolve: bool,
-    /// The first row is data, not column names.
-    #[arg(long)]
+    /// The first row is data, not column names. Default: as DuckDB's
+    /// sniffer finds it.
+    #[arg(long, conflicts_with = "header")]
     pub no_header: bool,
-    /// The field delimiter (one byte; `\t` for tab). Default: tab for `.tsv`,
-    /// else `,`.
+    /// The first row names the columns.
+    #[arg(long)]
+    pub header: bool,
+    /// The field delimiter (one byte; `\t` for tab). Default: sniffed from
+    /// the file (tab for `.tsv` if it cannot be, else `,`).
     #[arg(long, value_name = "CHAR")]
     pub delimiter: Option<String>,
+    /// The quote character. Default: sniffed, else `"`.
+    #[arg(long, value_name = "CHAR")]
+    pub quote: Option<String>,
+    /// The escape character inside quotes (besides a doubled quote), like
+    /// `\`. Default: sniffed.
+    #[arg(long, value_name = "CHAR")]
+    pub escape: Option<String>,
+    /// Lines starting with this character are skipped. Default: sniffed.
+    #[arg(long, value_name = "CHAR")]
+    pub comment: Option<String>,
+    /// Lines to skip before the header. Default: sniffed.
+    #[arg(long, value_name = "N")]
+    pub skip: Option<u64>,
     /// Column types instead of inferred ones: `col:TYPE,col:TYPE`.
     #[arg(long, value_name = "COLUMNS")]
     pub schema: Option<String>,

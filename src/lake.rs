@@ -14,9 +14,10 @@ use crate::catalog::{
     Catalog, CatalogError, Commit, CommitStatus, Committed, LogEntry, NewObject, ObjectRef,
     SnapshotId, TableColumn, TableState, WriteMode, refused_change,
 };
-use crate::engine::convert::{self, ConvertError, CsvOptions, Progress};
+use crate::engine::convert::{self, ConvertError, Progress};
 use crate::engine::parquet_stats::object_stats;
 use crate::engine::query::{QueryEngine, QueryError, quote_literal, referenced_names};
+use crate::engine::sniff::{self, DialectFlags};
 use crate::engine::source::Source;
 use crate::engine::view::{FileColumns, ViewColumn, ViewFile};
 use crate::schema;
@@ -159,7 +160,10 @@ pub struct IngestRequest {
     pub mode: WriteMode,
     /// Accept added, removed and widened columns.
     pub evolve: bool,
-    pub csv: CsvOptions,
+    /// The CSV dialect as far as the user fixed it; the rest is sniffed.
+    pub dialect: DialectFlags,
+    /// Column types given by the user, by name; the rest are inferred.
+    pub types: Vec<(String, crate::schema::ColumnType)>,
 }
 
 /// What an ingest did.
@@ -427,7 +431,13 @@ impl Lake {
             name: name.clone(),
             reason,
         })?;
-        let scan = convert::scan(source, &req.csv, progress)?;
+        let csv = sniff::dialect(
+            source,
+            &req.dialect,
+            req.types.clone(),
+            default_delimiter(source.path()),
+        );
+        let scan = convert::scan(source, &csv, progress)?;
         // The catalog spells the name; a conflict is refused before anything
         // is written (and checked again in the commit, which decides).
         let (name, dataset_id) = match self.catalog.dataset(&name) {
@@ -448,7 +458,7 @@ impl Lake {
         let tmp = self.store.temp_file()?;
         let (written, tmp) = convert::write_parquet(
             source,
-            &req.csv,
+            &csv,
             &scan,
             std::io::BufWriter::with_capacity(1 << 20, tmp),
             progress,

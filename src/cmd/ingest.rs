@@ -7,19 +7,21 @@ use serde_json::Value;
 
 use crate::catalog::WriteMode;
 use crate::cli::IngestArgs;
-use crate::engine::convert::{CsvOptions, parse_schema_override};
+use crate::engine::convert::parse_schema_override;
+use crate::engine::sniff::DialectFlags;
 use crate::engine::source::Source;
-use crate::lake::{IngestRequest, Lake, LakeError, default_delimiter};
+use crate::lake::{IngestRequest, Lake, LakeError};
 use crate::output::write_record;
 use crate::printer::{Printer, human_bytes};
 
-/// Parses `--delimiter`: one byte, or `\t` / `tab`.
-fn parse_delimiter(s: &str) -> Result<u8, LakeError> {
+/// Parses a one-character flag (`--delimiter`, `--quote`, ...): one byte,
+/// or `\t` / `tab`.
+fn parse_char(flag: &str, s: &str) -> Result<u8, LakeError> {
     match s {
         "\\t" | "tab" | "\t" => Ok(b'\t'),
         _ if s.len() == 1 => Ok(s.as_bytes()[0]),
         _ => Err(LakeError::Usage(format!(
-            "--delimiter must be one byte (or \\t), not {s:?}"
+            "--{flag} must be one byte (or \\t), not {s:?}"
         ))),
     }
 }
@@ -35,9 +37,22 @@ pub fn run(lake: &mut Lake, args: IngestArgs, printer: Printer) -> anyhow::Resul
     } else {
         Source::file(&args.file).with_context(|| format!("reading {}", args.file.display()))?
     };
-    let delimiter = match &args.delimiter {
-        Some(d) => parse_delimiter(d)?,
-        None => default_delimiter(source.path()),
+    let char_flag = |flag: &str, value: &Option<String>| {
+        value.as_deref().map(|v| parse_char(flag, v)).transpose()
+    };
+    let dialect = DialectFlags {
+        delimiter: char_flag("delimiter", &args.delimiter)?,
+        quote: char_flag("quote", &args.quote)?,
+        escape: char_flag("escape", &args.escape)?,
+        comment: char_flag("comment", &args.comment)?,
+        skip: args.skip,
+        header: if args.header {
+            Some(true)
+        } else if args.no_header {
+            Some(false)
+        } else {
+            None
+        },
     };
     let types = match &args.schema {
         Some(spec) => parse_schema_override(spec)?,
@@ -54,11 +69,8 @@ pub fn run(lake: &mut Lake, args: IngestArgs, printer: Printer) -> anyhow::Resul
         name: args.name,
         mode,
         evolve: args.evolve,
-        csv: CsvOptions {
-            header: !args.no_header,
-            delimiter,
-            types,
-        },
+        dialect,
+        types,
     };
     let report = {
         let progress = printer.progress();

@@ -67,6 +67,14 @@ pub struct CsvOptions {
     pub header: bool,
     /// The field delimiter.
     pub delimiter: u8,
+    /// The quote character.
+    pub quote: u8,
+    /// The escape character inside quotes, besides a doubled quote.
+    pub escape: Option<u8>,
+    /// Lines starting with this are skipped.
+    pub comment: Option<u8>,
+    /// Lines skipped before the header (or the first row).
+    pub skip: u64,
     /// Types given by the user, by column name; the rest are inferred.
     pub types: Vec<(String, ColumnType)>,
 }
@@ -76,6 +84,10 @@ impl Default for CsvOptions {
         CsvOptions {
             header: true,
             delimiter: b',',
+            quote: b'"',
+            escape: None,
+            comment: None,
+            skip: 0,
             types: Vec::new(),
         }
     }
@@ -165,6 +177,9 @@ fn reader<'a>(
     csv::ReaderBuilder::new()
         .has_headers(opts.header)
         .delimiter(opts.delimiter)
+        .quote(opts.quote)
+        .escape(opts.escape)
+        .comment(opts.comment)
         .flexible(false)
         .buffer_capacity(1 << 20)
         .from_reader(input)
@@ -332,7 +347,9 @@ pub fn scan(
         source: e,
     };
     let bytes = |n| progress.bytes(n);
-    let mut rdr = reader(opts, source.open(&bytes).map_err(read_err)?);
+    // Lines before the header are skipped; offsets below count from here.
+    let skipped = source.line_offset(opts.skip).map_err(read_err)?;
+    let mut rdr = reader(opts, source.open_from(skipped, &bytes).map_err(read_err)?);
     let mut record = csv::StringRecord::new();
     let Some(head) = read_head(&mut rdr, &mut record, source, opts)? else {
         return finish_scan(
@@ -343,18 +360,19 @@ pub fn scan(
             None,
         );
     };
-    let data_start = if opts.header {
-        rdr.position().byte()
-    } else {
-        0
-    };
+    let data_start = skipped
+        + if opts.header {
+            rdr.position().byte()
+        } else {
+            0
+        };
     if !source.is_gzip() && source.len() >= PARALLEL_SCAN_BYTES {
         if let Some(tally) = scan_halves(source, opts, &head, data_start, progress) {
             return finish_scan(head, Some(tally));
         }
         // Start again on one thread.
         progress.start("scanning", source.len());
-        rdr = reader(opts, source.open(&bytes).map_err(read_err)?);
+        rdr = reader(opts, source.open_from(skipped, &bytes).map_err(read_err)?);
         read_head(&mut rdr, &mut record, source, opts)?;
     }
     let mut tally = Tally::new(&head, true);
@@ -721,10 +739,12 @@ pub fn write_parquet<W: Write + Send>(
     let (parsed, rows) = std::thread::scope(|scope| {
         let parser = scope.spawn(move || -> Result<u64, ConvertError> {
             let bytes = |n| progress.bytes(n);
-            let input = source.open(&bytes).map_err(|e| ConvertError::Read {
+            let read_err = |e| ConvertError::Read {
                 file: source.label().to_owned(),
                 source: e,
-            })?;
+            };
+            let skipped = source.line_offset(opts.skip).map_err(read_err)?;
+            let input = source.open_from(skipped, &bytes).map_err(read_err)?;
             let mut rdr = reader(opts, input);
             let mut builders: Vec<Builder> = schema
                 .columns

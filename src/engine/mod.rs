@@ -1,10 +1,11 @@
-//! The data engine: CSV sources, type inference, CSV to Parquet, and SQL with
+//! The data engine: CSV sources and their dialect, type inference, CSV to Parquet, and SQL with
 //! DuckDB. Nothing here prints or knows about flags.
 
 pub mod convert;
 pub mod infer;
 pub mod parquet_stats;
 pub mod query;
+pub mod sniff;
 pub mod source;
 pub mod values;
 pub mod view;

@@ -121,6 +121,46 @@ impl Source {
         Ok((n > 0 && skipped.ends_with(b"\n")).then(|| offset + n as u64))
     }
 
+    /// The file on disk (a spool of standard input too).
+    pub fn file_path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The offset (in decompressed bytes, after a byte order mark) where
+    /// line `lines` begins: the lines before it are skipped.
+    pub fn line_offset(&self, lines: u64) -> io::Result<u64> {
+        let mut reader = BufReader::new(self.open(&|_| {})?);
+        let mut offset = 0u64;
+        let mut line = Vec::new();
+        for _ in 0..lines {
+            line.clear();
+            let n = reader.read_until(b'\n', &mut line)?;
+            if n == 0 {
+                break;
+            }
+            offset += n as u64;
+        }
+        Ok(offset)
+    }
+
+    /// Opens the decompressed bytes from `offset` on (after a byte order
+    /// mark): a seek in a plain file, a skip in a compressed one.
+    pub fn open_from<'a>(
+        &self,
+        offset: u64,
+        progress: &'a (dyn Fn(u64) + Sync),
+    ) -> io::Result<Box<dyn Read + Send + 'a>> {
+        if offset == 0 {
+            return self.open(progress);
+        }
+        if !self.gzip {
+            return self.open_at(offset, progress);
+        }
+        let mut reader = self.open(progress)?;
+        io::copy(&mut (&mut reader).take(offset), &mut io::sink())?;
+        Ok(reader)
+    }
+
     /// The file name that decides defaults (name, delimiter), if any.
     pub fn path(&self) -> Option<&Path> {
         self._spool.is_none().then_some(self.path.as_path())

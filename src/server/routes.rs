@@ -17,9 +17,10 @@ use serde_json::{Value, json};
 use super::limits::Permit;
 use super::{ApiError, AppState};
 use crate::catalog::{CommitStatus, WriteMode};
-use crate::engine::convert::{CsvOptions, NoProgress};
+use crate::engine::convert::NoProgress;
+use crate::engine::sniff::DialectFlags;
 use crate::engine::source::Source;
-use crate::lake::{IngestRequest, Lake, LakeError, default_delimiter, name_for_file};
+use crate::lake::{IngestRequest, Lake, LakeError, name_for_file};
 use crate::store::chunks::ChunkReader;
 use crate::store::key;
 
@@ -348,7 +349,6 @@ pub(crate) async fn ingest(
         .clone()
         .unwrap_or_else(|| "request body".to_owned());
     let report = blocking(&state, permit, move |lake| {
-        let delimiter = default_delimiter(file_name.as_deref().map(std::path::Path::new));
         let source = Source::temp(file.into_temp_path(), &label).map_err(|source| {
             crate::store::StoreError::Io {
                 action: "reading upload",
@@ -360,10 +360,8 @@ pub(crate) async fn ingest(
             name: Some(name),
             mode,
             evolve,
-            csv: CsvOptions {
-                delimiter,
-                ..CsvOptions::default()
-            },
+            dialect: DialectFlags::default(),
+            types: Vec::new(),
         };
         lake.ingest(&source, &request, &NoProgress)
     })

@@ -4,6 +4,7 @@
 mod bad_input;
 mod catalog;
 mod concurrency;
+mod dialects;
 mod ducklake;
 mod ingest;
 mod objects;

@@ -1,0 +1,210 @@
+//! The CSV dialect of a file: what the user said, and the rest as DuckDB's
+//! own sniffer (`sniff_csv`, in the engine lake embeds) finds it, so that
+//! lake reads a file as `read_csv` does. Types are not taken from it: lake
+//! infers them from every row.
+
+use duckdb::Connection;
+
+use super::convert::CsvOptions;
+use super::query::quote_literal;
+use super::source::Source;
+use crate::schema::ColumnType;
+
+/// The parts of a dialect the user fixed; `None` is "find out".
+#[derive(Debug, Clone, Default)]
+pub struct DialectFlags {
+    pub delimiter: Option<u8>,
+    pub quote: Option<u8>,
+    pub escape: Option<u8>,
+    pub comment: Option<u8>,
+    /// Lines before the header (or the first row).
+    pub skip: Option<u64>,
+    pub header: Option<bool>,
+}
+
+/// What DuckDB's sniffer said of a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sniffed {
+    pub delimiter: u8,
+    /// `None`: no quote character was seen.
+    pub quote: Option<u8>,
+    pub escape: Option<u8>,
+    pub comment: Option<u8>,
+    pub skip: u64,
+    pub header: bool,
+}
+
+/// One byte of a sniffed setting; `(empty)` is none, and so is anything
+/// lake's parser cannot take (more than one byte).
+fn one_byte(value: &str) -> Option<u8> {
+    let value = match value {
+        "\\t" => "\t",
+        other => other,
+    };
+    (value.len() == 1).then(|| value.as_bytes()[0])
+}
+
+/// Runs DuckDB's sniffer on the file, with what the user fixed as given;
+/// `None` when it cannot say (not a file DuckDB reads as CSV, a delimiter
+/// of more than one byte...). `usual` is the delimiter the file's name
+/// suggests.
+pub fn sniff(source: &Source, flags: &DialectFlags, usual: u8) -> Option<Sniffed> {
+    let conn = Connection::open_in_memory().ok()?;
+    conn.execute_batch(
+        "SET autoinstall_known_extensions = false; SET autoload_known_extensions = false;",
+    )
+    .ok()?;
+    let char_literal = |c: u8| quote_literal(&char::from(c).to_string());
+    let mut options = vec![format!(
+        "compression := '{}'",
+        if source.is_gzip() { "gzip" } else { "none" }
+    )];
+    let fixed = [
+        ("delim", flags.delimiter),
+        ("quote", flags.quote),
+        ("escape", flags.escape),
+        ("comment", flags.comment),
+    ];
+    options.extend(
+        fixed
+            .iter()
+            .filter_map(|(name, c)| c.map(|c| format!("{name} := {}", char_literal(c)))),
+    );
+    if let Some(skip) = flags.skip {
+        options.push(format!("skip := {skip}"));
+    }
+    if let Some(header) = flags.header {
+        options.push(format!("header := {header}"));
+    }
+    let path = source.file_path().to_string_lossy().into_owned();
+    conn.query_row(
+        &format!(
+            "SELECT Delimiter, Quote, Escape, Comment, SkipRows, HasHeader \
+             FROM sniff_csv({}, {})",
+            quote_literal(&path),
+            options.join(", ")
+        ),
+        [],
+        |row| {
+            let text = |i| {
+                row.get::<_, Option<String>>(i)
+                    .map(|v| v.unwrap_or_default())
+            };
+            Ok((
+                text(0)?,
+                text(1)?,
+                text(2)?,
+                text(3)?,
+                row.get::<_, i64>(4)?,
+                row.get::<_, bool>(5)?,
+            ))
+        },
+    )
+    .ok()
+    .and_then(|(delimiter, quote, escape, comment, skip, header)| {
+        let sniffed = Sniffed {
+            delimiter: one_byte(&delimiter)?,
+            quote: one_byte(&quote),
+            escape: one_byte(&escape),
+            comment: one_byte(&comment),
+            skip: u64::try_from(skip).ok()?,
+            header,
+        };
+        // The sniffer also skips rows to find a regular table: a header
+        // above a ragged row would be dropped without a word. Only lines
+        // that hold no field separator (a title, a date) are a preamble.
+        let sniffed = if sniffed.skip > 0 && !preamble(source, &sniffed).unwrap_or(false) {
+            Sniffed {
+                skip: 0,
+                header: true,
+                ..sniffed
+            }
+        } else {
+            sniffed
+        };
+        // With no delimiter that gives every row the same fields, the
+        // sniffer reads one column; a first line that holds the usual
+        // delimiter is a table with a ragged row, to be refused as such.
+        let first = first_line(source, sniffed.skip).unwrap_or_default();
+        if sniffed.delimiter != usual
+            && !first.contains(&sniffed.delimiter)
+            && first.contains(&usual)
+        {
+            return Some(Sniffed {
+                delimiter: usual,
+                header: true,
+                ..sniffed
+            });
+        }
+        Some(sniffed)
+    })
+}
+
+/// Line `skip` of the file (from 0), without its end.
+fn first_line(source: &Source, skip: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::BufRead;
+    let mut lines = std::io::BufReader::new(source.open(&|_| {})?).split(b'\n');
+    lines
+        .nth(usize::try_from(skip).unwrap_or(usize::MAX))
+        .unwrap_or(Ok(Vec::new()))
+}
+
+/// Whether the lines the sniffer would skip are a preamble: each one a
+/// comment or without the delimiter.
+fn preamble(source: &Source, sniffed: &Sniffed) -> std::io::Result<bool> {
+    use std::io::BufRead;
+    let mut lines = std::io::BufReader::new(source.open(&|_| {})?).split(b'\n');
+    for _ in 0..sniffed.skip {
+        let Some(line) = lines.next().transpose()? else {
+            return Ok(false);
+        };
+        let comment = sniffed.comment.is_some_and(|c| line.first() == Some(&c));
+        if !comment && line.contains(&sniffed.delimiter) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// The dialect to read `source` with: every flag as given, the rest as
+/// sniffed. When the sniffer cannot say, lake's defaults: a header, `"`
+/// quotes, and tab for `.tsv` / `.tab` names, else comma. A quote the
+/// sniffer did not see stays `"`: a quoted field later in a large file is
+/// still read as one.
+pub fn dialect(
+    source: &Source,
+    flags: &DialectFlags,
+    types: Vec<(String, ColumnType)>,
+    default_delimiter: u8,
+) -> CsvOptions {
+    let all_given = flags.delimiter.is_some()
+        && flags.quote.is_some()
+        && flags.escape.is_some()
+        && flags.comment.is_some()
+        && flags.skip.is_some()
+        && flags.header.is_some();
+    let sniffed = if all_given || source.is_empty() {
+        None
+    } else {
+        sniff(source, flags, flags.delimiter.unwrap_or(default_delimiter))
+    };
+    let defaults = CsvOptions::default();
+    CsvOptions {
+        delimiter: flags
+            .delimiter
+            .or(sniffed.as_ref().map(|s| s.delimiter))
+            .unwrap_or(default_delimiter),
+        quote: flags
+            .quote
+            .or(sniffed.as_ref().and_then(|s| s.quote))
+            .unwrap_or(defaults.quote),
+        escape: flags.escape.or(sniffed.as_ref().and_then(|s| s.escape)),
+        comment: flags.comment.or(sniffed.as_ref().and_then(|s| s.comment)),
+        skip: flags.skip.or(sniffed.as_ref().map(|s| s.skip)).unwrap_or(0),
+        header: flags
+            .header
+            .or(sniffed.as_ref().map(|s| s.header))
+            .unwrap_or(true),
+        types,
+    }
+}
