@@ -437,7 +437,8 @@ impl Lake {
             req.types.clone(),
             default_delimiter(source.path()),
         );
-        let scan = convert::scan(source, &csv, progress)?;
+        let scan =
+            convert::scan(source, &csv, progress).map_err(|e| e.after_skipped_lines(csv.skip))?;
         // The catalog spells the name; a conflict is refused before anything
         // is written (and checked again in the commit, which decides).
         let (name, dataset_id) = match self.catalog.dataset(&name) {
@@ -462,7 +463,8 @@ impl Lake {
             &scan,
             std::io::BufWriter::with_capacity(1 << 20, tmp),
             progress,
-        )?;
+        )
+        .map_err(|e| e.after_skipped_lines(csv.skip))?;
         let tmp = tmp
             .into_inner()
             .map_err(|e| ConvertError::Write(e.into_error()))?;

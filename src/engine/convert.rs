@@ -93,6 +93,21 @@ impl Default for CsvOptions {
     }
 }
 
+impl ConvertError {
+    /// Lines are counted from where the parser began: after `skipped`
+    /// lines of preamble, the file's own numbers are that much higher.
+    pub fn after_skipped_lines(self, skipped: u64) -> ConvertError {
+        match self {
+            ConvertError::Parse { file, line, reason } if line > 0 => ConvertError::Parse {
+                file,
+                line: line + skipped,
+                reason,
+            },
+            other => other,
+        }
+    }
+}
+
 /// Parses `--schema "col:TYPE,col:TYPE"`.
 pub fn parse_schema_override(spec: &str) -> Result<Vec<(String, ColumnType)>, ConvertError> {
     spec.split(',')

@@ -112,10 +112,12 @@ pub fn sniff(source: &Source, flags: &DialectFlags, usual: u8) -> Option<Sniffed
         };
         // The sniffer also skips rows to find a regular table: a header
         // above a ragged row would be dropped without a word. Only lines
-        // that hold no field separator (a title, a date) are a preamble.
-        let sniffed = if sniffed.skip > 0 && !preamble(source, &sniffed).unwrap_or(false) {
+        // that hold no field separator (a title, a date) are a preamble;
+        // the first line that does is the header.
+        let preamble = preamble_lines(source, &sniffed).unwrap_or(0);
+        let sniffed = if preamble < sniffed.skip {
             Sniffed {
-                skip: 0,
+                skip: preamble,
                 header: true,
                 ..sniffed
             }
@@ -149,21 +151,23 @@ fn first_line(source: &Source, skip: u64) -> std::io::Result<Vec<u8>> {
         .unwrap_or(Ok(Vec::new()))
 }
 
-/// Whether the lines the sniffer would skip are a preamble: each one a
-/// comment or without the delimiter.
-fn preamble(source: &Source, sniffed: &Sniffed) -> std::io::Result<bool> {
+/// How many of the lines the sniffer would skip are a preamble, from the
+/// top: comments, or lines without the delimiter (a title, a date).
+fn preamble_lines(source: &Source, sniffed: &Sniffed) -> std::io::Result<u64> {
     use std::io::BufRead;
     let mut lines = std::io::BufReader::new(source.open(&|_| {})?).split(b'\n');
-    for _ in 0..sniffed.skip {
+    let mut count = 0;
+    while count < sniffed.skip {
         let Some(line) = lines.next().transpose()? else {
-            return Ok(false);
+            break;
         };
         let comment = sniffed.comment.is_some_and(|c| line.first() == Some(&c));
         if !comment && line.contains(&sniffed.delimiter) {
-            return Ok(false);
+            break;
         }
+        count += 1;
     }
-    Ok(true)
+    Ok(count)
 }
 
 /// The dialect to read `source` with: every flag as given, the rest as

@@ -116,3 +116,18 @@ fn every_guess_can_be_overridden() {
         .ok();
     assert_eq!(ctx.sql("select t from q"), "t\n\"a,b\"\n");
 }
+
+#[test]
+fn errors_name_the_files_own_line_after_a_preamble() {
+    let ctx = TestContext::new();
+    let path = ctx.write(
+        "report.csv",
+        "Monthly report\nMade by hand\nid,amount\n1,2.5\n2,3.5,9\n",
+    );
+    let run = ctx.lake(&["ingest", path.to_str().unwrap()]);
+    let err = run.fails(1);
+    assert!(
+        err.contains("line 5") && err.contains("expected 2 fields, found 3"),
+        "{err}"
+    );
+}
