@@ -45,6 +45,9 @@ pub enum Command {
     Init(InitArgs),
     /// Turn a CSV file into a new version of a dataset.
     Ingest(IngestArgs),
+    /// Print how a CSV file would be read (its dialect) and the schema an
+    /// ingest would make; writes nothing.
+    Sniff(SniffArgs),
     /// List the datasets.
     Ls,
     /// Show one dataset: schema, identity, versions and objects.
@@ -97,6 +100,20 @@ pub struct IngestArgs {
     /// to DOUBLE, anything to VARCHAR). With or without --append.
     #[arg(long, conflicts_with = "replace")]
     pub evolve: bool,
+    #[command(flatten)]
+    pub dialect: DialectArgs,
+    /// Print the dialect and the schema the ingest would make, and write
+    /// nothing (as `lake sniff`).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Column types instead of inferred ones: `col:TYPE,col:TYPE`.
+    #[arg(long, value_name = "COLUMNS")]
+    pub schema: Option<String>,
+}
+
+/// How a CSV file is read; what is not given is sniffed from the file.
+#[derive(Debug, Clone, Args)]
+pub struct DialectArgs {
     /// The first row is data, not column names. Default: as DuckDB's
     /// sniffer finds it.
     #[arg(long, conflicts_with = "header")]
@@ -121,6 +138,15 @@ pub struct IngestArgs {
     /// Lines to skip before the header. Default: sniffed.
     #[arg(long, value_name = "N")]
     pub skip: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct SniffArgs {
+    /// The CSV file (`.gz` is read transparently), or `-` for standard input.
+    #[arg(value_name = "FILE|-")]
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub dialect: DialectArgs,
     /// Column types instead of inferred ones: `col:TYPE,col:TYPE`.
     #[arg(long, value_name = "COLUMNS")]
     pub schema: Option<String>,

@@ -7,57 +7,18 @@ use serde_json::Value;
 
 use crate::catalog::WriteMode;
 use crate::cli::IngestArgs;
-use crate::engine::convert::parse_schema_override;
-use crate::engine::sniff::DialectFlags;
-use crate::engine::source::Source;
 use crate::lake::{IngestRequest, Lake, LakeError};
 use crate::output::write_record;
 use crate::printer::{Printer, human_bytes};
-
-/// Parses a one-character flag (`--delimiter`, `--quote`, ...): one byte,
-/// or `\t` / `tab`.
-fn parse_char(flag: &str, s: &str) -> Result<u8, LakeError> {
-    match s {
-        "\\t" | "tab" | "\t" => Ok(b'\t'),
-        _ if s.len() == 1 => Ok(s.as_bytes()[0]),
-        _ => Err(LakeError::Usage(format!(
-            "--{flag} must be one byte (or \\t), not {s:?}"
-        ))),
-    }
-}
 
 pub fn run(lake: &mut Lake, args: IngestArgs, printer: Printer) -> anyhow::Result<()> {
     let stdin = args.file == Path::new("-");
     if stdin && args.name.is_none() {
         return Err(LakeError::Usage("reading standard input needs --name".into()).into());
     }
-    let source = if stdin {
-        Source::spool(&mut std::io::stdin().lock(), &lake.tmp_dir())
-            .context("reading standard input")?
-    } else {
-        Source::file(&args.file).with_context(|| format!("reading {}", args.file.display()))?
-    };
-    let char_flag = |flag: &str, value: &Option<String>| {
-        value.as_deref().map(|v| parse_char(flag, v)).transpose()
-    };
-    let dialect = DialectFlags {
-        delimiter: char_flag("delimiter", &args.delimiter)?,
-        quote: char_flag("quote", &args.quote)?,
-        escape: char_flag("escape", &args.escape)?,
-        comment: char_flag("comment", &args.comment)?,
-        skip: args.skip,
-        header: if args.header {
-            Some(true)
-        } else if args.no_header {
-            Some(false)
-        } else {
-            None
-        },
-    };
-    let types = match &args.schema {
-        Some(spec) => parse_schema_override(spec)?,
-        None => Vec::new(),
-    };
+    let source = super::sniff::open_source(&args.file, &lake.tmp_dir())?;
+    let dialect = super::sniff::flags(&args.dialect)?;
+    let types = super::sniff::types(args.schema.as_deref())?;
     let mode = if args.append {
         WriteMode::Append
     } else if args.replace {

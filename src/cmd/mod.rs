@@ -11,6 +11,7 @@ mod restore;
 mod rm;
 mod serve;
 mod show;
+mod sniff;
 mod sql;
 
 use anyhow::Context;
@@ -39,7 +40,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     };
     match cli.command {
         Command::Init(args) => init::run(&home, args, &opts, printer),
+        // A dry run writes nothing: not even a new home.
+        Command::Ingest(args) if args.dry_run => sniff::dry_run(args, printer),
         Command::Ingest(args) => ingest::run(&mut open()?, args, printer),
+        Command::Sniff(args) => sniff::run(args, printer),
         Command::Ls => ls::run(&open()?, printer),
         Command::Show(args) => show::run(&open()?, args, printer),
         Command::Info => info::run(&open()?, printer),

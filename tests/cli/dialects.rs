@@ -131,3 +131,63 @@ fn errors_name_the_files_own_line_after_a_preamble() {
         "{err}"
     );
 }
+
+#[test]
+fn sniff_and_dry_run_print_the_dialect_and_schema_and_write_nothing() {
+    let ctx = TestContext::new();
+    let path = ctx.write(
+        "sales.txt",
+        "Sales report\nid;amount;day\n1;2.5;2024-01-02\n2;3.5;2024-01-03\n",
+    );
+    let sniffed = crate::json(&ctx.lake(&["sniff", path.to_str().unwrap(), "--format", "json"]));
+    assert_eq!(
+        (
+            &sniffed["delimiter"],
+            &sniffed["skip"],
+            &sniffed["header"],
+            &sniffed["rows"]
+        ),
+        (
+            &serde_json::json!(";"),
+            &serde_json::json!(1),
+            &serde_json::json!(true),
+            &serde_json::json!(2)
+        ),
+        "{sniffed}"
+    );
+    assert_eq!(
+        sniffed["columns"],
+        serde_json::json!([
+            {"name": "id", "type": "BIGINT"},
+            {"name": "amount", "type": "DOUBLE"},
+            {"name": "day", "type": "DATE"}
+        ])
+    );
+    // A flag wins over the sniffer, in the dry run too, which names the
+    // dataset it would make.
+    let dry = crate::json(&ctx.lake(&[
+        "ingest",
+        path.to_str().unwrap(),
+        "--dry-run",
+        "--no-header",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(
+        (&dry["name"], &dry["header"], &dry["rows"]),
+        (
+            &serde_json::json!("sales"),
+            &serde_json::json!(false),
+            &serde_json::json!(3)
+        )
+    );
+    // Standard input, in another format.
+    let run = ctx.lake_stdin(&["sniff", "-", "--format", "csv"], b"a\tb\n1\t2\n");
+    assert!(run.ok().contains("<stdin>,\\t,"), "{run:?}");
+    // Nothing was written: not even a home.
+    assert!(!ctx.home.path().join("catalog.sqlite").exists());
+    // A file that cannot be read is one clear error.
+    let bad = ctx.write("ragged.csv", "a,b\n1,2\n3,4,5\n");
+    let run = ctx.lake(&["sniff", bad.to_str().unwrap()]);
+    assert!(run.fails(1).contains("line 3"), "{run:?}");
+}

@@ -1,0 +1,133 @@
+//! `lake sniff FILE|-` and `lake ingest --dry-run`: how a file would be read
+//! (its dialect, found as DuckDB finds it, or as fixed by flags) and the
+//! schema an ingest would make, from every row. Writes nothing.
+
+use std::path::Path;
+
+use anyhow::Context;
+use serde_json::{Value, json};
+
+use crate::cli::{DialectArgs, IngestArgs, SniffArgs};
+use crate::engine::convert::{self, CsvOptions, NoProgress, parse_schema_override};
+use crate::engine::sniff::{self, DialectFlags};
+use crate::engine::source::Source;
+use crate::lake::{LakeError, default_delimiter, default_name};
+use crate::output::write_record;
+use crate::printer::Printer;
+use crate::schema::ColumnType;
+
+/// Parses a one-character flag (`--delimiter`, `--quote`, ...): one byte,
+/// or `\t` / `tab`.
+fn parse_char(flag: &str, s: &str) -> Result<u8, LakeError> {
+    match s {
+        "\\t" | "tab" | "\t" => Ok(b'\t'),
+        _ if s.len() == 1 => Ok(s.as_bytes()[0]),
+        _ => Err(LakeError::Usage(format!(
+            "--{flag} must be one byte (or \\t), not {s:?}"
+        ))),
+    }
+}
+
+/// The parts of the dialect the flags fix.
+pub fn flags(args: &DialectArgs) -> Result<DialectFlags, LakeError> {
+    let char_flag = |flag: &str, value: &Option<String>| {
+        value.as_deref().map(|v| parse_char(flag, v)).transpose()
+    };
+    Ok(DialectFlags {
+        delimiter: char_flag("delimiter", &args.delimiter)?,
+        quote: char_flag("quote", &args.quote)?,
+        escape: char_flag("escape", &args.escape)?,
+        comment: char_flag("comment", &args.comment)?,
+        skip: args.skip,
+        header: match (args.header, args.no_header) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        },
+    })
+}
+
+/// `--schema`, parsed.
+pub fn types(schema: Option<&str>) -> Result<Vec<(String, ColumnType)>, LakeError> {
+    Ok(schema
+        .map(parse_schema_override)
+        .transpose()?
+        .unwrap_or_default())
+}
+
+/// The file, or standard input spooled into `spool_dir`.
+pub fn open_source(file: &Path, spool_dir: &Path) -> anyhow::Result<Source> {
+    if file == Path::new("-") {
+        std::fs::create_dir_all(spool_dir)
+            .with_context(|| format!("creating {}", spool_dir.display()))?;
+        Source::spool(&mut std::io::stdin().lock(), spool_dir).context("reading standard input")
+    } else {
+        Source::file(file).with_context(|| format!("reading {}", file.display()))
+    }
+}
+
+/// A character setting as people write it.
+fn shown(c: Option<u8>) -> Value {
+    match c {
+        None => Value::Null,
+        Some(b'\t') => Value::from("\\t"),
+        Some(c) => Value::from(char::from(c).to_string()),
+    }
+}
+
+/// The dialect of `source` and the schema of its rows, as printed fields.
+fn describe(
+    source: &Source,
+    flags: &DialectFlags,
+    types: Vec<(String, ColumnType)>,
+) -> anyhow::Result<Vec<(&'static str, Value)>> {
+    let csv: CsvOptions = sniff::dialect(source, flags, types, default_delimiter(source.path()));
+    let scan = convert::scan(source, &csv, &NoProgress)
+        .map_err(|e| e.after_skipped_lines(csv.skip))
+        .with_context(|| format!("reading {}", source.label()))?;
+    let columns: Vec<Value> = scan
+        .schema
+        .columns
+        .iter()
+        .map(|c| json!({"name": c.name, "type": c.column_type.sql_name()}))
+        .collect();
+    Ok(vec![
+        ("file", Value::from(source.label())),
+        ("delimiter", shown(Some(csv.delimiter))),
+        ("quote", shown(Some(csv.quote))),
+        ("escape", shown(csv.escape)),
+        ("comment", shown(csv.comment)),
+        ("skip", Value::from(csv.skip)),
+        ("header", Value::from(csv.header)),
+        ("rows", Value::from(scan.rows)),
+        ("columns", Value::Array(columns)),
+    ])
+}
+
+pub fn run(args: SniffArgs, printer: Printer) -> anyhow::Result<()> {
+    let source = open_source(&args.file, &std::env::temp_dir())?;
+    let fields = describe(
+        &source,
+        &flags(&args.dialect)?,
+        types(args.schema.as_deref())?,
+    )?;
+    write_record(printer.format, &mut printer.stdout(), &fields)?;
+    Ok(())
+}
+
+/// `lake ingest --dry-run`: what `lake sniff` prints, and the dataset name.
+pub fn dry_run(args: IngestArgs, printer: Printer) -> anyhow::Result<()> {
+    let source = open_source(&args.file, &std::env::temp_dir())?;
+    let name = match args.name {
+        Some(name) => name,
+        None => default_name(&source)?,
+    };
+    let mut fields = vec![("name", Value::from(name))];
+    fields.extend(describe(
+        &source,
+        &flags(&args.dialect)?,
+        types(args.schema.as_deref())?,
+    )?);
+    write_record(printer.format, &mut printer.stdout(), &fields)?;
+    Ok(())
+}
