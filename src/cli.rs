@@ -138,6 +138,13 @@ pub struct DialectArgs {
     /// Lines to skip before the header. Default: sniffed.
     #[arg(long, value_name = "N")]
     pub skip: Option<u64>,
+    /// Rows with too few fields read NULL for the missing ones (else they
+    /// are refused).
+    #[arg(long)]
+    pub null_padding: bool,
+    /// A field equal to STR is NULL (the empty field always is); repeatable.
+    #[arg(long = "null", value_name = "STR")]
+    pub nulls: Vec<String>,
 }
 
 #[derive(Debug, Args)]

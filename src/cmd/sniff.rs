@@ -16,22 +16,13 @@ use crate::output::write_record;
 use crate::printer::Printer;
 use crate::schema::ColumnType;
 
-/// Parses a one-character flag (`--delimiter`, `--quote`, ...): one byte,
-/// or `\t` / `tab`.
-fn parse_char(flag: &str, s: &str) -> Result<u8, LakeError> {
-    match s {
-        "\\t" | "tab" | "\t" => Ok(b'\t'),
-        _ if s.len() == 1 => Ok(s.as_bytes()[0]),
-        _ => Err(LakeError::Usage(format!(
-            "--{flag} must be one byte (or \\t), not {s:?}"
-        ))),
-    }
-}
-
 /// The parts of the dialect the flags fix.
 pub fn flags(args: &DialectArgs) -> Result<DialectFlags, LakeError> {
     let char_flag = |flag: &str, value: &Option<String>| {
-        value.as_deref().map(|v| parse_char(flag, v)).transpose()
+        value
+            .as_deref()
+            .map(|v| sniff::parse_char(&format!("--{flag}"), v).map_err(LakeError::Usage))
+            .transpose()
     };
     Ok(DialectFlags {
         delimiter: char_flag("delimiter", &args.delimiter)?,
@@ -44,6 +35,8 @@ pub fn flags(args: &DialectArgs) -> Result<DialectFlags, LakeError> {
             (_, true) => Some(false),
             _ => None,
         },
+        null_padding: args.null_padding,
+        nulls: args.nulls.clone(),
     })
 }
 

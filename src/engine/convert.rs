@@ -75,8 +75,25 @@ pub struct CsvOptions {
     pub comment: Option<u8>,
     /// Lines skipped before the header (or the first row).
     pub skip: u64,
+    /// Rows with too few fields get NULL for the rest (else they are refused).
+    pub null_padding: bool,
+    /// Fields that read as NULL besides the empty one, like `NA`.
+    pub nulls: Vec<String>,
     /// Types given by the user, by column name; the rest are inferred.
     pub types: Vec<(String, ColumnType)>,
+}
+
+/// The fields of one row as the table sees them: missing ones (with null
+/// padding) and the `--null` strings are empty, that is NULL.
+fn fields<'r>(
+    record: &'r csv::StringRecord,
+    columns: usize,
+    nulls: &'r [String],
+) -> impl Iterator<Item = &'r str> + 'r {
+    (0..columns).map(move |i| match record.get(i) {
+        Some(field) if !nulls.iter().any(|n| n == field) => field,
+        _ => "",
+    })
 }
 
 impl Default for CsvOptions {
@@ -88,6 +105,8 @@ impl Default for CsvOptions {
             escape: None,
             comment: None,
             skip: 0,
+            null_padding: false,
+            nulls: Vec::new(),
             types: Vec::new(),
         }
     }
@@ -149,10 +168,11 @@ impl DistinctSample {
         }
     }
 
-    fn observe(&mut self, record: &csv::StringRecord) {
+    fn observe(&mut self, fields: impl Iterator<Item = impl AsRef<str>>) {
         use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
         let hasher = BuildHasherDefault::<DefaultHasher>::default();
-        for (i, field) in record.iter().enumerate() {
+        for (i, field) in fields.enumerate() {
+            let field = field.as_ref();
             if !field.is_empty() {
                 self.values[i] += 1;
                 self.seen[i].insert(hasher.hash_one(field));
@@ -195,9 +215,18 @@ fn reader<'a>(
         .quote(opts.quote)
         .escape(opts.escape)
         .comment(opts.comment)
-        .flexible(false)
+        .flexible(opts.null_padding)
         .buffer_capacity(1 << 20)
         .from_reader(input)
+}
+
+/// What to say after "expected N fields, found M" when M is short.
+fn short_row_hint(short: bool) -> &'static str {
+    if short {
+        " (--null-padding reads the missing ones as NULL)"
+    } else {
+        ""
+    }
 }
 
 fn parse_error(source: &Source, err: csv::Error, headers: &[String]) -> ConvertError {
@@ -218,7 +247,10 @@ fn parse_error(source: &Source, err: csv::Error, headers: &[String]) -> ConvertE
         } => ConvertError::Parse {
             file,
             line,
-            reason: format!("expected {expected_len} fields, found {len}"),
+            reason: format!(
+                "expected {expected_len} fields, found {len}{}",
+                short_row_hint(len < expected_len)
+            ),
         },
         other => ConvertError::Parse {
             file,
@@ -267,6 +299,8 @@ const PARALLEL_SCAN_BYTES: u64 = 16 << 20;
 struct Head {
     names: Vec<String>,
     forced: Vec<Option<ColumnType>>,
+    null_padding: bool,
+    nulls: Vec<String>,
 }
 
 /// What pass one counts over a run of rows.
@@ -303,18 +337,19 @@ impl Tally {
                 ),
             });
         }
-        if record.len() != head.names.len() {
+        let expected = head.names.len();
+        if record.len() > expected || (record.len() < expected && !head.null_padding) {
             return Err(ConvertError::Parse {
                 file: source.label().to_owned(),
                 line: record.position().map_or(0, |p| p.line()),
                 reason: format!(
-                    "expected {} fields, found {}",
-                    head.names.len(),
-                    record.len()
+                    "expected {expected} fields, found {}{}",
+                    record.len(),
+                    short_row_hint(record.len() < expected)
                 ),
             });
         }
-        for (i, field) in record.iter().enumerate() {
+        for (i, field) in fields(record, expected, &head.nulls).enumerate() {
             match head.forced[i] {
                 None => self.inferrer.observe(i, field),
                 Some(t) => {
@@ -327,7 +362,7 @@ impl Tally {
         if self.rows < DICTIONARY_SAMPLE_ROWS
             && let Some(sample) = &mut self.sample
         {
-            sample.observe(record);
+            sample.observe(fields(record, expected, &head.nulls));
         }
         self.rows += 1;
         Ok(())
@@ -371,6 +406,8 @@ pub fn scan(
             Head {
                 names: Vec::new(),
                 forced: Vec::new(),
+                null_padding: opts.null_padding,
+                nulls: Vec::new(),
             },
             None,
         );
@@ -437,7 +474,12 @@ fn read_head<R: Read>(
         column_names(None, record.len())
     };
     let forced = resolve_overrides(&names, &opts.types)?;
-    Ok(Some(Head { names, forced }))
+    Ok(Some(Head {
+        names,
+        forced,
+        null_padding: opts.null_padding,
+        nulls: opts.nulls.clone(),
+    }))
 }
 
 fn finish_scan(head: Head, tally: Option<Tally>) -> Result<Scan, ConvertError> {
@@ -510,7 +552,7 @@ fn scan_halves(
         let mut record = csv::StringRecord::new();
         let mut sampled = first.rows;
         while sampled < DICTIONARY_SAMPLE_ROWS && rdr.read_record(&mut record).ok()? {
-            sample.observe(&record);
+            sample.observe(fields(&record, head.names.len(), &head.nulls));
             sampled += 1;
         }
     }
@@ -774,7 +816,8 @@ pub fn write_parquet<W: Write + Send>(
                     .read_record(&mut record)
                     .map_err(|e| parse_error(source, e, &names))?;
                 if more {
-                    for (i, (field, b)) in record.iter().zip(builders.iter_mut()).enumerate() {
+                    let row = fields(&record, builders.len(), &opts.nulls);
+                    for (i, (field, b)) in row.zip(builders.iter_mut()).enumerate() {
                         if !b.append(field) {
                             return Err(value_error(
                                 source,

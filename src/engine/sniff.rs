@@ -20,6 +20,20 @@ pub struct DialectFlags {
     /// Lines before the header (or the first row).
     pub skip: Option<u64>,
     pub header: Option<bool>,
+    /// Pad rows with too few fields with NULL.
+    pub null_padding: bool,
+    /// Strings that read as NULL.
+    pub nulls: Vec<String>,
+}
+
+/// Parses a one-character setting (`delimiter`, `quote`, ...): one byte,
+/// or `\t` / `tab`.
+pub fn parse_char(setting: &str, s: &str) -> Result<u8, String> {
+    match s {
+        "\\t" | "tab" | "\t" => Ok(b'\t'),
+        _ if s.len() == 1 => Ok(s.as_bytes()[0]),
+        _ => Err(format!("{setting} must be one byte (or \\t), not {s:?}")),
+    }
 }
 
 /// What DuckDB's sniffer said of a file.
@@ -75,6 +89,9 @@ pub fn sniff(source: &Source, flags: &DialectFlags, usual: u8) -> Option<Sniffed
     }
     if let Some(header) = flags.header {
         options.push(format!("header := {header}"));
+    }
+    if flags.null_padding {
+        options.push("null_padding := true".to_owned());
     }
     let path = source.file_path().to_string_lossy().into_owned();
     conn.query_row(
@@ -209,6 +226,8 @@ pub fn dialect(
             .header
             .or(sniffed.as_ref().map(|s| s.header))
             .unwrap_or(true),
+        null_padding: flags.null_padding,
+        nulls: flags.nulls.clone(),
         types,
     }
 }

@@ -18,7 +18,7 @@ use super::limits::Permit;
 use super::{ApiError, AppState};
 use crate::catalog::{CommitStatus, WriteMode};
 use crate::engine::convert::NoProgress;
-use crate::engine::sniff::DialectFlags;
+use crate::engine::sniff::{self, DialectFlags};
 use crate::engine::source::Source;
 use crate::lake::{IngestRequest, Lake, LakeError, name_for_file};
 use crate::store::chunks::ChunkReader;
@@ -290,6 +290,36 @@ pub(crate) struct IngestQuery {
     /// Accept added, removed and widened columns, as `lake ingest --evolve`.
     #[serde(default)]
     evolve: bool,
+    /// The dialect, as `lake ingest`'s flags; what is not given is sniffed.
+    delimiter: Option<String>,
+    quote: Option<String>,
+    escape: Option<String>,
+    comment: Option<String>,
+    skip: Option<u64>,
+    header: Option<bool>,
+    #[serde(default)]
+    null_padding: bool,
+}
+
+impl IngestQuery {
+    fn dialect(&self) -> Result<DialectFlags, ApiError> {
+        let one = |name: &str, value: &Option<String>| {
+            value
+                .as_deref()
+                .map(|v| sniff::parse_char(name, v).map_err(ApiError::bad_request))
+                .transpose()
+        };
+        Ok(DialectFlags {
+            delimiter: one("delimiter", &self.delimiter)?,
+            quote: one("quote", &self.quote)?,
+            escape: one("escape", &self.escape)?,
+            comment: one("comment", &self.comment)?,
+            skip: self.skip,
+            header: self.header,
+            null_padding: self.null_padding,
+            nulls: Vec::new(),
+        })
+    }
 }
 
 pub(crate) async fn ingest(
@@ -310,6 +340,7 @@ pub(crate) async fn ingest(
         }
     };
     let evolve = q.evolve;
+    let dialect = q.dialect()?;
     if evolve && mode == WriteMode::Replace {
         return Err(ApiError::bad_request(
             "evolve and mode=replace exclude each other: replace accepts any schema",
@@ -360,7 +391,7 @@ pub(crate) async fn ingest(
             name: Some(name),
             mode,
             evolve,
-            dialect: DialectFlags::default(),
+            dialect,
             types: Vec::new(),
         };
         lake.ingest(&source, &request, &NoProgress)

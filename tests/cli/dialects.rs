@@ -191,3 +191,68 @@ fn sniff_and_dry_run_print_the_dialect_and_schema_and_write_nothing() {
     let run = ctx.lake(&["sniff", bad.to_str().unwrap()]);
     assert!(run.fails(1).contains("line 3"), "{run:?}");
 }
+
+#[test]
+fn short_rows_can_be_padded_and_null_strings_named() {
+    let ctx = TestContext::new();
+    let path = ctx.write("short.csv", "id,a,b\n1,x,2\n2,y\n3\n");
+    // Refused by default, with the way out in the message.
+    let run = ctx.lake(&["ingest", path.to_str().unwrap()]);
+    let err = run.fails(1);
+    assert!(
+        err.contains("line 3") && err.contains("--null-padding"),
+        "{err}"
+    );
+    ctx.lake(&["ingest", path.to_str().unwrap(), "--null-padding"])
+        .ok();
+    assert_eq!(
+        ctx.sql("select id, a, b, typeof(b) as t from short order by id"),
+        "id,a,b,t\n1,x,2,BIGINT\n2,y,,BIGINT\n3,,,BIGINT\n"
+    );
+    // Too many fields is still refused.
+    let long = ctx.write("long.csv", "id,a\n1,x\n2,y,z\n");
+    let run = ctx.lake(&["ingest", long.to_str().unwrap(), "--null-padding"]);
+    assert!(
+        run.fails(1).contains("expected 2 fields, found 3"),
+        "{run:?}"
+    );
+    // NA and - are NULL when named: the column is a number column.
+    let na = ctx.write("na.csv", "id,score\n1,NA\n2,-\n3,4.5\n");
+    ctx.lake(&[
+        "ingest",
+        na.to_str().unwrap(),
+        "--null",
+        "NA",
+        "--null",
+        "-",
+    ])
+    .ok();
+    assert_eq!(
+        ctx.sql("select count(score) as n, typeof(max(score)) as t from na"),
+        "n,t\n1,DOUBLE\n"
+    );
+}
+
+#[test]
+fn the_server_sniffs_and_takes_the_same_settings() {
+    let ctx = TestContext::new();
+    let server = crate::serve::Server::start(&ctx, &[]);
+    let (status, body) = server.post(
+        "/v1/ingest?name=semis",
+        "text/csv",
+        b"Report\nid;v\n1;a\n2;b\n",
+    );
+    assert_eq!(status, 201, "{body}");
+    let (_, answer) = server.sql("select id, v from semis order by id");
+    assert_eq!(answer["rows"], serde_json::json!([[1, "a"], [2, "b"]]));
+    let (status, body) = server.post(
+        "/v1/ingest?name=padded&null_padding=true&delimiter=%7C",
+        "text/csv",
+        b"a|b\n1|2\n3\n",
+    );
+    assert_eq!(status, 201, "{body}");
+    let (_, answer) = server.sql("select count(b) as n from padded");
+    assert_eq!(answer["rows"], serde_json::json!([[1]]));
+    let (status, body) = server.post("/v1/ingest?name=x&quote=ab", "text/csv", b"a\n1\n");
+    assert_eq!(status, 400, "{body}");
+}
