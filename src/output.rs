@@ -5,8 +5,9 @@ use std::io::{self, Write};
 
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{
-    DataType, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type,
-    UInt16Type, UInt32Type, UInt64Type,
+    DataType, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, TimeUnit,
+    TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
+    TimestampSecondType, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
 };
 use arrow::record_batch::RecordBatch;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
@@ -227,6 +228,29 @@ pub fn arrow_cell(array: &dyn Array, row: usize, opts: &FormatOptions) -> Value 
         DataType::Utf8 => Value::String(array.as_string::<i32>().value(row).to_owned()),
         DataType::LargeUtf8 => Value::String(array.as_string::<i64>().value(row).to_owned()),
         DataType::Utf8View => Value::String(array.as_string_view().value(row).to_owned()),
+        // An instant, in UTC as DuckDB prints it (the zone's name may be one
+        // arrow cannot look up without a zone database).
+        DataType::Timestamp(unit, Some(_)) => {
+            let micros = match unit {
+                TimeUnit::Second => array
+                    .as_primitive::<TimestampSecondType>()
+                    .value(row)
+                    .saturating_mul(1_000_000),
+                TimeUnit::Millisecond => array
+                    .as_primitive::<TimestampMillisecondType>()
+                    .value(row)
+                    .saturating_mul(1_000),
+                TimeUnit::Microsecond => {
+                    array.as_primitive::<TimestampMicrosecondType>().value(row)
+                }
+                TimeUnit::Nanosecond => {
+                    array.as_primitive::<TimestampNanosecondType>().value(row) / 1_000
+                }
+            };
+            chrono::DateTime::from_timestamp_micros(micros).map_or(Value::Null, |t| {
+                Value::String(t.format("%Y-%m-%d %H:%M:%S%.f+00").to_string())
+            })
+        }
         // Nested values are JSON values too, as DuckDB's own JSON gives them.
         DataType::List(_) => list(&array.as_list::<i32>().value(row), opts),
         DataType::LargeList(_) => list(&array.as_list::<i64>().value(row), opts),

@@ -26,17 +26,21 @@ pub enum ColumnType {
     Double,
     Date,
     Timestamp,
+    Timestamptz,
+    Time,
     Varchar,
 }
 
 impl ColumnType {
     /// Every type, in the order inference prefers them.
-    pub const ALL: [ColumnType; 6] = [
+    pub const ALL: [ColumnType; 8] = [
         ColumnType::Boolean,
         ColumnType::Bigint,
         ColumnType::Double,
         ColumnType::Date,
         ColumnType::Timestamp,
+        ColumnType::Timestamptz,
+        ColumnType::Time,
         ColumnType::Varchar,
     ];
 
@@ -48,6 +52,8 @@ impl ColumnType {
             ColumnType::Double => "DOUBLE",
             ColumnType::Date => "DATE",
             ColumnType::Timestamp => "TIMESTAMP",
+            ColumnType::Timestamptz => "TIMESTAMPTZ",
+            ColumnType::Time => "TIME",
             ColumnType::Varchar => "VARCHAR",
         }
     }
@@ -62,6 +68,8 @@ impl ColumnType {
             ColumnType::Double => "float64",
             ColumnType::Date => "date",
             ColumnType::Timestamp => "timestamp",
+            ColumnType::Timestamptz => "timestamptz",
+            ColumnType::Time => "time",
             ColumnType::Varchar => "varchar",
         }
     }
@@ -163,10 +171,12 @@ impl FromStr for ColumnType {
             "DOUBLE" | "FLOAT8" | "FLOAT" | "REAL" => ColumnType::Double,
             "DATE" => ColumnType::Date,
             "TIMESTAMP" | "DATETIME" => ColumnType::Timestamp,
+            "TIMESTAMPTZ" | "TIMESTAMP WITH TIME ZONE" => ColumnType::Timestamptz,
+            "TIME" => ColumnType::Time,
             "VARCHAR" | "TEXT" | "STRING" => ColumnType::Varchar,
             other => {
                 return Err(format!(
-                    "unknown type {other:?} (expected one of BOOLEAN, BIGINT, DOUBLE, DATE, TIMESTAMP, VARCHAR)"
+                    "unknown type {other:?} (expected one of BOOLEAN, BIGINT, DOUBLE, DATE, TIMESTAMP, TIMESTAMPTZ, TIME, VARCHAR)"
                 ));
             }
         })

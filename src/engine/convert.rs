@@ -9,7 +9,7 @@ use std::sync::mpsc::sync_channel;
 
 use arrow::array::{
     ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, StringBuilder,
-    TimestampMicrosecondBuilder,
+    Time64MicrosecondBuilder, TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::{DataType, Field, Schema as ArrowSchema, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
@@ -639,6 +639,10 @@ pub fn arrow_schema(schema: &Schema) -> SchemaRef {
                     ColumnType::Double => DataType::Float64,
                     ColumnType::Date => DataType::Date32,
                     ColumnType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
+                    ColumnType::Timestamptz => {
+                        DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into()))
+                    }
+                    ColumnType::Time => DataType::Time64(TimeUnit::Microsecond),
                     ColumnType::Varchar => DataType::Utf8,
                 };
                 Field::new(&c.name, dt, true)
@@ -653,8 +657,13 @@ enum Builder {
     Double(Float64Builder),
     Date(Date32Builder),
     Timestamp(TimestampMicrosecondBuilder),
+    Timestamptz(TimestampMicrosecondBuilder),
+    Time(Time64MicrosecondBuilder),
     Varchar(StringBuilder),
 }
+
+/// The zone instants are stored in.
+const UTC: &str = "UTC";
 
 impl Builder {
     fn new(t: ColumnType) -> Builder {
@@ -666,6 +675,10 @@ impl Builder {
             ColumnType::Timestamp => {
                 Builder::Timestamp(TimestampMicrosecondBuilder::with_capacity(BATCH_ROWS))
             }
+            ColumnType::Timestamptz => Builder::Timestamptz(
+                TimestampMicrosecondBuilder::with_capacity(BATCH_ROWS).with_timezone(UTC),
+            ),
+            ColumnType::Time => Builder::Time(Time64MicrosecondBuilder::with_capacity(BATCH_ROWS)),
             ColumnType::Varchar => {
                 Builder::Varchar(StringBuilder::with_capacity(BATCH_ROWS, BATCH_ROWS * 16))
             }
@@ -681,7 +694,8 @@ impl Builder {
                 Builder::Bigint(b) => b.append_null(),
                 Builder::Double(b) => b.append_null(),
                 Builder::Date(b) => b.append_null(),
-                Builder::Timestamp(b) => b.append_null(),
+                Builder::Timestamp(b) | Builder::Timestamptz(b) => b.append_null(),
+                Builder::Time(b) => b.append_null(),
                 Builder::Varchar(b) => b.append_null(),
             }
             return true;
@@ -695,6 +709,8 @@ impl Builder {
             Builder::Double(b) => put(values::parse_f64(field), |v| b.append_value(v)),
             Builder::Date(b) => put(values::parse_date(field), |v| b.append_value(v)),
             Builder::Timestamp(b) => put(values::parse_timestamp(field), |v| b.append_value(v)),
+            Builder::Timestamptz(b) => put(values::parse_timestamptz(field), |v| b.append_value(v)),
+            Builder::Time(b) => put(values::parse_time(field), |v| b.append_value(v)),
             Builder::Varchar(b) => {
                 b.append_value(field);
                 true
@@ -708,7 +724,8 @@ impl Builder {
             Builder::Bigint(b) => Arc::new(b.finish()),
             Builder::Double(b) => Arc::new(b.finish()),
             Builder::Date(b) => Arc::new(b.finish()),
-            Builder::Timestamp(b) => Arc::new(b.finish()),
+            Builder::Timestamp(b) | Builder::Timestamptz(b) => Arc::new(b.finish()),
+            Builder::Time(b) => Arc::new(b.finish()),
             Builder::Varchar(b) => Arc::new(b.finish()),
         }
     }

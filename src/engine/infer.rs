@@ -1,6 +1,6 @@
 //! Type inference over every row: each column keeps the set of types all of
 //! its values so far fit, and ends as the first of them in the order
-//! BOOLEAN, BIGINT, DOUBLE, DATE, TIMESTAMP, else VARCHAR.
+//! BOOLEAN, BIGINT, DOUBLE, DATE, TIMESTAMP, TIMESTAMPTZ, TIME, else VARCHAR.
 
 use super::values;
 use crate::schema::ColumnType;
@@ -10,7 +10,9 @@ const BIGINT: u8 = 2;
 const DOUBLE: u8 = 4;
 const DATE: u8 = 8;
 const TIMESTAMP: u8 = 16;
-const ANY: u8 = BOOLEAN | BIGINT | DOUBLE | DATE | TIMESTAMP;
+const TIMESTAMPTZ: u8 = 32;
+const TIME: u8 = 64;
+const ANY: u8 = BOOLEAN | BIGINT | DOUBLE | DATE | TIMESTAMP | TIMESTAMPTZ | TIME;
 
 /// The types among `mask` that one non-empty field fits. Only the types a
 /// column can still be are tried, so a column settles into one cheap check.
@@ -32,6 +34,12 @@ fn fits(s: &str, mask: u8) -> u8 {
         if mask & TIMESTAMP != 0 && values::parse_timestamp(s).is_some() {
             out |= TIMESTAMP;
         }
+        if mask & TIMESTAMPTZ != 0 && values::parse_timestamptz(s).is_some() {
+            out |= TIMESTAMPTZ;
+        }
+        if mask & TIME != 0 && values::parse_time(s).is_some() {
+            out |= TIME;
+        }
         return out;
     }
     if mask & BOOLEAN != 0 && values::parse_bool(s).is_some() {
@@ -48,6 +56,8 @@ pub fn fits_type(s: &str, t: ColumnType) -> bool {
         ColumnType::Double => values::parse_f64(s).is_some(),
         ColumnType::Date => values::parse_date(s).is_some(),
         ColumnType::Timestamp => values::parse_timestamp(s).is_some(),
+        ColumnType::Timestamptz => values::parse_timestamptz(s).is_some(),
+        ColumnType::Time => values::parse_time(s).is_some(),
         ColumnType::Varchar => true,
     }
 }
@@ -103,6 +113,8 @@ impl Inferrer {
                     (DOUBLE, ColumnType::Double),
                     (DATE, ColumnType::Date),
                     (TIMESTAMP, ColumnType::Timestamp),
+                    (TIMESTAMPTZ, ColumnType::Timestamptz),
+                    (TIME, ColumnType::Time),
                 ]
                 .into_iter()
                 .find(|(bit, _)| mask & bit != 0)
@@ -134,6 +146,19 @@ mod tests {
             infer(&["2024-01-01", "2024-01-01 10:00:00"]),
             ColumnType::Timestamp
         );
+        assert_eq!(
+            infer(&[
+                "2023-12-31T10:00:00Z",
+                "2023-12-31 10:00:00+02",
+                "2024-01-01T00:00:00.5-05:30"
+            ]),
+            ColumnType::Timestamptz
+        );
+        assert_eq!(
+            infer(&["2023-12-31 10:00:00", "2023-12-31T10:00:00Z"]),
+            ColumnType::Varchar
+        );
+        assert_eq!(infer(&["10:00:00", "23:59:59.25"]), ColumnType::Time);
         assert_eq!(infer(&["1", "x"]), ColumnType::Varchar);
         assert_eq!(infer(&["true", "1"]), ColumnType::Varchar);
         assert_eq!(infer(&["007", "8"]), ColumnType::Varchar);

@@ -40,6 +40,14 @@ fn text(stats: &Statistics, t: ColumnType, max: bool) -> Option<String> {
             chrono::DateTime::from_timestamp_micros(micros)
                 .map(|t| t.naive_utc().format("%Y-%m-%d %H:%M:%S%.f").to_string())
         }),
+        (Statistics::Int64(s), ColumnType::Timestamptz) => pick(s, max).and_then(|micros| {
+            chrono::DateTime::from_timestamp_micros(micros)
+                .map(|t| t.naive_utc().format("%Y-%m-%d %H:%M:%S%.f+00").to_string())
+        }),
+        (Statistics::Int64(s), ColumnType::Time) => pick(s, max).and_then(|micros| {
+            chrono::DateTime::from_timestamp_micros(micros)
+                .map(|t| t.naive_utc().format("%H:%M:%S%.f").to_string())
+        }),
         (Statistics::ByteArray(s), ColumnType::Varchar) => {
             pick(s, max).and_then(|b| String::from_utf8(b.data().to_vec()).ok())
         }

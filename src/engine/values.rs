@@ -124,6 +124,48 @@ pub fn parse_timestamp(s: &str) -> Option<i64> {
     Some(((days * 24 + hour) * 60 + minute) * 60_000_000 + second * 1_000_000 + micros)
 }
 
+/// An ISO 8601 time with a zone: `YYYY-MM-DD[T ]HH:MM:SS[.f]` then `Z` or
+/// `+HH`, `+HH:MM`, `+HHMM` (or `-`), as microseconds since 1970-01-01 UTC.
+pub fn parse_timestamptz(s: &str) -> Option<i64> {
+    let (local, offset_minutes) = match s.strip_suffix(['Z', 'z']) {
+        Some(local) => (local, 0),
+        None => {
+            let at = s.rfind(['+', '-']).filter(|&at| at >= 19)?;
+            let zone = s[at + 1..].as_bytes();
+            let digits = |r: std::ops::Range<usize>| -> Option<i64> {
+                zone.get(r)?.iter().try_fold(0i64, |acc, d| {
+                    d.is_ascii_digit().then(|| acc * 10 + i64::from(d - b'0'))
+                })
+            };
+            let (hours, minutes) = match zone.len() {
+                2 => (digits(0..2)?, 0),
+                4 => (digits(0..2)?, digits(2..4)?),
+                5 if zone[2] == b':' => (digits(0..2)?, digits(3..5)?),
+                _ => return None,
+            };
+            if hours > 18 || minutes > 59 {
+                return None;
+            }
+            let sign = if s.as_bytes()[at] == b'-' { -1 } else { 1 };
+            (&s[..at], sign * (hours * 60 + minutes))
+        }
+    };
+    if local.len() < 19 {
+        return None; // a zone needs a time of day
+    }
+    Some(parse_timestamp(local)? - offset_minutes * 60_000_000)
+}
+
+/// `HH:MM:SS[.fraction]`, a time of day, as microseconds since midnight.
+pub fn parse_time(s: &str) -> Option<i64> {
+    // The time of day of a timestamp on 1970-01-01.
+    let b = s.as_bytes();
+    if b.len() < 8 || b[2] != b':' {
+        return None;
+    }
+    parse_timestamp(&format!("1970-01-01 {s}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,6 +227,21 @@ mod tests {
         assert_eq!(parse_timestamp("1970-01-01 00:00:00."), None);
         assert_eq!(parse_timestamp("1970-01-01é00:00:00"), None);
         assert_eq!(parse_timestamp("1969-12-31 23:59:59"), Some(-1_000_000));
+        // With a zone: instants in UTC.
+        assert_eq!(parse_timestamptz("1970-01-01T00:00:01Z"), Some(1_000_000));
+        assert_eq!(parse_timestamptz("1970-01-01 02:00:00+02"), Some(0));
+        assert_eq!(parse_timestamptz("1970-01-01 02:00:00+02:00"), Some(0));
+        assert_eq!(parse_timestamptz("1969-12-31 19:00:00-0500"), Some(0));
+        assert_eq!(parse_timestamptz("1970-01-01T00:00:00.25z"), Some(250_000));
+        assert_eq!(parse_timestamptz("1970-01-01 00:00:00"), None);
+        assert_eq!(parse_timestamptz("1970-01-01Z"), None);
+        assert_eq!(parse_timestamptz("1970-01-01 00:00:00+2"), None);
+        assert_eq!(parse_timestamptz("1970-01-01 00:00:00+25"), None);
+        assert_eq!(parse_time("00:00:01"), Some(1_000_000));
+        assert_eq!(parse_time("23:59:59.5"), Some(86_399_500_000));
+        assert_eq!(parse_time("24:00:00"), None);
+        assert_eq!(parse_time("1:00:00"), None);
+        assert_eq!(parse_time("10:00"), None);
         assert_eq!(
             parse_timestamp("2024-02-29T12:34:56.7891239"),
             Some(1_709_210_096_789_123)

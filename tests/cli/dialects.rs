@@ -256,3 +256,46 @@ fn the_server_sniffs_and_takes_the_same_settings() {
     let (status, body) = server.post("/v1/ingest?name=x&quote=ab", "text/csv", b"a\n1\n");
     assert_eq!(status, 400, "{body}");
 }
+
+#[test]
+fn instants_with_a_zone_and_times_of_day_get_their_types() {
+    let ctx = TestContext::new();
+    let path = ctx.write(
+        "events.csv",
+        "id,at,t\n1,2023-12-31T10:00:00Z,10:00:00\n2,2023-12-31 10:00:00+02,23:59:59.25\n3,,\n",
+    );
+    ctx.lake(&["ingest", path.to_str().unwrap()]).ok();
+    assert_eq!(
+        ctx.sql(
+            "select id, \"at\", t, typeof(\"at\") as a, typeof(t) as b from events order by id"
+        ),
+        "id,at,t,a,b\n\
+         1,2023-12-31 10:00:00+00,10:00:00,TIMESTAMP WITH TIME ZONE,TIME\n\
+         2,2023-12-31 08:00:00+00,23:59:59.250,TIMESTAMP WITH TIME ZONE,TIME\n\
+         3,,,TIMESTAMP WITH TIME ZONE,TIME\n"
+    );
+    // Another engine reads the object with the same types and instants.
+    let key = ctx.show("events")["objects"][0]["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let object = ctx.home.path().join("store").join(key);
+    let answer = duckdb(&[format!(
+        "SELECT typeof(\"at\"), typeof(t), epoch_us(\"at\") FROM read_parquet('{}') ORDER BY id",
+        object.display()
+    )])
+    .unwrap();
+    assert_eq!(
+        answer[0].rows[0],
+        [
+            serde_json::json!("TIMESTAMP WITH TIME ZONE"),
+            serde_json::json!("TIME"),
+            serde_json::json!(1_704_016_800_000_000i64)
+        ]
+    );
+    // --schema names the new types too.
+    let other = ctx.write("t2.csv", "x\n10:00:00\n");
+    ctx.lake(&["ingest", other.to_str().unwrap(), "--schema", "x:VARCHAR"])
+        .ok();
+    assert_eq!(ctx.sql("select typeof(x) as t from t2"), "t\nVARCHAR\n");
+}
