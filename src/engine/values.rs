@@ -131,7 +131,7 @@ pub fn parse_timestamptz(s: &str) -> Option<i64> {
         Some(local) => (local, 0),
         None => {
             let at = s.rfind(['+', '-']).filter(|&at| at >= 19)?;
-            let zone = s[at + 1..].as_bytes();
+            let zone = &s.as_bytes()[at + 1..];
             let digits = |r: std::ops::Range<usize>| -> Option<i64> {
                 zone.get(r)?.iter().try_fold(0i64, |acc, d| {
                     d.is_ascii_digit().then(|| acc * 10 + i64::from(d - b'0'))
