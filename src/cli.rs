@@ -145,6 +145,14 @@ pub struct DialectArgs {
     /// A field equal to STR is NULL (the empty field always is); repeatable.
     #[arg(long = "null", value_name = "STR")]
     pub nulls: Vec<String>,
+    /// The format of dates that are not `YYYY-MM-DD`, in strftime codes
+    /// like `%m/%d/%Y` or `%d.%m.%Y`. Default: sniffed.
+    #[arg(long, value_name = "FORMAT")]
+    pub date_format: Option<String>,
+    /// The format of timestamps that are not ISO 8601, like
+    /// `%d.%m.%Y %H:%M:%S`. Default: sniffed.
+    #[arg(long, value_name = "FORMAT")]
+    pub timestamp_format: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -228,27 +228,13 @@ pub fn arrow_cell(array: &dyn Array, row: usize, opts: &FormatOptions) -> Value 
         DataType::Utf8 => Value::String(array.as_string::<i32>().value(row).to_owned()),
         DataType::LargeUtf8 => Value::String(array.as_string::<i64>().value(row).to_owned()),
         DataType::Utf8View => Value::String(array.as_string_view().value(row).to_owned()),
-        // An instant, in UTC as DuckDB prints it (the zone's name may be one
-        // arrow cannot look up without a zone database).
-        DataType::Timestamp(unit, Some(_)) => {
-            let micros = match unit {
-                TimeUnit::Second => array
-                    .as_primitive::<TimestampSecondType>()
-                    .value(row)
-                    .saturating_mul(1_000_000),
-                TimeUnit::Millisecond => array
-                    .as_primitive::<TimestampMillisecondType>()
-                    .value(row)
-                    .saturating_mul(1_000),
-                TimeUnit::Microsecond => {
-                    array.as_primitive::<TimestampMicrosecondType>().value(row)
-                }
-                TimeUnit::Nanosecond => {
-                    array.as_primitive::<TimestampNanosecondType>().value(row) / 1_000
-                }
-            };
+        // As DuckDB prints them; an instant in UTC (the zone's name may be
+        // one arrow cannot look up without a zone database).
+        DataType::Timestamp(unit, zone) => {
+            let micros = timestamp_micros(array, *unit, row);
+            let suffix = if zone.is_some() { "+00" } else { "" };
             chrono::DateTime::from_timestamp_micros(micros).map_or(Value::Null, |t| {
-                Value::String(t.format("%Y-%m-%d %H:%M:%S%.f+00").to_string())
+                Value::String(format!("{}{suffix}", t.format("%Y-%m-%d %H:%M:%S%.f")))
             })
         }
         // Nested values are JSON values too, as DuckDB's own JSON gives them.
@@ -284,6 +270,22 @@ pub fn arrow_cell(array: &dyn Array, row: usize, opts: &FormatOptions) -> Value 
             Ok(f) => Value::String(f.value(row).to_string()),
             Err(_) => Value::String(format!("<{}>", array.data_type())),
         },
+    }
+}
+
+/// A timestamp value in microseconds since 1970-01-01.
+fn timestamp_micros(array: &dyn Array, unit: TimeUnit, row: usize) -> i64 {
+    match unit {
+        TimeUnit::Second => array
+            .as_primitive::<TimestampSecondType>()
+            .value(row)
+            .saturating_mul(1_000_000),
+        TimeUnit::Millisecond => array
+            .as_primitive::<TimestampMillisecondType>()
+            .value(row)
+            .saturating_mul(1_000),
+        TimeUnit::Microsecond => array.as_primitive::<TimestampMicrosecondType>().value(row),
+        TimeUnit::Nanosecond => array.as_primitive::<TimestampNanosecondType>().value(row) / 1_000,
     }
 }
 

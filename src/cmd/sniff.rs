@@ -37,6 +37,8 @@ pub fn flags(args: &DialectArgs) -> Result<DialectFlags, LakeError> {
         },
         null_padding: args.null_padding,
         nulls: args.nulls.clone(),
+        date_format: args.date_format.clone(),
+        timestamp_format: args.timestamp_format.clone(),
     })
 }
 
@@ -92,6 +94,11 @@ fn describe(
         ("comment", shown(csv.comment)),
         ("skip", Value::from(csv.skip)),
         ("header", Value::from(csv.header)),
+        ("date_format", Value::from(csv.formats.date.clone())),
+        (
+            "timestamp_format",
+            Value::from(csv.formats.timestamp.clone()),
+        ),
         ("rows", Value::from(scan.rows)),
         ("columns", Value::Array(columns)),
     ])

@@ -22,7 +22,7 @@ use thiserror::Error;
 
 use super::infer::{Inferrer, fits_type};
 use super::source::Source;
-use super::values;
+use super::values::{self, Formats};
 use crate::schema::{Column, ColumnType, Schema};
 
 /// Rows per Arrow record batch.
@@ -79,6 +79,8 @@ pub struct CsvOptions {
     pub null_padding: bool,
     /// Fields that read as NULL besides the empty one, like `NA`.
     pub nulls: Vec<String>,
+    /// Date and timestamp formats besides ISO 8601.
+    pub formats: Formats,
     /// Types given by the user, by column name; the rest are inferred.
     pub types: Vec<(String, ColumnType)>,
 }
@@ -107,6 +109,7 @@ impl Default for CsvOptions {
             skip: 0,
             null_padding: false,
             nulls: Vec::new(),
+            formats: Formats::default(),
             types: Vec::new(),
         }
     }
@@ -301,6 +304,7 @@ struct Head {
     forced: Vec<Option<ColumnType>>,
     null_padding: bool,
     nulls: Vec<String>,
+    formats: Formats,
 }
 
 /// What pass one counts over a run of rows.
@@ -313,7 +317,7 @@ struct Tally {
 impl Tally {
     fn new(head: &Head, sample: bool) -> Tally {
         Tally {
-            inferrer: Inferrer::new(head.names.len()),
+            inferrer: Inferrer::new(head.names.len(), head.formats.clone()),
             sample: sample.then(|| DistinctSample::new(head.names.len())),
             rows: 0,
         }
@@ -353,7 +357,7 @@ impl Tally {
             match head.forced[i] {
                 None => self.inferrer.observe(i, field),
                 Some(t) => {
-                    if !field.is_empty() && !fits_type(field, t) {
+                    if !field.is_empty() && !fits_type(field, t, &head.formats) {
                         return Err(value_error(source, record, i, &head.names, t, field));
                     }
                 }
@@ -408,6 +412,7 @@ pub fn scan(
                 forced: Vec::new(),
                 null_padding: opts.null_padding,
                 nulls: Vec::new(),
+                formats: Formats::default(),
             },
             None,
         );
@@ -479,6 +484,7 @@ fn read_head<R: Read>(
         forced,
         null_padding: opts.null_padding,
         nulls: opts.nulls.clone(),
+        formats: opts.formats.clone(),
     }))
 }
 
@@ -655,8 +661,8 @@ enum Builder {
     Boolean(BooleanBuilder),
     Bigint(Int64Builder),
     Double(Float64Builder),
-    Date(Date32Builder),
-    Timestamp(TimestampMicrosecondBuilder),
+    Date(Date32Builder, Formats),
+    Timestamp(TimestampMicrosecondBuilder, Formats),
     Timestamptz(TimestampMicrosecondBuilder),
     Time(Time64MicrosecondBuilder),
     Varchar(StringBuilder),
@@ -666,15 +672,18 @@ enum Builder {
 const UTC: &str = "UTC";
 
 impl Builder {
-    fn new(t: ColumnType) -> Builder {
+    fn new(t: ColumnType, formats: &Formats) -> Builder {
         match t {
             ColumnType::Boolean => Builder::Boolean(BooleanBuilder::with_capacity(BATCH_ROWS)),
             ColumnType::Bigint => Builder::Bigint(Int64Builder::with_capacity(BATCH_ROWS)),
             ColumnType::Double => Builder::Double(Float64Builder::with_capacity(BATCH_ROWS)),
-            ColumnType::Date => Builder::Date(Date32Builder::with_capacity(BATCH_ROWS)),
-            ColumnType::Timestamp => {
-                Builder::Timestamp(TimestampMicrosecondBuilder::with_capacity(BATCH_ROWS))
+            ColumnType::Date => {
+                Builder::Date(Date32Builder::with_capacity(BATCH_ROWS), formats.clone())
             }
+            ColumnType::Timestamp => Builder::Timestamp(
+                TimestampMicrosecondBuilder::with_capacity(BATCH_ROWS),
+                formats.clone(),
+            ),
             ColumnType::Timestamptz => Builder::Timestamptz(
                 TimestampMicrosecondBuilder::with_capacity(BATCH_ROWS).with_timezone(UTC),
             ),
@@ -693,8 +702,8 @@ impl Builder {
                 Builder::Boolean(b) => b.append_null(),
                 Builder::Bigint(b) => b.append_null(),
                 Builder::Double(b) => b.append_null(),
-                Builder::Date(b) => b.append_null(),
-                Builder::Timestamp(b) | Builder::Timestamptz(b) => b.append_null(),
+                Builder::Date(b, _) => b.append_null(),
+                Builder::Timestamp(b, _) | Builder::Timestamptz(b) => b.append_null(),
                 Builder::Time(b) => b.append_null(),
                 Builder::Varchar(b) => b.append_null(),
             }
@@ -707,8 +716,8 @@ impl Builder {
             Builder::Boolean(b) => put(values::parse_bool(field), |v| b.append_value(v)),
             Builder::Bigint(b) => put(values::parse_i64(field), |v| b.append_value(v)),
             Builder::Double(b) => put(values::parse_f64(field), |v| b.append_value(v)),
-            Builder::Date(b) => put(values::parse_date(field), |v| b.append_value(v)),
-            Builder::Timestamp(b) => put(values::parse_timestamp(field), |v| b.append_value(v)),
+            Builder::Date(b, formats) => put(formats.date(field), |v| b.append_value(v)),
+            Builder::Timestamp(b, formats) => put(formats.timestamp(field), |v| b.append_value(v)),
             Builder::Timestamptz(b) => put(values::parse_timestamptz(field), |v| b.append_value(v)),
             Builder::Time(b) => put(values::parse_time(field), |v| b.append_value(v)),
             Builder::Varchar(b) => {
@@ -723,8 +732,8 @@ impl Builder {
             Builder::Boolean(b) => Arc::new(b.finish()),
             Builder::Bigint(b) => Arc::new(b.finish()),
             Builder::Double(b) => Arc::new(b.finish()),
-            Builder::Date(b) => Arc::new(b.finish()),
-            Builder::Timestamp(b) | Builder::Timestamptz(b) => Arc::new(b.finish()),
+            Builder::Date(b, _) => Arc::new(b.finish()),
+            Builder::Timestamp(b, _) | Builder::Timestamptz(b) => Arc::new(b.finish()),
             Builder::Time(b) => Arc::new(b.finish()),
             Builder::Varchar(b) => Arc::new(b.finish()),
         }
@@ -823,7 +832,7 @@ pub fn write_parquet<W: Write + Send>(
             let mut builders: Vec<Builder> = schema
                 .columns
                 .iter()
-                .map(|c| Builder::new(c.column_type))
+                .map(|c| Builder::new(c.column_type, &opts.formats))
                 .collect();
             let mut record = csv::StringRecord::new();
             let mut in_batch = 0usize;

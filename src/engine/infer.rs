@@ -2,7 +2,7 @@
 //! its values so far fit, and ends as the first of them in the order
 //! BOOLEAN, BIGINT, DOUBLE, DATE, TIMESTAMP, TIMESTAMPTZ, TIME, else VARCHAR.
 
-use super::values;
+use super::values::{self, Formats};
 use crate::schema::ColumnType;
 
 const BOOLEAN: u8 = 1;
@@ -17,7 +17,7 @@ const ANY: u8 = BOOLEAN | BIGINT | DOUBLE | DATE | TIMESTAMP | TIMESTAMPTZ | TIM
 /// The types among `mask` that one non-empty field fits. Only the types a
 /// column can still be are tried, so a column settles into one cheap check.
 #[inline]
-fn fits(s: &str, mask: u8) -> u8 {
+fn fits(s: &str, mask: u8, formats: &Formats) -> u8 {
     let first = s.as_bytes()[0];
     let mut out = 0;
     if first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.') {
@@ -27,35 +27,35 @@ fn fits(s: &str, mask: u8) -> u8 {
         if mask & DOUBLE != 0 && values::parse_f64(s).is_some() {
             return DOUBLE;
         }
-        // A date also fits a TIMESTAMP column (as midnight).
-        if mask & (DATE | TIMESTAMP) != 0 && values::parse_date(s).is_some() {
-            return mask & (DATE | TIMESTAMP);
-        }
-        if mask & TIMESTAMP != 0 && values::parse_timestamp(s).is_some() {
-            out |= TIMESTAMP;
-        }
-        if mask & TIMESTAMPTZ != 0 && values::parse_timestamptz(s).is_some() {
-            out |= TIMESTAMPTZ;
-        }
-        if mask & TIME != 0 && values::parse_time(s).is_some() {
-            out |= TIME;
-        }
-        return out;
+    } else if mask & BOOLEAN != 0 && values::parse_bool(s).is_some() {
+        return BOOLEAN;
+    } else if !formats.any() {
+        return 0;
     }
-    if mask & BOOLEAN != 0 && values::parse_bool(s).is_some() {
-        out |= BOOLEAN;
+    // A date also fits a TIMESTAMP column (as midnight).
+    if mask & (DATE | TIMESTAMP) != 0 && formats.date(s).is_some() {
+        return mask & (DATE | TIMESTAMP);
+    }
+    if mask & TIMESTAMP != 0 && formats.timestamp(s).is_some() {
+        out |= TIMESTAMP;
+    }
+    if mask & TIMESTAMPTZ != 0 && values::parse_timestamptz(s).is_some() {
+        out |= TIMESTAMPTZ;
+    }
+    if mask & TIME != 0 && values::parse_time(s).is_some() {
+        out |= TIME;
     }
     out
 }
 
 /// Whether `s` fits `t`, for a column whose type was given, not inferred.
-pub fn fits_type(s: &str, t: ColumnType) -> bool {
+pub fn fits_type(s: &str, t: ColumnType, formats: &Formats) -> bool {
     match t {
         ColumnType::Boolean => values::parse_bool(s).is_some(),
         ColumnType::Bigint => values::parse_i64(s).is_some(),
         ColumnType::Double => values::parse_f64(s).is_some(),
-        ColumnType::Date => values::parse_date(s).is_some(),
-        ColumnType::Timestamp => values::parse_timestamp(s).is_some(),
+        ColumnType::Date => formats.date(s).is_some(),
+        ColumnType::Timestamp => formats.timestamp(s).is_some(),
         ColumnType::Timestamptz => values::parse_timestamptz(s).is_some(),
         ColumnType::Time => values::parse_time(s).is_some(),
         ColumnType::Varchar => true,
@@ -67,13 +67,15 @@ pub fn fits_type(s: &str, t: ColumnType) -> bool {
 pub struct Inferrer {
     masks: Vec<u8>,
     seen: Vec<bool>,
+    formats: Formats,
 }
 
 impl Inferrer {
-    pub fn new(columns: usize) -> Inferrer {
+    pub fn new(columns: usize, formats: Formats) -> Inferrer {
         Inferrer {
             masks: vec![ANY; columns],
             seen: vec![false; columns],
+            formats,
         }
     }
 
@@ -85,7 +87,7 @@ impl Inferrer {
             return;
         }
         self.seen[i] = true;
-        self.masks[i] = fits(field, mask);
+        self.masks[i] = fits(field, mask, &self.formats);
     }
 
     /// Folds in what another inferrer saw of later rows.
@@ -129,7 +131,7 @@ mod tests {
     use super::*;
 
     fn infer(values: &[&str]) -> ColumnType {
-        let mut inf = Inferrer::new(1);
+        let mut inf = Inferrer::new(1, Formats::default());
         for v in values {
             inf.observe(0, v);
         }
@@ -159,6 +161,18 @@ mod tests {
             ColumnType::Varchar
         );
         assert_eq!(infer(&["10:00:00", "23:59:59.25"]), ColumnType::Time);
+        assert_eq!(infer(&["12/31/2023"]), ColumnType::Varchar);
+        let mut us = Inferrer::new(
+            1,
+            Formats {
+                date: Some("%m/%d/%Y".into()),
+                timestamp: None,
+            },
+        );
+        for v in ["12/31/2023", "2024-01-01", ""] {
+            us.observe(0, v);
+        }
+        assert_eq!(us.finish()[0], ColumnType::Date);
         assert_eq!(infer(&["1", "x"]), ColumnType::Varchar);
         assert_eq!(infer(&["true", "1"]), ColumnType::Varchar);
         assert_eq!(infer(&["007", "8"]), ColumnType::Varchar);

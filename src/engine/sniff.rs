@@ -8,6 +8,7 @@ use duckdb::Connection;
 use super::convert::CsvOptions;
 use super::query::quote_literal;
 use super::source::Source;
+use super::values::Formats;
 use crate::schema::ColumnType;
 
 /// The parts of a dialect the user fixed; `None` is "find out".
@@ -24,6 +25,9 @@ pub struct DialectFlags {
     pub null_padding: bool,
     /// Strings that read as NULL.
     pub nulls: Vec<String>,
+    /// Date and timestamp formats (strftime codes).
+    pub date_format: Option<String>,
+    pub timestamp_format: Option<String>,
 }
 
 /// Parses a one-character setting (`delimiter`, `quote`, ...): one byte,
@@ -46,6 +50,9 @@ pub struct Sniffed {
     pub comment: Option<u8>,
     pub skip: u64,
     pub header: bool,
+    /// Formats of dates and timestamps that are not ISO 8601.
+    pub date_format: Option<String>,
+    pub timestamp_format: Option<String>,
 }
 
 /// One byte of a sniffed setting; `(empty)` is none, and so is anything
@@ -93,11 +100,17 @@ pub fn sniff(source: &Source, flags: &DialectFlags, usual: u8) -> Option<Sniffed
     if flags.null_padding {
         options.push("null_padding := true".to_owned());
     }
+    if let Some(format) = &flags.date_format {
+        options.push(format!("dateformat := {}", quote_literal(format)));
+    }
+    if let Some(format) = &flags.timestamp_format {
+        options.push(format!("timestampformat := {}", quote_literal(format)));
+    }
     let path = source.file_path().to_string_lossy().into_owned();
     conn.query_row(
         &format!(
-            "SELECT Delimiter, Quote, Escape, Comment, SkipRows, HasHeader \
-             FROM sniff_csv({}, {})",
+            "SELECT Delimiter, Quote, Escape, Comment, SkipRows, HasHeader, \
+             DateFormat, TimestampFormat FROM sniff_csv({}, {})",
             quote_literal(&path),
             options.join(", ")
         ),
@@ -114,49 +127,55 @@ pub fn sniff(source: &Source, flags: &DialectFlags, usual: u8) -> Option<Sniffed
                 text(3)?,
                 row.get::<_, i64>(4)?,
                 row.get::<_, bool>(5)?,
+                row.get::<_, Option<String>>(6)?,
+                row.get::<_, Option<String>>(7)?,
             ))
         },
     )
     .ok()
-    .and_then(|(delimiter, quote, escape, comment, skip, header)| {
-        let sniffed = Sniffed {
-            delimiter: one_byte(&delimiter)?,
-            quote: one_byte(&quote),
-            escape: one_byte(&escape),
-            comment: one_byte(&comment),
-            skip: u64::try_from(skip).ok()?,
-            header,
-        };
-        // The sniffer also skips rows to find a regular table: a header
-        // above a ragged row would be dropped without a word. Only lines
-        // that hold no field separator (a title, a date) are a preamble;
-        // the first line that does is the header.
-        let preamble = preamble_lines(source, &sniffed).unwrap_or(0);
-        let sniffed = if preamble < sniffed.skip {
-            Sniffed {
-                skip: preamble,
-                header: true,
-                ..sniffed
+    .and_then(
+        |(delimiter, quote, escape, comment, skip, header, date, timestamp)| {
+            let sniffed = Sniffed {
+                delimiter: one_byte(&delimiter)?,
+                quote: one_byte(&quote),
+                escape: one_byte(&escape),
+                comment: one_byte(&comment),
+                skip: u64::try_from(skip).ok()?,
+                header,
+                date_format: date.filter(|f| !f.is_empty() && f != "(empty)"),
+                timestamp_format: timestamp.filter(|f| !f.is_empty() && f != "(empty)"),
+            };
+            // The sniffer also skips rows to find a regular table: a header
+            // above a ragged row would be dropped without a word. Only lines
+            // that hold no field separator (a title, a date) are a preamble;
+            // the first line that does is the header.
+            let preamble = preamble_lines(source, &sniffed).unwrap_or(0);
+            let sniffed = if preamble < sniffed.skip {
+                Sniffed {
+                    skip: preamble,
+                    header: true,
+                    ..sniffed
+                }
+            } else {
+                sniffed
+            };
+            // With no delimiter that gives every row the same fields, the
+            // sniffer reads one column; a first line that holds the usual
+            // delimiter is a table with a ragged row, to be refused as such.
+            let first = first_line(source, sniffed.skip).unwrap_or_default();
+            if sniffed.delimiter != usual
+                && !first.contains(&sniffed.delimiter)
+                && first.contains(&usual)
+            {
+                return Some(Sniffed {
+                    delimiter: usual,
+                    header: true,
+                    ..sniffed
+                });
             }
-        } else {
-            sniffed
-        };
-        // With no delimiter that gives every row the same fields, the
-        // sniffer reads one column; a first line that holds the usual
-        // delimiter is a table with a ragged row, to be refused as such.
-        let first = first_line(source, sniffed.skip).unwrap_or_default();
-        if sniffed.delimiter != usual
-            && !first.contains(&sniffed.delimiter)
-            && first.contains(&usual)
-        {
-            return Some(Sniffed {
-                delimiter: usual,
-                header: true,
-                ..sniffed
-            });
-        }
-        Some(sniffed)
-    })
+            Some(sniffed)
+        },
+    )
 }
 
 /// Line `skip` of the file (from 0), without its end.
@@ -228,6 +247,16 @@ pub fn dialect(
             .unwrap_or(true),
         null_padding: flags.null_padding,
         nulls: flags.nulls.clone(),
+        formats: Formats {
+            date: flags
+                .date_format
+                .clone()
+                .or_else(|| sniffed.as_ref().and_then(|s| s.date_format.clone())),
+            timestamp: flags
+                .timestamp_format
+                .clone()
+                .or_else(|| sniffed.as_ref().and_then(|s| s.timestamp_format.clone())),
+        },
         types,
     }
 }

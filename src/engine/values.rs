@@ -1,6 +1,8 @@
 //! Parsing one CSV field as each column type. Inference and the Arrow
 //! builders share these, so what inference accepts always converts.
 
+use chrono::Datelike;
+
 /// `true` or `false`, in any case.
 pub fn parse_bool(s: &str) -> Option<bool> {
     if s.eq_ignore_ascii_case("true") {
@@ -166,6 +168,41 @@ pub fn parse_time(s: &str) -> Option<i64> {
     parse_timestamp(&format!("1970-01-01 {s}"))
 }
 
+/// Date and timestamp formats besides ISO 8601, in strftime codes as
+/// DuckDB's `dateformat` and `timestampformat` (`%m/%d/%Y`, `%d.%m.%Y`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Formats {
+    pub date: Option<String>,
+    pub timestamp: Option<String>,
+}
+
+impl Formats {
+    /// Whether there is any format besides ISO 8601.
+    pub fn any(&self) -> bool {
+        self.date.is_some() || self.timestamp.is_some()
+    }
+
+    /// A date as ISO 8601 or the date format, as days since 1970-01-01.
+    pub fn date(&self, s: &str) -> Option<i32> {
+        parse_date(s).or_else(|| {
+            let date = chrono::NaiveDate::parse_from_str(s, self.date.as_deref()?).ok()?;
+            i32::try_from(date.num_days_from_ce() - 719_163).ok()
+        })
+    }
+
+    /// A timestamp as ISO 8601 or the timestamp format (a date is its
+    /// midnight), as microseconds since 1970-01-01.
+    pub fn timestamp(&self, s: &str) -> Option<i64> {
+        parse_timestamp(s)
+            .or_else(|| {
+                let format = self.timestamp.as_deref()?;
+                let t = chrono::NaiveDateTime::parse_from_str(s, format).ok()?;
+                Some(t.and_utc().timestamp_micros())
+            })
+            .or_else(|| self.date(s).map(|days| i64::from(days) * 86_400_000_000))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,6 +279,17 @@ mod tests {
         assert_eq!(parse_time("24:00:00"), None);
         assert_eq!(parse_time("1:00:00"), None);
         assert_eq!(parse_time("10:00"), None);
+        // Other formats, when named.
+        let us = Formats {
+            date: Some("%m/%d/%Y".into()),
+            timestamp: Some("%m/%d/%Y %H:%M:%S".into()),
+        };
+        assert_eq!(us.date("01/02/1970"), Some(1));
+        assert_eq!(us.date("1970-01-02"), Some(1));
+        assert_eq!(us.date("13/02/1970"), None);
+        assert_eq!(us.timestamp("01/01/1970 00:00:01"), Some(1_000_000));
+        assert_eq!(us.timestamp("01/02/1970"), Some(86_400_000_000));
+        assert_eq!(Formats::default().date("01/02/1970"), None);
         assert_eq!(
             parse_timestamp("2024-02-29T12:34:56.7891239"),
             Some(1_709_210_096_789_123)

@@ -299,6 +299,8 @@ pub(crate) struct IngestQuery {
     header: Option<bool>,
     #[serde(default)]
     null_padding: bool,
+    date_format: Option<String>,
+    timestamp_format: Option<String>,
 }
 
 impl IngestQuery {
@@ -318,6 +320,8 @@ impl IngestQuery {
             header: self.header,
             null_padding: self.null_padding,
             nulls: Vec::new(),
+            date_format: self.date_format.clone(),
+            timestamp_format: self.timestamp_format.clone(),
         })
     }
 }

@@ -34,6 +34,16 @@ const FILES: &[(&str, &str, &[&str])] = &[
         "id,text\n1,'a,b'\n2,'c'\n3,'d'\n",
         &["id", "text"],
     ),
+    (
+        "us_dates.csv",
+        "id,day\n1,12/31/2023\n2,01/15/2024\n3,\n",
+        &["id", "day"],
+    ),
+    (
+        "de_times.csv",
+        "id;at\n1;31.12.2023 10:00:00\n2;15.01.2024 11:30:00\n",
+        &["id", "at"],
+    ),
 ];
 
 /// Every column of `from` as text, rows in order.
@@ -298,4 +308,44 @@ fn instants_with_a_zone_and_times_of_day_get_their_types() {
     ctx.lake(&["ingest", other.to_str().unwrap(), "--schema", "x:VARCHAR"])
         .ok();
     assert_eq!(ctx.sql("select typeof(x) as t from t2"), "t\nVARCHAR\n");
+}
+
+#[test]
+fn dates_and_timestamps_in_other_formats_are_typed() {
+    let ctx = TestContext::new();
+    let path = ctx.write(
+        "de.csv",
+        "id;at;day\n1;31.12.2023 10:00:00;31.12.2023\n2;15.01.2024 11:30:00;15.01.2024\n",
+    );
+    ctx.lake(&["ingest", path.to_str().unwrap()]).ok();
+    assert_eq!(
+        ctx.sql("select \"at\", day, typeof(\"at\") as a, typeof(day) as d from de order by id"),
+        "at,day,a,d\n2023-12-31 10:00:00,2023-12-31,TIMESTAMP,DATE\n2024-01-15 11:30:00,2024-01-15,TIMESTAMP,DATE\n"
+    );
+    // An ambiguous date read as the user says.
+    let path = ctx.write("amb.csv", "day\n01/02/2024\n03/04/2024\n");
+    ctx.lake(&[
+        "ingest",
+        path.to_str().unwrap(),
+        "--date-format",
+        "%d/%m/%Y",
+    ])
+    .ok();
+    assert_eq!(
+        ctx.sql("select day from amb order by day"),
+        "day\n2024-02-01\n2024-04-03\n"
+    );
+    // A value the format does not fit keeps the column text.
+    let path = ctx.write("mixed.csv", "day\n01/02/2024\nsoon\n");
+    ctx.lake(&[
+        "ingest",
+        path.to_str().unwrap(),
+        "--date-format",
+        "%d/%m/%Y",
+    ])
+    .ok();
+    assert_eq!(
+        ctx.sql("select typeof(day) as t from mixed limit 1"),
+        "t\nVARCHAR\n"
+    );
 }
