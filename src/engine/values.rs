@@ -186,7 +186,7 @@ impl Formats {
     pub fn date(&self, s: &str) -> Option<i32> {
         parse_date(s).or_else(|| {
             let date = chrono::NaiveDate::parse_from_str(s, self.date.as_deref()?).ok()?;
-            i32::try_from(date.num_days_from_ce() - 719_163).ok()
+            Some(date.num_days_from_ce() - 719_163)
         })
     }
 

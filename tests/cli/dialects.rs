@@ -322,28 +322,24 @@ fn dates_and_timestamps_in_other_formats_are_typed() {
         ctx.sql("select \"at\", day, typeof(\"at\") as a, typeof(day) as d from de order by id"),
         "at,day,a,d\n2023-12-31 10:00:00,2023-12-31,TIMESTAMP,DATE\n2024-01-15 11:30:00,2024-01-15,TIMESTAMP,DATE\n"
     );
-    // An ambiguous date read as the user says.
-    let path = ctx.write("amb.csv", "day\n01/02/2024\n03/04/2024\n");
-    ctx.lake(&[
-        "ingest",
-        path.to_str().unwrap(),
-        "--date-format",
-        "%d/%m/%Y",
-    ])
-    .ok();
+    // An ambiguous date read as the user says; a value the format does not
+    // fit keeps the column text.
+    let day_first = |name: &str, contents: &str| {
+        let path = ctx.write(name, contents);
+        let ingest = [
+            "ingest",
+            path.to_str().unwrap(),
+            "--date-format",
+            "%d/%m/%Y",
+        ];
+        ctx.lake(&ingest).ok();
+    };
+    day_first("amb.csv", "day\n01/02/2024\n03/04/2024\n");
     assert_eq!(
         ctx.sql("select day from amb order by day"),
         "day\n2024-02-01\n2024-04-03\n"
     );
-    // A value the format does not fit keeps the column text.
-    let path = ctx.write("mixed.csv", "day\n01/02/2024\nsoon\n");
-    ctx.lake(&[
-        "ingest",
-        path.to_str().unwrap(),
-        "--date-format",
-        "%d/%m/%Y",
-    ])
-    .ok();
+    day_first("mixed.csv", "day\n01/02/2024\nsoon\n");
     assert_eq!(
         ctx.sql("select typeof(day) as t from mixed limit 1"),
         "t\nVARCHAR\n"
