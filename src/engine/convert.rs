@@ -27,6 +27,9 @@ use crate::schema::{Column, ColumnType, Schema};
 
 /// Rows per Arrow record batch.
 const BATCH_ROWS: usize = 32 * 1024;
+/// Bytes of fields in one batch at most (narrow rows reach BATCH_ROWS
+/// first, so their objects are as before).
+const BATCH_BYTES: usize = 16 << 20;
 /// Rows per Parquet row group (DuckDB's own row group size).
 const ROW_GROUP_ROWS: usize = 122_880;
 /// Encoded bytes a row group may buffer before it is flushed: bounds memory
@@ -836,6 +839,7 @@ pub fn write_parquet<W: Write + Send>(
                 .collect();
             let mut record = csv::StringRecord::new();
             let mut in_batch = 0usize;
+            let mut batch_bytes = 0usize;
             let mut rows = 0u64;
             loop {
                 let more = rdr
@@ -856,8 +860,13 @@ pub fn write_parquet<W: Write + Send>(
                         }
                     }
                     in_batch += 1;
+                    batch_bytes += record.as_slice().len();
                 }
-                if in_batch == BATCH_ROWS || (!more && in_batch > 0) {
+                // Batches are bounded in rows and in bytes: memory follows
+                // the budget, not the width of the rows.
+                let full = in_batch == BATCH_ROWS || batch_bytes >= BATCH_BYTES;
+                if (more && full) || (!more && in_batch > 0) {
+                    batch_bytes = 0;
                     let columns = builders.iter_mut().map(Builder::finish).collect();
                     let batch = RecordBatch::try_new(arrow.clone(), columns)?;
                     progress.rows(in_batch as u64);

@@ -76,10 +76,10 @@ pub fn sniff(source: &Source, flags: &DialectFlags, usual: u8) -> Option<Sniffed
     )
     .ok()?;
     let char_literal = |c: u8| quote_literal(&char::from(c).to_string());
-    let mut options = vec![format!(
-        "compression := '{}'",
-        if source.is_gzip() { "gzip" } else { "none" }
-    )];
+    // The sniffer reads its sample of rows whole: on rows of 100 KB that is
+    // gigabytes. It gets the head of the file instead, as plain text.
+    let head = sample(source).ok()?;
+    let mut options = vec!["compression := 'none'".to_owned()];
     let fixed = [
         ("delim", flags.delimiter),
         ("quote", flags.quote),
@@ -106,7 +106,7 @@ pub fn sniff(source: &Source, flags: &DialectFlags, usual: u8) -> Option<Sniffed
     if let Some(format) = &flags.timestamp_format {
         options.push(format!("timestampformat := {}", quote_literal(format)));
     }
-    let path = source.file_path().to_string_lossy().into_owned();
+    let path = head.path().to_string_lossy().into_owned();
     conn.query_row(
         &format!(
             "SELECT Delimiter, Quote, Escape, Comment, SkipRows, HasHeader, \
@@ -204,6 +204,36 @@ fn preamble_lines(source: &Source, sniffed: &Sniffed) -> std::io::Result<u64> {
         count += 1;
     }
     Ok(count)
+}
+
+/// Lines of the head the sniffer sees, as many as DuckDB's own sample.
+const SAMPLE_LINES: usize = 20_480;
+/// Bytes of the head the sniffer sees at most.
+const SAMPLE_BYTES: u64 = 8 << 20;
+
+/// The first lines of the decompressed file (whole lines, at most
+/// [`SAMPLE_LINES`] and about [`SAMPLE_BYTES`]) in a temporary file.
+fn sample(source: &Source) -> std::io::Result<tempfile::NamedTempFile> {
+    use std::io::{BufRead, Read, Write};
+    let mut input = std::io::BufReader::new(source.open(&|_| {})?);
+    let mut out = std::io::BufWriter::new(tempfile::NamedTempFile::new()?);
+    let (mut lines, mut bytes) = (0, 0u64);
+    let mut line = Vec::new();
+    while lines < SAMPLE_LINES && bytes < SAMPLE_BYTES {
+        line.clear();
+        let n = (&mut input)
+            .take(SAMPLE_BYTES + 1 - bytes)
+            .read_until(b'\n', &mut line)?;
+        // A line cut by the byte bound is left out (unless it is the only one).
+        if n == 0 || (!line.ends_with(b"\n") && lines > 0 && bytes + n as u64 > SAMPLE_BYTES) {
+            break;
+        }
+        out.write_all(&line)?;
+        lines += 1;
+        bytes += n as u64;
+    }
+    out.into_inner()
+        .map_err(std::io::IntoInnerError::into_error)
 }
 
 /// The dialect to read `source` with: every flag as given, the rest as
