@@ -296,11 +296,21 @@ pub(super) fn columns(
     table_id: i64,
     at: SnapshotId,
 ) -> Result<Vec<TableColumn>, CatalogError> {
+    // Columns with children (nested types), found in one pass: a
+    // correlated lookup per column is quadratic on wide tables.
+    let parents: std::collections::HashSet<i64> = conn
+        .prepare_cached(
+            "SELECT DISTINCT parent_column FROM ducklake_column
+             WHERE table_id = ?1 AND parent_column IS NOT NULL",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_map(params![table_id], |r| r.get(0))?
+                .collect::<Result<_, _>>()
+        })
+        .map_err(sql("reading columns"))?;
     let mut stmt = conn
         .prepare_cached(concat!(
-            "SELECT x.column_id, x.column_name, x.column_type, x.initial_default,
-                    EXISTS (SELECT 1 FROM ducklake_column c WHERE c.table_id = x.table_id
-                            AND c.parent_column = x.column_id)
+            "SELECT x.column_id, x.column_name, x.column_type, x.initial_default
              FROM ducklake_column x
              WHERE x.table_id = ?1 AND x.parent_column IS NULL AND ",
             live!("x"),
@@ -308,12 +318,13 @@ pub(super) fn columns(
         ))
         .map_err(sql("reading columns"))?;
     stmt.query_map(params![table_id, at], |r| {
+        let column_id = r.get(0)?;
         Ok(TableColumn {
-            column_id: r.get(0)?,
+            column_id,
             name: r.get(1)?,
             ducklake_type: r.get(2)?,
             initial_default: r.get(3)?,
-            nested: r.get(4)?,
+            nested: parents.contains(&column_id),
         })
     })
     .and_then(|rows| rows.collect())

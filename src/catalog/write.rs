@@ -197,12 +197,14 @@ impl<'c> Writer<'c> {
         order: i64,
     ) -> Result<(), CatalogError> {
         self.conn
-            .execute(
+            .prepare_cached(
                 "INSERT INTO ducklake_column (column_id, begin_snapshot, end_snapshot, table_id,
                      column_order, column_name, column_type, initial_default, default_value,
                      nulls_allowed, parent_column, default_value_type, default_value_dialect)
                  VALUES (?1, ?2, NULL, ?3, ?4, ?5, ?6, ?7, 'NULL', 1, NULL, 'literal', 'duckdb')",
-                params![
+            )
+            .and_then(|mut stmt| {
+                stmt.execute(params![
                     c.column_id,
                     self.id,
                     table_id,
@@ -210,8 +212,8 @@ impl<'c> Writer<'c> {
                     c.name,
                     c.ducklake_type,
                     c.initial_default
-                ],
-            )
+                ])
+            })
             .map_err(sql("adding a column"))?;
         Ok(())
     }
@@ -426,16 +428,20 @@ impl<'c> Writer<'c> {
                 params![mapping_id, table_id],
             )
             .map_err(sql("recording a column mapping"))?;
+        let mut insert = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO ducklake_name_mapping (mapping_id, column_id, source_name,
+                     target_field_id, parent_column, is_partition)
+                 VALUES (?1, ?2, ?3, ?4, NULL, 0)",
+            )
+            .map_err(sql("recording a column mapping"))?;
         for (i, c) in columns.iter().enumerate() {
-            self.conn
-                .execute(
-                    "INSERT INTO ducklake_name_mapping (mapping_id, column_id, source_name,
-                         target_field_id, parent_column, is_partition)
-                     VALUES (?1, ?2, ?3, ?4, NULL, 0)",
-                    params![mapping_id, i as i64, c.name, c.column_id],
-                )
+            insert
+                .execute(params![mapping_id, i as i64, c.name, c.column_id])
                 .map_err(sql("recording a column mapping"))?;
         }
+        drop(insert);
         self.conn
             .execute(
                 "INSERT INTO lake_mapping (mapping_id, table_id, shape) VALUES (?1, ?2, ?3)",
@@ -630,12 +636,14 @@ pub(super) fn write_file_stats(
     stats: &[ColumnStats],
 ) -> Result<(), CatalogError> {
     for (c, s) in columns.iter().zip(stats) {
-        conn.execute(
+        conn.prepare_cached(
             "INSERT INTO ducklake_file_column_stats (data_file_id, table_id, column_id,
                  column_size_bytes, value_count, null_count, min_value, max_value, contains_nan,
                  extra_stats)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL)",
-            params![
+        )
+        .and_then(|mut stmt| {
+            stmt.execute(params![
                 file_id,
                 table_id,
                 c.column_id,
@@ -645,27 +653,28 @@ pub(super) fn write_file_stats(
                 s.min,
                 s.max,
                 s.contains_nan.map(i64::from)
-            ],
-        )
+            ])
+        })
         .map_err(sql("recording file statistics"))?;
         let Some(t) = ColumnType::from_ducklake(&c.ducklake_type) else {
             continue;
         };
         let current: Option<TableColumnStats> = conn
-            .query_row(
+            .prepare_cached(
                 "SELECT contains_null, contains_nan, min_value, max_value
                  FROM ducklake_table_column_stats WHERE table_id = ?1 AND column_id = ?2",
-                params![table_id, c.column_id],
-                |r| {
+            )
+            .and_then(|mut stmt| {
+                stmt.query_row(params![table_id, c.column_id], |r| {
                     Ok(TableColumnStats {
                         contains_null: r.get::<_, Option<i64>>(0)?.map(|v| v != 0),
                         contains_nan: r.get::<_, Option<i64>>(1)?.map(|v| v != 0),
                         min: r.get(2)?,
                         max: r.get(3)?,
                     })
-                },
-            )
-            .optional()
+                })
+                .optional()
+            })
             .map_err(sql("reading table statistics"))?;
         let existed = current.is_some();
         let merged = stats::merge(current, s, t);
@@ -678,19 +687,19 @@ pub(super) fn write_file_stats(
             merged.max
         ];
         if existed {
-            conn.execute(
+            conn.prepare_cached(
                 "UPDATE ducklake_table_column_stats SET contains_null = ?3, contains_nan = ?4,
                      min_value = ?5, max_value = ?6
                  WHERE table_id = ?1 AND column_id = ?2",
-                values,
             )
+            .and_then(|mut stmt| stmt.execute(values))
         } else {
-            conn.execute(
+            conn.prepare_cached(
                 "INSERT INTO ducklake_table_column_stats (table_id, column_id, contains_null,
                      contains_nan, min_value, max_value, extra_stats)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL)",
-                values,
             )
+            .and_then(|mut stmt| stmt.execute(values))
         }
         .map_err(sql("writing table statistics"))?;
     }
