@@ -43,10 +43,10 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Create a lake home, choosing where its objects live.
     Init(InitArgs),
-    /// Turn a CSV file into a new version of a dataset.
+    /// Turn a file (CSV, JSON or Parquet) into a new version of a dataset.
     Ingest(IngestArgs),
-    /// Print how a CSV file would be read (its dialect) and the schema an
-    /// ingest would make; writes nothing.
+    /// Print how a file would be read (its format; for CSV its dialect) and
+    /// the schema an ingest would make; writes nothing.
     Sniff(SniffArgs),
     /// List the datasets.
     Ls,
@@ -82,7 +82,8 @@ pub struct InitArgs {
 
 #[derive(Debug, Args)]
 pub struct IngestArgs {
-    /// The CSV file (`.gz` is read transparently), or `-` for standard input.
+    /// The file, or `-` for standard input: CSV, JSON Lines, a JSON array of
+    /// objects or Parquet (told by the content), plain, gzip or zstd.
     #[arg(value_name = "FILE|-")]
     pub file: PathBuf,
     /// The dataset name. Default: the file's stem, lower-cased, other
@@ -142,6 +143,11 @@ pub struct DialectArgs {
     /// are refused).
     #[arg(long)]
     pub null_padding: bool,
+    /// Rows that cannot be read (wrong field count, invalid UTF-8, a NUL, a
+    /// value not of its `--schema` type) are set aside in the dataset
+    /// `<name>_rejects` (line, text, reason) instead of refusing the file.
+    #[arg(long)]
+    pub rejects: bool,
     /// A field equal to STR is NULL (the empty field always is); repeatable.
     #[arg(long = "null", value_name = "STR")]
     pub nulls: Vec<String>,
@@ -157,7 +163,8 @@ pub struct DialectArgs {
 
 #[derive(Debug, Args)]
 pub struct SniffArgs {
-    /// The CSV file (`.gz` is read transparently), or `-` for standard input.
+    /// The file (CSV, JSON or Parquet; plain, gzip or zstd), or `-` for
+    /// standard input.
     #[arg(value_name = "FILE|-")]
     pub file: PathBuf,
     #[command(flatten)]

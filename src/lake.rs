@@ -14,13 +14,16 @@ use crate::catalog::{
     Catalog, CatalogError, Commit, CommitStatus, Committed, LogEntry, NewObject, ObjectRef,
     SnapshotId, TableColumn, TableState, WriteMode, refused_change,
 };
-use crate::engine::convert::{self, ConvertError, Progress};
+use crate::engine::convert::{ConvertError, Progress};
+use crate::engine::input::Reading;
 use crate::engine::parquet_stats::object_stats;
+use crate::engine::parquet_writer::Written;
 use crate::engine::query::{QueryEngine, QueryError, quote_literal, referenced_names};
-use crate::engine::sniff::{self, DialectFlags};
+use crate::engine::rejects::{rejects_schema, write_rejects};
+use crate::engine::sniff::DialectFlags;
 use crate::engine::source::Source;
 use crate::engine::view::{FileColumns, ViewColumn, ViewFile};
-use crate::schema;
+use crate::schema::{self, Schema};
 use crate::store::{KeyError, Readable, Store, StoreError, StoreOptions, StoreUrl};
 
 /// The catalog file inside a home.
@@ -131,7 +134,7 @@ fn store_class(e: &StoreError) -> ErrorClass {
 
 fn convert_class(e: &ConvertError) -> ErrorClass {
     match e {
-        ConvertError::SchemaOverride(_) => ErrorClass::Usage,
+        ConvertError::SchemaOverride(_) | ConvertError::Flag(_) => ErrorClass::Usage,
         _ => ErrorClass::Failure,
     }
 }
@@ -184,6 +187,11 @@ pub struct IngestReport {
     /// What `--evolve` changed in the schema.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub evolved: Option<crate::schema::EvolvePlan>,
+    /// Rows set aside (with `--rejects`).
+    pub rejects: u64,
+    /// The dataset they were written to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rejects_dataset: Option<String>,
 }
 
 /// How to open a lake.
@@ -431,48 +439,117 @@ impl Lake {
             name: name.clone(),
             reason,
         })?;
-        let csv = sniff::dialect(
+        let reading = Reading::of(
             source,
             &req.dialect,
             req.types.clone(),
             default_delimiter(source.path()),
-        );
-        let scan =
-            convert::scan(source, &csv, progress).map_err(|e| e.after_skipped_lines(csv.skip))?;
-        // The catalog spells the name; a conflict is refused before anything
-        // is written (and checked again in the commit, which decides).
-        let (name, dataset_id) = match self.catalog.dataset(&name) {
+        )?;
+        let rejects_name = format!("{name}_rejects");
+        if req.dialect.rejects {
+            schema::check_name(&rejects_name).map_err(|reason| LakeError::InvalidName {
+                name: rejects_name.clone(),
+                reason,
+            })?;
+        }
+        let out = |store: &Store| -> Result<_, LakeError> {
+            Ok(std::io::BufWriter::with_capacity(
+                1 << 20,
+                store.temp_file()?,
+            ))
+        };
+        // One pass where the input allows, else two: the schema from every
+        // row, then the object. A schema the mode does not accept is refused
+        // before anything is published (and checked again in the commit,
+        // which decides).
+        let (scan, written, (name, dataset_id)) =
+            match reading.convert(source, out(&self.store)?, progress)? {
+                Some((scan, written)) => {
+                    let named = self.name_and_id(&name, &scan.schema, req.mode, req.evolve)?;
+                    (scan, written, named)
+                }
+                None => {
+                    let scan = reading.scan(source, progress)?;
+                    let named = self.name_and_id(&name, &scan.schema, req.mode, req.evolve)?;
+                    let written =
+                        reading.write_parquet(source, &scan, out(&self.store)?, progress)?;
+                    (scan, written, named)
+                }
+            };
+        let mut report = self.record(
+            &name,
+            &dataset_id,
+            &scan.schema,
+            written,
+            req.mode,
+            req.evolve,
+        )?;
+        // The rows set aside, as their own dataset: written when there are
+        // any, and emptied when a run has none.
+        let earlier = self.catalog.dataset(&rejects_name).is_ok();
+        if req.dialect.rejects && (!scan.rejects.is_empty() || earlier) {
+            let schema = rejects_schema();
+            let (rejects_name, id) =
+                self.name_and_id(&rejects_name, &schema, WriteMode::Replace, false)?;
+            let written = write_rejects(&scan.rejects, out(&self.store)?)?;
+            self.record(
+                &rejects_name,
+                &id,
+                &schema,
+                written,
+                WriteMode::Replace,
+                false,
+            )?;
+            report.rejects_dataset = Some(rejects_name);
+        }
+        report.rejects = scan.rejects.len() as u64;
+        Ok(report)
+    }
+
+    /// The dataset's name as the catalog spells it and its id (new ones
+    /// for a new dataset), refusing a schema change the mode does not
+    /// accept before anything is written (the commit checks again, and
+    /// decides).
+    fn name_and_id(
+        &self,
+        name: &str,
+        schema: &Schema,
+        mode: WriteMode,
+        evolve: bool,
+    ) -> Result<(String, String), LakeError> {
+        match self.catalog.dataset(name) {
             Ok(ds) => {
-                if let Some(err) =
-                    refused_change(&ds.name, &ds.current, &scan.schema, req.mode, req.evolve)
-                {
+                if let Some(err) = refused_change(&ds.name, &ds.current, schema, mode, evolve) {
                     return Err(err.into());
                 }
-                (ds.name, ds.dataset_id)
+                Ok((ds.name, ds.dataset_id))
             }
             Err(CatalogError::NotFound { .. }) => {
-                let id = schema::dataset_id(&name).to_string();
-                (name, id)
+                Ok((name.to_owned(), schema::dataset_id(name).to_string()))
             }
-            Err(e) => return Err(e.into()),
-        };
-        let tmp = self.store.temp_file()?;
-        let (written, tmp) = convert::write_parquet(
-            source,
-            &csv,
-            &scan,
-            std::io::BufWriter::with_capacity(1 << 20, tmp),
-            progress,
-        )
-        .map_err(|e| e.after_skipped_lines(csv.skip))?;
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Publishes a Parquet object just written to a temporary file and
+    /// commits it as a new version of `name`.
+    fn record(
+        &mut self,
+        name: &str,
+        dataset_id: &str,
+        schema: &Schema,
+        (written, tmp): (Written, std::io::BufWriter<tempfile::NamedTempFile>),
+        mode: WriteMode,
+        evolve: bool,
+    ) -> Result<IngestReport, LakeError> {
         let tmp = tmp
             .into_inner()
             .map_err(|e| ConvertError::Write(e.into_error()))?;
         // Statistics from the footer just written: DuckDB prunes files by them.
-        let stats = object_stats(tmp.as_file(), &scan.schema).ok();
+        let stats = object_stats(tmp.as_file(), schema).ok();
         let key = format!(
             "{}{}.parquet",
-            self.catalog.object_prefix(&name)?,
+            self.catalog.object_prefix(name)?,
             written.sha256
         );
         if self.store.exists(&key)? {
@@ -481,9 +558,9 @@ impl Lake {
             self.store.publish(&key, tmp)?;
         }
         let committed = self.catalog.commit(&Commit {
-            name: &name,
-            dataset_id: &dataset_id,
-            schema: &scan.schema,
+            name,
+            dataset_id,
+            schema,
             object: NewObject {
                 object: ObjectRef {
                     key: key.clone(),
@@ -494,12 +571,12 @@ impl Lake {
                 footer_size: stats.as_ref().map(|s| s.footer_size),
                 stats: stats.map(|s| s.columns).unwrap_or_default(),
             },
-            mode: req.mode,
-            evolve: req.evolve,
+            mode,
+            evolve,
         })?;
         Ok(IngestReport {
             name: committed.name,
-            dataset_id,
+            dataset_id: dataset_id.to_owned(),
             version: committed.version.version,
             snapshot: committed.version.snapshot,
             rows: written.rows,
@@ -508,6 +585,8 @@ impl Lake {
             fingerprint: committed.version.fingerprint,
             status: committed.status,
             evolved: committed.plan,
+            rejects: 0,
+            rejects_dataset: None,
         })
     }
 
@@ -786,8 +865,13 @@ pub fn default_name(source: &Source) -> Result<String, LakeError> {
 /// The dataset name for a file name: `Sales 2024.csv.gz` is `sales_2024`.
 pub fn name_for_file(file: &str) -> String {
     let file = file.rsplit('/').next().unwrap_or(file);
-    let mut stem = file.strip_suffix(".gz").unwrap_or(file);
-    for ext in [".csv", ".tsv", ".tab", ".txt"] {
+    let mut stem = [".gz", ".zst", ".zstd"]
+        .into_iter()
+        .find_map(|ext| file.strip_suffix(ext))
+        .unwrap_or(file);
+    for ext in [
+        ".csv", ".tsv", ".tab", ".txt", ".jsonl", ".ndjson", ".json", ".parquet",
+    ] {
         if let Some(s) = stem.strip_suffix(ext) {
             stem = s;
             break;

@@ -46,6 +46,12 @@ pub fn run(lake: &mut Lake, args: IngestArgs, printer: Printer) -> anyhow::Resul
         report.version,
         human_bytes(report.bytes)
     ));
+    if let Some(rejects) = &report.rejects_dataset {
+        printer.message(&format!(
+            "set aside {} rows that could not be read: see {rejects}",
+            report.rejects
+        ));
+    }
     if let Some(plan) = &report.evolved {
         printer.message(&format!(
             "evolved {}: {plan}; fingerprint {}",
@@ -72,6 +78,7 @@ pub fn run(lake: &mut Lake, args: IngestArgs, printer: Printer) -> anyhow::Resul
                     .as_ref()
                     .map_or(Value::Null, |plan| Value::from(plan.to_string())),
             ),
+            ("rejects", Value::from(report.rejects)),
         ],
     )?;
     Ok(())

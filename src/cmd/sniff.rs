@@ -1,6 +1,7 @@
 //! `lake sniff FILE|-` and `lake ingest --dry-run`: how a file would be read
-//! (its dialect, found as DuckDB finds it, or as fixed by flags) and the
-//! schema an ingest would make, from every row. Writes nothing.
+//! (its format; for CSV its dialect, found as DuckDB finds it, or as fixed
+//! by flags) and the schema an ingest would make, from every row. Writes
+//! nothing.
 
 use std::path::Path;
 
@@ -8,7 +9,9 @@ use anyhow::Context;
 use serde_json::{Value, json};
 
 use crate::cli::{DialectArgs, IngestArgs, SniffArgs};
-use crate::engine::convert::{self, CsvOptions, NoProgress, parse_schema_override};
+use crate::engine::convert::{CsvOptions, NoProgress, parse_schema_override};
+use crate::engine::input::Reading;
+use crate::engine::json::JsonOptions;
 use crate::engine::sniff::{self, DialectFlags};
 use crate::engine::source::Source;
 use crate::lake::{LakeError, default_delimiter, default_name};
@@ -36,6 +39,7 @@ pub fn flags(args: &DialectArgs) -> Result<DialectFlags, LakeError> {
             _ => None,
         },
         null_padding: args.null_padding,
+        rejects: args.rejects,
         nulls: args.nulls.clone(),
         date_format: args.date_format.clone(),
         timestamp_format: args.timestamp_format.clone(),
@@ -76,9 +80,9 @@ fn describe(
     flags: &DialectFlags,
     types: Vec<(String, ColumnType)>,
 ) -> anyhow::Result<Vec<(&'static str, Value)>> {
-    let csv: CsvOptions = sniff::dialect(source, flags, types, default_delimiter(source.path()));
-    let scan = convert::scan(source, &csv, &NoProgress)
-        .map_err(|e| e.after_skipped_lines(csv.skip))
+    let reading = Reading::of(source, flags, types, default_delimiter(source.path()))?;
+    let scan = reading
+        .scan(source, &NoProgress)
         .with_context(|| format!("reading {}", source.label()))?;
     let columns: Vec<Value> = scan
         .schema
@@ -86,22 +90,37 @@ fn describe(
         .iter()
         .map(|c| json!({"name": c.name, "type": c.column_type.sql_name()}))
         .collect();
-    Ok(vec![
+    let mut fields = vec![
         ("file", Value::from(source.label())),
-        ("delimiter", shown(Some(csv.delimiter))),
-        ("quote", shown(Some(csv.quote))),
-        ("escape", shown(csv.escape)),
-        ("comment", shown(csv.comment)),
-        ("skip", Value::from(csv.skip)),
-        ("header", Value::from(csv.header)),
-        ("date_format", Value::from(csv.formats.date.clone())),
         (
-            "timestamp_format",
-            Value::from(csv.formats.timestamp.clone()),
+            "format",
+            Value::from(reading.content().to_string().to_lowercase()),
         ),
-        ("rows", Value::from(scan.rows)),
-        ("columns", Value::Array(columns)),
-    ])
+    ];
+    if let Reading::Csv(csv) = &reading {
+        fields.extend([
+            ("delimiter", shown(Some(csv.delimiter))),
+            ("quote", shown(Some(csv.quote))),
+            ("escape", shown(csv.escape)),
+            ("comment", shown(csv.comment)),
+            ("skip", Value::from(csv.skip)),
+            ("header", Value::from(csv.header)),
+        ]);
+    }
+    if let Reading::Csv(CsvOptions { formats, .. }) | Reading::Json(JsonOptions { formats, .. }) =
+        &reading
+    {
+        fields.extend([
+            ("date_format", Value::from(formats.date.clone())),
+            ("timestamp_format", Value::from(formats.timestamp.clone())),
+        ]);
+    }
+    fields.push(("rows", Value::from(scan.rows)));
+    if flags.rejects {
+        fields.push(("rejects", Value::from(scan.rejects.len())));
+    }
+    fields.push(("columns", Value::Array(columns)));
+    Ok(fields)
 }
 
 pub fn run(args: SniffArgs, printer: Printer) -> anyhow::Result<()> {

@@ -4,42 +4,20 @@
 
 use std::collections::HashSet;
 use std::io::{self, Read, Write};
-use std::sync::Arc;
-use std::sync::mpsc::sync_channel;
 
-use arrow::array::{
-    ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, StringBuilder,
-    Time64MicrosecondBuilder, TimestampMicrosecondBuilder,
-};
-use arrow::datatypes::{DataType, Field, Schema as ArrowSchema, SchemaRef, TimeUnit};
-use arrow::record_batch::RecordBatch;
-use parquet::arrow::ArrowWriter;
-use parquet::basic::Compression;
-use parquet::file::properties::{EnabledStatistics, WriterProperties};
-use parquet::schema::types::ColumnPath;
-use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 use super::infer::{Inferrer, fits_type};
-use super::source::Source;
-use super::values::{self, Formats};
+use super::parquet_writer::{Written, write_batches};
+use super::rejects::{Reject, add_reject};
+use super::source::{Compression, Source};
+use super::values::Formats;
 use crate::schema::{Column, ColumnType, Schema};
-
-/// Rows per Arrow record batch.
-const BATCH_ROWS: usize = 32 * 1024;
-/// Bytes of fields in one batch at most (narrow rows reach BATCH_ROWS
-/// first, so their objects are as before).
-const BATCH_BYTES: usize = 16 << 20;
-/// Rows per Parquet row group (DuckDB's own row group size).
-const ROW_GROUP_ROWS: usize = 122_880;
-/// Encoded bytes a row group may buffer before it is flushed: bounds memory
-/// on wide rows.
-const ROW_GROUP_BYTES: usize = 64 << 20;
 
 /// Errors while reading CSV or writing Parquet.
 #[derive(Debug, Error)]
 pub enum ConvertError {
-    #[error("{file}: empty file: no header row")]
+    #[error("{file}: empty file: no rows and no header")]
     Empty { file: String },
     #[error("{file}: line {line}: {reason}")]
     Parse {
@@ -47,6 +25,8 @@ pub enum ConvertError {
         line: u64,
         reason: String,
     },
+    #[error("{file}: {reason}")]
+    Input { file: String, reason: String },
     #[error("reading {file}")]
     Read {
         file: String,
@@ -55,6 +35,9 @@ pub enum ConvertError {
     },
     #[error("--schema: {0}")]
     SchemaOverride(String),
+    /// A flag that does not apply to the input.
+    #[error("{0}")]
+    Flag(String),
     #[error("writing Parquet")]
     Parquet(#[from] parquet::errors::ParquetError),
     #[error("building Arrow batch")]
@@ -80,6 +63,9 @@ pub struct CsvOptions {
     pub skip: u64,
     /// Rows with too few fields get NULL for the rest (else they are refused).
     pub null_padding: bool,
+    /// Rows that cannot be read are set aside as rejects (else the file is
+    /// refused).
+    pub rejects: bool,
     /// Fields that read as NULL besides the empty one, like `NA`.
     pub nulls: Vec<String>,
     /// Date and timestamp formats besides ISO 8601.
@@ -90,7 +76,7 @@ pub struct CsvOptions {
 
 /// The fields of one row as the table sees them: missing ones (with null
 /// padding) and the `--null` strings are empty, that is NULL.
-fn fields<'r>(
+pub(super) fn fields<'r>(
     record: &'r csv::StringRecord,
     columns: usize,
     nulls: &'r [String],
@@ -111,6 +97,7 @@ impl Default for CsvOptions {
             comment: None,
             skip: 0,
             null_padding: false,
+            rejects: false,
             nulls: Vec::new(),
             formats: Formats::default(),
             types: Vec::new(),
@@ -155,30 +142,88 @@ pub struct Scan {
     /// Per column: whether dictionary encoding pays (few distinct values in
     /// the first rows). Unique columns skip the cost of hashing every value.
     pub dictionary: Vec<bool>,
+    /// How dates and timestamps in the text are written.
+    pub formats: Formats,
+    /// The rows set aside (with `rejects`), in file order.
+    pub rejects: Vec<Reject>,
+}
+
+/// What reading one more record gave.
+enum Next {
+    Row,
+    /// A record that is not UTF-8 (only when rejects are kept).
+    Bad(Reject),
+    End,
+}
+
+/// Reads the next record into `record`. Keeping rejects, a record that is
+/// not UTF-8 is handed back as a reject instead of failing the file.
+fn next_record<R: Read>(
+    rdr: &mut csv::Reader<R>,
+    record: &mut csv::StringRecord,
+    opts: &CsvOptions,
+) -> Result<Next, csv::Error> {
+    if !opts.rejects {
+        return Ok(if rdr.read_record(record)? {
+            Next::Row
+        } else {
+            Next::End
+        });
+    }
+    let mut bytes = std::mem::take(record).into_byte_record();
+    if !rdr.read_byte_record(&mut bytes)? {
+        return Ok(Next::End);
+    }
+    match csv::StringRecord::from_byte_record(bytes) {
+        Ok(row) => {
+            *record = row;
+            Ok(Next::Row)
+        }
+        Err(e) => {
+            let bytes = e.into_byte_record();
+            let fields: Vec<_> = bytes.iter().map(String::from_utf8_lossy).collect();
+            Ok(Next::Bad(Reject {
+                line: bytes.position().map_or(0, |p| p.line()),
+                text: fields.join(char::from(opts.delimiter).encode_utf8(&mut [0; 4])),
+                reason: "invalid UTF-8 (is this a text file?)".to_owned(),
+            }))
+        }
+    }
+}
+
+/// A record's fields joined by the delimiter, as a reject's text.
+fn record_text(record: &csv::StringRecord, opts: &CsvOptions) -> String {
+    let fields: Vec<&str> = record.iter().collect();
+    fields.join(char::from(opts.delimiter).encode_utf8(&mut [0; 4]))
 }
 
 /// Rows sampled for the distinct-value estimate behind dictionary encoding.
-const DICTIONARY_SAMPLE_ROWS: u64 = 65_536;
+pub(super) const DICTIONARY_SAMPLE_ROWS: u64 = 65_536;
 
 /// Counts distinct values per column over the first rows.
-struct DistinctSample {
+pub(super) struct DistinctSample {
     seen: Vec<HashSet<u64>>,
     values: Vec<u64>,
 }
 
 impl DistinctSample {
-    fn new(columns: usize) -> Self {
+    pub(super) fn new(columns: usize) -> Self {
         DistinctSample {
             seen: vec![HashSet::new(); columns],
             values: vec![0; columns],
         }
     }
 
-    fn observe(&mut self, fields: impl Iterator<Item = impl AsRef<str>>) {
+    pub(super) fn observe(&mut self, fields: impl Iterator<Item = impl AsRef<str>>) {
         use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
         let hasher = BuildHasherDefault::<DefaultHasher>::default();
         for (i, field) in fields.enumerate() {
             let field = field.as_ref();
+            if i == self.seen.len() {
+                // A column first seen now (a new JSON key).
+                self.seen.push(HashSet::new());
+                self.values.push(0);
+            }
             if !field.is_empty() {
                 self.values[i] += 1;
                 self.seen[i].insert(hasher.hash_one(field));
@@ -187,12 +232,13 @@ impl DistinctSample {
     }
 
     /// Dictionary encoding for columns with at most one distinct value in
-    /// four sampled ones.
-    fn finish(&self) -> Vec<bool> {
-        self.seen
-            .iter()
-            .zip(&self.values)
-            .map(|(seen, &values)| (seen.len() as u64) * 4 <= values.max(1))
+    /// four sampled ones (and for those with no value in the sample).
+    pub(super) fn finish(&self, columns: usize) -> Vec<bool> {
+        (0..columns)
+            .map(|i| match (self.seen.get(i), self.values.get(i)) {
+                (Some(seen), Some(&values)) => (seen.len() as u64) * 4 <= values.max(1),
+                _ => true,
+            })
             .collect()
     }
 }
@@ -211,7 +257,7 @@ pub trait Progress: Sync {
 pub struct NoProgress;
 impl Progress for NoProgress {}
 
-fn reader<'a>(
+pub(super) fn reader<'a>(
     opts: &CsvOptions,
     input: Box<dyn Read + Send + 'a>,
 ) -> csv::Reader<Box<dyn Read + Send + 'a>> {
@@ -221,7 +267,7 @@ fn reader<'a>(
         .quote(opts.quote)
         .escape(opts.escape)
         .comment(opts.comment)
-        .flexible(opts.null_padding)
+        .flexible(opts.null_padding || opts.rejects)
         .buffer_capacity(1 << 20)
         .from_reader(input)
 }
@@ -235,7 +281,7 @@ fn short_row_hint(short: bool) -> &'static str {
     }
 }
 
-fn parse_error(source: &Source, err: csv::Error, headers: &[String]) -> ConvertError {
+pub(super) fn parse_error(source: &Source, err: csv::Error, headers: &[String]) -> ConvertError {
     let file = source.label().to_owned();
     let line = err.position().map_or(0, |p| p.line());
     match err.into_kind() {
@@ -278,10 +324,15 @@ fn column_label(index: usize, headers: &[String]) -> String {
 /// `column_N` and repeats get `_2`, `_3`, unique without regard to case
 /// (SQL names are case-insensitive).
 pub fn column_names(header: Option<&csv::StringRecord>, count: usize) -> Vec<String> {
+    unique_names((0..count).map(|i| header.and_then(|h| h.get(i)).unwrap_or("")))
+}
+
+/// Column names from raw ones (trimmed), by the rules of [`column_names`].
+pub fn unique_names<'a>(raw: impl Iterator<Item = &'a str>) -> Vec<String> {
     let mut seen = HashSet::new();
-    let mut names = Vec::with_capacity(count);
-    for i in 0..count {
-        let raw = header.and_then(|h| h.get(i)).map(str::trim).unwrap_or("");
+    let mut names = Vec::new();
+    for (i, raw) in raw.enumerate() {
+        let raw = raw.trim();
         let base = if raw.is_empty() {
             format!("column_{}", i + 1)
         } else {
@@ -302,68 +353,51 @@ pub fn column_names(header: Option<&csv::StringRecord>, count: usize) -> Vec<Str
 const PARALLEL_SCAN_BYTES: u64 = 16 << 20;
 
 /// What pass one knows before the first data row.
-struct Head {
-    names: Vec<String>,
-    forced: Vec<Option<ColumnType>>,
-    null_padding: bool,
-    nulls: Vec<String>,
-    formats: Formats,
+pub(super) struct Head {
+    pub(super) names: Vec<String>,
+    pub(super) forced: Vec<Option<ColumnType>>,
+    pub(super) null_padding: bool,
+    pub(super) nulls: Vec<String>,
+    pub(super) formats: Formats,
 }
 
 /// What pass one counts over a run of rows.
-struct Tally {
-    inferrer: Inferrer,
-    sample: Option<DistinctSample>,
-    rows: u64,
+pub(super) struct Tally {
+    pub(super) inferrer: Inferrer,
+    pub(super) sample: Option<DistinctSample>,
+    pub(super) rows: u64,
+    /// Where the reader of these rows started, in the decompressed source.
+    pub(super) base: u64,
+    /// Where the last row began, in the decompressed source.
+    pub(super) last_start: Option<u64>,
+    /// The line it began on (counted from where this reader began).
+    pub(super) last_line: u64,
 }
 
 impl Tally {
-    fn new(head: &Head, sample: bool) -> Tally {
+    pub(super) fn new(head: &Head, sample: bool, base: u64) -> Tally {
         Tally {
             inferrer: Inferrer::new(head.names.len(), head.formats.clone()),
             sample: sample.then(|| DistinctSample::new(head.names.len())),
             rows: 0,
+            base,
+            last_start: None,
+            last_line: 0,
         }
     }
 
     /// Checks one record and narrows the types.
-    fn record(
+    pub(super) fn record(
         &mut self,
         record: &csv::StringRecord,
         head: &Head,
         source: &Source,
     ) -> Result<(), ConvertError> {
-        if memchr::memchr(0, record.as_slice().as_bytes()).is_some() {
-            let col = record.iter().position(|f| f.contains('\0')).unwrap_or(0);
-            return Err(ConvertError::Parse {
-                file: source.label().to_owned(),
-                line: record.position().map_or(0, |p| p.line()),
-                reason: format!(
-                    "column {}: contains a NUL byte (is this a text file?)",
-                    column_label(col, &head.names)
-                ),
-            });
-        }
+        check_record(record, head, source)?;
         let expected = head.names.len();
-        if record.len() > expected || (record.len() < expected && !head.null_padding) {
-            return Err(ConvertError::Parse {
-                file: source.label().to_owned(),
-                line: record.position().map_or(0, |p| p.line()),
-                reason: format!(
-                    "expected {expected} fields, found {}{}",
-                    record.len(),
-                    short_row_hint(record.len() < expected)
-                ),
-            });
-        }
         for (i, field) in fields(record, expected, &head.nulls).enumerate() {
-            match head.forced[i] {
-                None => self.inferrer.observe(i, field),
-                Some(t) => {
-                    if !field.is_empty() && !fits_type(field, t, &head.formats) {
-                        return Err(value_error(source, record, i, &head.names, t, field));
-                    }
-                }
+            if head.forced[i].is_none() {
+                self.inferrer.observe(i, field);
             }
         }
         if self.rows < DICTIONARY_SAMPLE_ROWS
@@ -371,16 +405,69 @@ impl Tally {
         {
             sample.observe(fields(record, expected, &head.nulls));
         }
-        self.rows += 1;
+        self.counted(record);
         Ok(())
+    }
+
+    /// One more row, checked: where it began.
+    pub(super) fn counted(&mut self, record: &csv::StringRecord) {
+        self.rows += 1;
+        self.last_start = record.position().map(|p| self.base + p.byte());
+        self.last_line = record.position().map_or(0, |p| p.line());
     }
 
     /// Adds the tally of the rows that follow this one's.
     fn merge(mut self, later: Tally) -> Tally {
         self.inferrer.merge(&later.inferrer);
         self.rows += later.rows;
+        self.last_start = later.last_start.or(self.last_start);
         self
     }
+}
+
+/// Checks what every row must be: no NUL, the header's number of fields
+/// (fewer with null padding), and values of the types given by `--schema`.
+/// Every check comes before any inference: a row refused (or set aside)
+/// must not have narrowed a type.
+pub(super) fn check_record(
+    record: &csv::StringRecord,
+    head: &Head,
+    source: &Source,
+) -> Result<(), ConvertError> {
+    if memchr::memchr(0, record.as_slice().as_bytes()).is_some() {
+        let col = record.iter().position(|f| f.contains('\0')).unwrap_or(0);
+        return Err(ConvertError::Parse {
+            file: source.label().to_owned(),
+            line: record.position().map_or(0, |p| p.line()),
+            reason: format!(
+                "column {}: contains a NUL byte (is this a text file?)",
+                column_label(col, &head.names)
+            ),
+        });
+    }
+    let expected = head.names.len();
+    if record.len() > expected || (record.len() < expected && !head.null_padding) {
+        return Err(ConvertError::Parse {
+            file: source.label().to_owned(),
+            line: record.position().map_or(0, |p| p.line()),
+            reason: format!(
+                "expected {expected} fields, found {}{}",
+                record.len(),
+                short_row_hint(record.len() < expected)
+            ),
+        });
+    }
+    if head.forced.iter().any(Option::is_some) {
+        for (i, field) in fields(record, expected, &head.nulls).enumerate() {
+            if let Some(t) = head.forced[i]
+                && !field.is_empty()
+                && !fits_type(field, t, &head.formats)
+            {
+                return Err(value_error(source, record, i, &head.names, t, field));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Pass one: reads every row, checks it, and infers the schema. A large
@@ -408,68 +495,92 @@ pub fn scan(
     let skipped = source.line_offset(opts.skip).map_err(read_err)?;
     let mut rdr = reader(opts, source.open_from(skipped, &bytes).map_err(read_err)?);
     let mut record = csv::StringRecord::new();
-    let Some(head) = read_head(&mut rdr, &mut record, source, opts)? else {
-        return finish_scan(
-            Head {
-                names: Vec::new(),
-                forced: Vec::new(),
-                null_padding: opts.null_padding,
-                nulls: Vec::new(),
-                formats: Formats::default(),
-            },
-            None,
-        );
-    };
+    let head = read_head(&mut rdr, &mut record, source, opts)?;
     let data_start = skipped
         + if opts.header {
             rdr.position().byte()
         } else {
             0
         };
-    if !source.is_gzip() && source.len() >= PARALLEL_SCAN_BYTES {
-        if let Some(tally) = scan_halves(source, opts, &head, data_start, progress) {
-            return finish_scan(head, Some(tally));
+    // Rejects are collected on one thread, in file order.
+    if source.compression() == Compression::None
+        && source.len() >= PARALLEL_SCAN_BYTES
+        && !opts.rejects
+    {
+        if let Some(tally) = scan_halves(source, opts, &head, data_start, progress)
+            && !last_row_unterminated(source, opts, &tally).map_err(read_err)?
+        {
+            return Ok(finish_scan(&head, &tally));
         }
         // Start again on one thread.
         progress.start("scanning", source.len());
         rdr = reader(opts, source.open_from(skipped, &bytes).map_err(read_err)?);
         read_head(&mut rdr, &mut record, source, opts)?;
     }
-    let mut tally = Tally::new(&head, true);
+    let mut tally = Tally::new(&head, true, skipped);
+    let mut rejects = Vec::new();
+    let mut reject_bytes = 0;
     // Without a header the first record is data, and already read.
-    if !opts.header {
-        tally.record(&record, &head, source)?;
-    }
+    let mut next = if opts.header { None } else { Some(Next::Row) };
     loop {
-        let more = rdr
-            .read_record(&mut record)
-            .map_err(|e| parse_error(source, e, &head.names))?;
-        if !more {
-            break;
-        }
-        tally.record(&record, &head, source)?;
-        if tally.rows.is_multiple_of(8192) {
-            progress.rows(8192);
+        let read = match next.take() {
+            Some(read) => read,
+            None => next_record(&mut rdr, &mut record, opts)
+                .map_err(|e| parse_error(source, e, &head.names))?,
+        };
+        let checked = match read {
+            Next::End => break,
+            Next::Bad(reject) => Err(reject),
+            Next::Row => match tally.record(&record, &head, source) {
+                Err(ConvertError::Parse { line, reason, .. }) if opts.rejects => Err(Reject {
+                    line,
+                    text: record_text(&record, opts),
+                    reason,
+                }),
+                other => Ok(other?),
+            },
+        };
+        match checked {
+            Ok(()) if tally.rows.is_multiple_of(8192) => progress.rows(8192),
+            Ok(()) => {}
+            Err(reject) => add_reject(&mut rejects, &mut reject_bytes, reject, source)?,
         }
     }
     progress.rows(tally.rows % 8192);
-    finish_scan(head, Some(tally))
+    if last_row_unterminated(source, opts, &tally).map_err(read_err)? {
+        return Err(ConvertError::Parse {
+            file: source.label().to_owned(),
+            line: tally.last_line,
+            reason: format!(
+                "a field opened with {} is never closed (the file ends inside it)",
+                char::from(opts.quote)
+            ),
+        });
+    }
+    let mut scan = finish_scan(&head, &tally);
+    // Lines of the file, counting the ones skipped.
+    for r in &mut rejects {
+        r.line += opts.skip;
+    }
+    scan.rejects = rejects;
+    Ok(scan)
 }
 
 /// Reads the header (or, without one, the first record into `record`) and
-/// resolves `--schema`. `None` when there is no record at all.
-fn read_head<R: Read>(
+/// resolves `--schema`. A source with no record at all is empty.
+pub(super) fn read_head<R: Read>(
     rdr: &mut csv::Reader<R>,
     record: &mut csv::StringRecord,
     source: &Source,
     opts: &CsvOptions,
-) -> Result<Option<Head>, ConvertError> {
+) -> Result<Head, ConvertError> {
+    let empty = || ConvertError::Empty {
+        file: source.label().to_owned(),
+    };
     let names = if opts.header {
         let h = rdr.headers().map_err(|e| parse_error(source, e, &[]))?;
         if h.is_empty() {
-            return Err(ConvertError::Empty {
-                file: source.label().to_owned(),
-            });
+            return Err(empty());
         }
         column_names(Some(h), h.len())
     } else {
@@ -477,42 +588,42 @@ fn read_head<R: Read>(
             .read_record(record)
             .map_err(|e| parse_error(source, e, &[]))?
         {
-            return Ok(None);
+            return Err(empty());
         }
         column_names(None, record.len())
     };
     let forced = resolve_overrides(&names, &opts.types)?;
-    Ok(Some(Head {
+    Ok(Head {
         names,
         forced,
         null_padding: opts.null_padding,
         nulls: opts.nulls.clone(),
         formats: opts.formats.clone(),
-    }))
+    })
 }
 
-fn finish_scan(head: Head, tally: Option<Tally>) -> Result<Scan, ConvertError> {
-    let inferred = tally.as_ref().map(|t| t.inferrer.finish());
+pub(super) fn finish_scan(head: &Head, tally: &Tally) -> Scan {
+    let inferred = tally.inferrer.finish();
     let columns = head
         .names
-        .into_iter()
+        .iter()
         .enumerate()
         .map(|(i, name)| Column {
-            name,
-            column_type: head.forced[i]
-                .or_else(|| inferred.as_ref().map(|t| t[i]))
-                .unwrap_or(ColumnType::Varchar),
+            name: name.clone(),
+            column_type: head.forced[i].unwrap_or(inferred[i]),
         })
         .collect::<Vec<_>>();
-    let dictionary = match tally.as_ref().and_then(|t| t.sample.as_ref()) {
-        Some(sample) => sample.finish(),
+    let dictionary = match &tally.sample {
+        Some(sample) => sample.finish(columns.len()),
         None => vec![true; columns.len()],
     };
-    Ok(Scan {
+    Scan {
         schema: Schema { columns },
-        rows: tally.map_or(0, |t| t.rows),
+        rows: tally.rows,
         dictionary,
-    })
+        formats: head.formats.clone(),
+        rejects: Vec::new(),
+    }
 }
 
 /// Scans the data as two halves on two threads. `None` when the halves do
@@ -531,7 +642,7 @@ fn scan_halves(
     let (first, second) = std::thread::scope(|scope| {
         let second = scope.spawn(|| {
             let input = source.open_at(split, &bytes).ok()?;
-            scan_range(reader(&no_header(opts), input), head, source, None)
+            scan_range(reader(&no_header(opts), input), head, source, split, None)
         });
         let first = (|| {
             let input = source.open_at(data_start, &bytes).ok()?;
@@ -539,6 +650,7 @@ fn scan_halves(
                 reader(&no_header(opts), input),
                 head,
                 source,
+                data_start,
                 Some(split - data_start),
             )
         })();
@@ -568,6 +680,65 @@ fn scan_halves(
     Some(first.merge(second))
 }
 
+/// Whether the file ends inside a quoted field of its last row. The CSV
+/// parser takes such a field to the end of the file, as if the quote were
+/// closed there; DuckDB refuses the file, and so does lake.
+pub(super) fn last_row_unterminated(
+    source: &Source,
+    opts: &CsvOptions,
+    tally: &Tally,
+) -> io::Result<bool> {
+    let Some(start) = tally.last_start else {
+        return Ok(false);
+    };
+    let mut input = source.open_from(start, &|_| {})?;
+    let mut state = QuoteState::FieldStart;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = input.read(&mut buf)?;
+        if n == 0 {
+            return Ok(matches!(state, QuoteState::Quoted | QuoteState::Escaped));
+        }
+        for &b in &buf[..n] {
+            state = state.next(b, opts);
+        }
+    }
+}
+
+/// Where a CSV parser is, as far as quotes go.
+#[derive(Clone, Copy)]
+enum QuoteState {
+    FieldStart,
+    Unquoted,
+    Quoted,
+    /// After the escape character inside quotes.
+    Escaped,
+    /// After a quote inside quotes: closed, or the first of a doubled one.
+    QuoteInQuoted,
+}
+
+impl QuoteState {
+    fn next(self, b: u8, opts: &CsvOptions) -> QuoteState {
+        let ends_field = b == opts.delimiter || b == b'\n' || b == b'\r';
+        match self {
+            QuoteState::FieldStart if b == opts.quote => QuoteState::Quoted,
+            QuoteState::FieldStart | QuoteState::Unquoted => {
+                if ends_field {
+                    QuoteState::FieldStart
+                } else {
+                    QuoteState::Unquoted
+                }
+            }
+            QuoteState::Quoted if Some(b) == opts.escape && b != opts.quote => QuoteState::Escaped,
+            QuoteState::Quoted if b == opts.quote => QuoteState::QuoteInQuoted,
+            QuoteState::Quoted | QuoteState::Escaped => QuoteState::Quoted,
+            QuoteState::QuoteInQuoted if b == opts.quote => QuoteState::Quoted,
+            QuoteState::QuoteInQuoted if ends_field => QuoteState::FieldStart,
+            QuoteState::QuoteInQuoted => QuoteState::Unquoted,
+        }
+    }
+}
+
 fn no_header(opts: &CsvOptions) -> CsvOptions {
     CsvOptions {
         header: false,
@@ -581,9 +752,10 @@ fn scan_range<R: Read>(
     mut rdr: csv::Reader<R>,
     head: &Head,
     source: &Source,
+    base: u64,
     end: Option<u64>,
 ) -> Option<(Tally, Option<u64>)> {
-    let mut tally = Tally::new(head, end.is_some());
+    let mut tally = Tally::new(head, end.is_some(), base);
     let mut record = csv::StringRecord::new();
     while rdr.read_record(&mut record).ok()? {
         let start = record.position().map_or(0, |p| p.byte());
@@ -595,7 +767,7 @@ fn scan_range<R: Read>(
     Some((tally, None))
 }
 
-fn value_error(
+pub(super) fn value_error(
     source: &Source,
     record: &csv::StringRecord,
     i: usize,
@@ -635,174 +807,6 @@ fn resolve_overrides(
     Ok(forced)
 }
 
-/// The Arrow schema a lake schema is written as.
-pub fn arrow_schema(schema: &Schema) -> SchemaRef {
-    Arc::new(ArrowSchema::new(
-        schema
-            .columns
-            .iter()
-            .map(|c| {
-                let dt = match c.column_type {
-                    ColumnType::Boolean => DataType::Boolean,
-                    ColumnType::Bigint => DataType::Int64,
-                    ColumnType::Double => DataType::Float64,
-                    ColumnType::Date => DataType::Date32,
-                    ColumnType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
-                    ColumnType::Timestamptz => {
-                        DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into()))
-                    }
-                    ColumnType::Time => DataType::Time64(TimeUnit::Microsecond),
-                    ColumnType::Varchar => DataType::Utf8,
-                };
-                Field::new(&c.name, dt, true)
-            })
-            .collect::<Vec<_>>(),
-    ))
-}
-
-enum Builder {
-    Boolean(BooleanBuilder),
-    Bigint(Int64Builder),
-    Double(Float64Builder),
-    Date(Date32Builder, Formats),
-    Timestamp(TimestampMicrosecondBuilder, Formats),
-    Timestamptz(TimestampMicrosecondBuilder),
-    Time(Time64MicrosecondBuilder),
-    Varchar(StringBuilder),
-}
-
-/// The zone instants are stored in.
-const UTC: &str = "UTC";
-
-impl Builder {
-    fn new(t: ColumnType, formats: &Formats) -> Builder {
-        match t {
-            ColumnType::Boolean => Builder::Boolean(BooleanBuilder::with_capacity(BATCH_ROWS)),
-            ColumnType::Bigint => Builder::Bigint(Int64Builder::with_capacity(BATCH_ROWS)),
-            ColumnType::Double => Builder::Double(Float64Builder::with_capacity(BATCH_ROWS)),
-            ColumnType::Date => {
-                Builder::Date(Date32Builder::with_capacity(BATCH_ROWS), formats.clone())
-            }
-            ColumnType::Timestamp => Builder::Timestamp(
-                TimestampMicrosecondBuilder::with_capacity(BATCH_ROWS),
-                formats.clone(),
-            ),
-            ColumnType::Timestamptz => Builder::Timestamptz(
-                TimestampMicrosecondBuilder::with_capacity(BATCH_ROWS).with_timezone(UTC),
-            ),
-            ColumnType::Time => Builder::Time(Time64MicrosecondBuilder::with_capacity(BATCH_ROWS)),
-            ColumnType::Varchar => {
-                Builder::Varchar(StringBuilder::with_capacity(BATCH_ROWS, BATCH_ROWS * 16))
-            }
-        }
-    }
-
-    /// Appends one field; `false` when it does not parse as the column type.
-    #[inline]
-    fn append(&mut self, field: &str) -> bool {
-        if field.is_empty() {
-            match self {
-                Builder::Boolean(b) => b.append_null(),
-                Builder::Bigint(b) => b.append_null(),
-                Builder::Double(b) => b.append_null(),
-                Builder::Date(b, _) => b.append_null(),
-                Builder::Timestamp(b, _) | Builder::Timestamptz(b) => b.append_null(),
-                Builder::Time(b) => b.append_null(),
-                Builder::Varchar(b) => b.append_null(),
-            }
-            return true;
-        }
-        fn put<T>(v: Option<T>, f: impl FnOnce(T)) -> bool {
-            v.map(f).is_some()
-        }
-        match self {
-            Builder::Boolean(b) => put(values::parse_bool(field), |v| b.append_value(v)),
-            Builder::Bigint(b) => put(values::parse_i64(field), |v| b.append_value(v)),
-            Builder::Double(b) => put(values::parse_f64(field), |v| b.append_value(v)),
-            Builder::Date(b, formats) => put(formats.date(field), |v| b.append_value(v)),
-            Builder::Timestamp(b, formats) => put(formats.timestamp(field), |v| b.append_value(v)),
-            Builder::Timestamptz(b) => put(values::parse_timestamptz(field), |v| b.append_value(v)),
-            Builder::Time(b) => put(values::parse_time(field), |v| b.append_value(v)),
-            Builder::Varchar(b) => {
-                b.append_value(field);
-                true
-            }
-        }
-    }
-
-    fn finish(&mut self) -> ArrayRef {
-        match self {
-            Builder::Boolean(b) => Arc::new(b.finish()),
-            Builder::Bigint(b) => Arc::new(b.finish()),
-            Builder::Double(b) => Arc::new(b.finish()),
-            Builder::Date(b, _) => Arc::new(b.finish()),
-            Builder::Timestamp(b, _) | Builder::Timestamptz(b) => Arc::new(b.finish()),
-            Builder::Time(b) => Arc::new(b.finish()),
-            Builder::Varchar(b) => Arc::new(b.finish()),
-        }
-    }
-}
-
-/// A writer that hashes and counts what passes through it.
-pub struct HashingWriter<W> {
-    inner: W,
-    hasher: Sha256,
-    bytes: u64,
-}
-
-impl<W: Write> HashingWriter<W> {
-    pub fn new(inner: W) -> Self {
-        HashingWriter {
-            inner,
-            hasher: Sha256::new(),
-            bytes: 0,
-        }
-    }
-
-    /// The SHA-256 (hex) and length of everything written, and the writer.
-    pub fn finish(mut self) -> io::Result<(String, u64, W)> {
-        self.inner.flush()?;
-        Ok((hex::encode(self.hasher.finalize()), self.bytes, self.inner))
-    }
-}
-
-impl<W: Write> Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.bytes += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-/// The Parquet file a conversion wrote.
-#[derive(Debug, Clone)]
-pub struct Written {
-    pub sha256: String,
-    pub bytes: u64,
-    pub rows: u64,
-}
-
-/// Writer settings: decided by the input alone, so the same input always
-/// gives the same bytes.
-fn writer_properties(scan: &Scan) -> WriterProperties {
-    let mut props = WriterProperties::builder()
-        .set_compression(Compression::SNAPPY)
-        .set_statistics_enabled(EnabledStatistics::Chunk)
-        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-        .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
-        .set_created_by(concat!("lake ", env!("CARGO_PKG_VERSION")).to_owned());
-    for (col, &dictionary) in scan.schema.columns.iter().zip(&scan.dictionary) {
-        props =
-            props.set_column_dictionary_enabled(ColumnPath::from(col.name.as_str()), dictionary);
-    }
-    props.build()
-}
-
 /// Pass two: converts the source to Parquet as [`scan`] found it, writing
 /// to `out`. Parsing and encoding run on two threads.
 pub fn write_parquet<W: Write + Send>(
@@ -813,101 +817,53 @@ pub fn write_parquet<W: Write + Send>(
     progress: &dyn Progress,
 ) -> Result<(Written, W), ConvertError> {
     let schema = &scan.schema;
-    let arrow = arrow_schema(schema);
-    let mut writer = ArrowWriter::try_new(
-        HashingWriter::new(out),
-        arrow.clone(),
-        Some(writer_properties(scan)),
-    )?;
     let names: Vec<String> = schema.columns.iter().map(|c| c.name.clone()).collect();
     progress.start("writing", source.len());
-    let (tx, rx) = sync_channel::<RecordBatch>(2);
-    let (parsed, rows) = std::thread::scope(|scope| {
-        let parser = scope.spawn(move || -> Result<u64, ConvertError> {
-            let bytes = |n| progress.bytes(n);
-            let read_err = |e| ConvertError::Read {
-                file: source.label().to_owned(),
-                source: e,
-            };
-            let skipped = source.line_offset(opts.skip).map_err(read_err)?;
-            let input = source.open_from(skipped, &bytes).map_err(read_err)?;
-            let mut rdr = reader(opts, input);
-            let mut builders: Vec<Builder> = schema
-                .columns
-                .iter()
-                .map(|c| Builder::new(c.column_type, &opts.formats))
-                .collect();
-            let mut record = csv::StringRecord::new();
-            let mut in_batch = 0usize;
-            let mut batch_bytes = 0usize;
-            let mut rows = 0u64;
-            loop {
-                let more = rdr
-                    .read_record(&mut record)
-                    .map_err(|e| parse_error(source, e, &names))?;
-                if more {
-                    let row = fields(&record, builders.len(), &opts.nulls);
-                    for (i, (field, b)) in row.zip(builders.iter_mut()).enumerate() {
-                        if !b.append(field) {
-                            return Err(value_error(
-                                source,
-                                &record,
-                                i,
-                                &names,
-                                schema.columns[i].column_type,
-                                field,
-                            ));
-                        }
-                    }
-                    in_batch += 1;
-                    batch_bytes += record.as_slice().len();
-                }
-                // Batches are bounded in rows and in bytes: memory follows
-                // the budget, not the width of the rows.
-                let full = in_batch == BATCH_ROWS || batch_bytes >= BATCH_BYTES;
-                if (more && full) || (!more && in_batch > 0) {
-                    batch_bytes = 0;
-                    let columns = builders.iter_mut().map(Builder::finish).collect();
-                    let batch = RecordBatch::try_new(arrow.clone(), columns)?;
-                    progress.rows(in_batch as u64);
-                    rows += in_batch as u64;
-                    in_batch = 0;
-                    if tx.send(batch).is_err() {
-                        break; // the writer failed; its error is reported
-                    }
-                }
-                if !more {
-                    break;
+    write_batches(scan, out, progress, |mut batches| {
+        let bytes = |n| progress.bytes(n);
+        let read_err = |e| ConvertError::Read {
+            file: source.label().to_owned(),
+            source: e,
+        };
+        let skipped = source.line_offset(opts.skip).map_err(read_err)?;
+        let input = source.open_from(skipped, &bytes).map_err(read_err)?;
+        let mut rdr = reader(opts, input);
+        let mut record = csv::StringRecord::new();
+        // The lines pass one set aside, in order.
+        let mut rejected = scan.rejects.iter().map(|r| r.line).peekable();
+        loop {
+            match next_record(&mut rdr, &mut record, opts)
+                .map_err(|e| parse_error(source, e, &names))?
+            {
+                Next::End => return batches.finish(),
+                Next::Bad(_) => continue,
+                Next::Row => {}
+            }
+            if rejected.peek().is_some() {
+                let line = record.position().map_or(0, |p| p.line()) + opts.skip;
+                while rejected.next_if(|&r| r < line).is_some() {}
+                if rejected.next_if_eq(&line).is_some() {
+                    continue;
                 }
             }
-            Ok(rows)
-        });
-        let mut written: Result<(), ConvertError> = Ok(());
-        for batch in rx {
-            if let Err(e) = writer.write(&batch) {
-                written = Err(e.into());
-                break;
+            let row = fields(&record, names.len(), &opts.nulls);
+            for (i, field) in row.enumerate() {
+                if !batches.builders[i].append(field) {
+                    return Err(value_error(
+                        source,
+                        &record,
+                        i,
+                        &names,
+                        schema.columns[i].column_type,
+                        field,
+                    ));
+                }
+            }
+            if !batches.row_done(record.as_slice().len())? {
+                return Ok(0); // the writer failed; its error is reported
             }
         }
-        let rows = parser.join().unwrap_or_else(|_| {
-            Err(ConvertError::Write(io::Error::other(
-                "the CSV parser thread panicked",
-            )))
-        });
-        (written, rows)
-    });
-    let rows = rows?;
-    parsed?;
-    let hashing = writer.into_inner()?;
-    let (sha256, bytes, out) = hashing.finish().map_err(ConvertError::Write)?;
-    Ok((
-        Written {
-            sha256,
-            bytes,
-            rows,
-        },
-        out,
-    ))
+    })
 }
 
 #[cfg(test)]

@@ -79,6 +79,17 @@ impl Inferrer {
         }
     }
 
+    /// Whether column `i` has had a value (a field not empty).
+    pub fn seen(&self, i: usize) -> bool {
+        self.seen[i]
+    }
+
+    /// One more column, knowing nothing yet.
+    pub fn add_column(&mut self) {
+        self.masks.push(ANY);
+        self.seen.push(false);
+    }
+
     /// Narrows column `i` by one field; empty fields are NULL and fit all.
     #[inline]
     pub fn observe(&mut self, i: usize, field: &str) {

@@ -3,8 +3,14 @@
 
 pub mod convert;
 pub mod infer;
+pub mod input;
+pub mod json;
+pub mod one_pass;
+pub mod parquet_input;
 pub mod parquet_stats;
+pub mod parquet_writer;
 pub mod query;
+pub mod rejects;
 pub mod sniff;
 pub mod source;
 pub mod values;

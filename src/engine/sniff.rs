@@ -23,6 +23,8 @@ pub struct DialectFlags {
     pub header: Option<bool>,
     /// Pad rows with too few fields with NULL.
     pub null_padding: bool,
+    /// Set rows that cannot be read aside instead of refusing the file.
+    pub rejects: bool,
     /// Strings that read as NULL.
     pub nulls: Vec<String>,
     /// Date and timestamp formats (strftime codes).
@@ -276,6 +278,7 @@ pub fn dialect(
             .or(sniffed.as_ref().map(|s| s.header))
             .unwrap_or(true),
         null_padding: flags.null_padding,
+        rejects: flags.rejects,
         nulls: flags.nulls.clone(),
         formats: Formats {
             date: flags

@@ -1,5 +1,6 @@
-//! Where an ingest reads from: a file (plain or gzip) or standard input
-//! spooled to a temporary file, so that it can be read twice.
+//! Where an ingest reads from: a file (plain, gzip or zstd) or standard
+//! input spooled to a temporary file, so that it can be read twice; and what
+//! it holds (CSV, JSON or Parquet), told by its content.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
@@ -8,16 +9,45 @@ use std::path::{Path, PathBuf};
 use flate2::read::MultiGzDecoder;
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+const PARQUET_MAGIC: [u8; 4] = *b"PAR1";
 const BUFFER: usize = 1 << 20;
 const BOM: [u8; 3] = *b"\xef\xbb\xbf";
 
-/// A CSV source that can be opened more than once.
+/// How a source's bytes are compressed, told by their magic bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+/// What a source holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Content {
+    Csv,
+    /// JSON Lines (one object per line) or a JSON array of objects.
+    Json,
+    Parquet,
+}
+
+impl std::fmt::Display for Content {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Content::Csv => "CSV",
+            Content::Json => "JSON",
+            Content::Parquet => "Parquet",
+        })
+    }
+}
+
+/// A source that can be opened more than once.
 #[derive(Debug)]
 pub struct Source {
     path: PathBuf,
     /// How errors name it: the path, or `<stdin>`.
     label: String,
-    gzip: bool,
+    compression: Compression,
     /// 3 when the file starts with a UTF-8 byte order mark.
     bom: u64,
     /// Compressed size on disk, for progress.
@@ -37,14 +67,24 @@ impl Source {
                 "is a directory",
             ));
         }
-        let mut magic = [0u8; 3];
+        let mut magic = [0u8; 4];
         let n = read_prefix(&mut file, &mut magic)?;
-        let gzip = n >= 2 && magic[..2] == GZIP_MAGIC;
-        let bom = if n == 3 && magic == BOM { 3 } else { 0 };
+        let compression = if n >= 2 && magic[..2] == GZIP_MAGIC {
+            Compression::Gzip
+        } else if n == 4 && magic == ZSTD_MAGIC {
+            Compression::Zstd
+        } else {
+            Compression::None
+        };
+        let bom = if n >= 3 && magic[..3] == BOM && compression == Compression::None {
+            3
+        } else {
+            0
+        };
         Ok(Source {
             path: path.to_owned(),
             label: path.display().to_string(),
-            gzip,
+            compression,
             bom,
             len: meta.len(),
             _spool: None,
@@ -82,9 +122,30 @@ impl Source {
         self.len == 0
     }
 
-    /// Whether the file is gzip-compressed.
-    pub fn is_gzip(&self) -> bool {
-        self.gzip
+    /// How the file is compressed.
+    pub fn compression(&self) -> Compression {
+        self.compression
+    }
+
+    /// What the file holds: Parquet by its magic bytes; JSON when its first
+    /// character (after any byte order mark, decompressed) opens an object,
+    /// or an array whose first element is an object (or nothing); else CSV.
+    pub fn content(&self) -> io::Result<Content> {
+        if self.compression == Compression::None {
+            let mut file = File::open(&self.path)?;
+            let mut magic = [0u8; 4];
+            if read_prefix(&mut file, &mut magic)? == 4 && magic == PARQUET_MAGIC {
+                return Ok(Content::Parquet);
+            }
+        }
+        let mut head = Vec::new();
+        self.open(&|_| {})?.take(4096).read_to_end(&mut head)?;
+        let mut chars = head.iter().filter(|b| !b.is_ascii_whitespace());
+        Ok(match (chars.next(), chars.next()) {
+            (Some(b'{'), Some(b'"' | b'}')) => Content::Json,
+            (Some(b'['), Some(b'{' | b']')) => Content::Json,
+            _ => Content::Csv,
+        })
     }
 
     /// Bytes of byte order mark at the start of a plain file.
@@ -153,7 +214,7 @@ impl Source {
         if offset == 0 {
             return self.open(progress);
         }
-        if !self.gzip {
+        if self.compression == Compression::None {
             return self.open_at(offset, progress);
         }
         let mut reader = self.open(progress)?;
@@ -177,13 +238,20 @@ impl Source {
             inner: file,
             progress,
         };
-        let mut reader: Box<dyn BufRead + Send + 'a> = if self.gzip {
-            Box::new(BufReader::with_capacity(
+        let mut reader: Box<dyn BufRead + Send + 'a> = match self.compression {
+            Compression::Gzip => Box::new(BufReader::with_capacity(
                 BUFFER,
                 MultiGzDecoder::new(BufReader::with_capacity(BUFFER, counted)),
-            ))
-        } else {
-            Box::new(BufReader::with_capacity(BUFFER, counted))
+            )),
+            // Every frame, one after another (a file compressed in
+            // parallel holds many), skippable frames skipped.
+            Compression::Zstd => Box::new(BufReader::with_capacity(
+                BUFFER,
+                zstd::stream::read::Decoder::with_buffer(BufReader::with_capacity(
+                    BUFFER, counted,
+                ))?,
+            )),
+            Compression::None => Box::new(BufReader::with_capacity(BUFFER, counted)),
         };
         let buf = reader.fill_buf()?;
         if buf.starts_with(&BOM) {

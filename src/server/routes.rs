@@ -299,6 +299,9 @@ pub(crate) struct IngestQuery {
     header: Option<bool>,
     #[serde(default)]
     null_padding: bool,
+    /// Set unreadable rows aside in `<name>_rejects`, as `--rejects`.
+    #[serde(default)]
+    rejects: bool,
     date_format: Option<String>,
     timestamp_format: Option<String>,
 }
@@ -319,6 +322,7 @@ impl IngestQuery {
             skip: self.skip,
             header: self.header,
             null_padding: self.null_padding,
+            rejects: self.rejects,
             nulls: Vec::new(),
             date_format: self.date_format.clone(),
             timestamp_format: self.timestamp_format.clone(),

@@ -81,3 +81,142 @@ fn missing_file_and_directory() {
     let run = ctx.lake(&["ingest", "."]);
     run.fails(1);
 }
+
+#[test]
+fn a_byte_order_mark_alone_is_an_empty_file() {
+    let ctx = TestContext::new();
+    let err = refused(&ctx, "bom.csv", b"\xef\xbb\xbf");
+    assert!(err.contains("empty"), "{err}");
+    let err = refused(&ctx, "blank.csv", b"\xef\xbb\xbf\n\n");
+    assert!(err.contains("empty"), "{err}");
+}
+
+#[test]
+fn a_quote_never_closed_is_refused() {
+    let ctx = TestContext::new();
+    let err = refused(&ctx, "open.csv", b"id,text\n1,ok\n2,\"never closed\n3,x\n");
+    assert!(
+        err.contains("line 3") && err.contains("never closed"),
+        "{err}"
+    );
+    // The same file with the quote closed, and a quote inside an unquoted
+    // field (taken as it is, as DuckDB takes it), are fine.
+    let path = ctx.write("closed.csv", "id,text\n1,ok\n2,\"closed\n3\"\n4,5\"\n");
+    ctx.lake(&["ingest", path.to_str().unwrap()]).ok();
+    assert_eq!(
+        ctx.sql("select text from closed order by id"),
+        "text\nok\n\"closed\n3\"\n\"5\"\"\"\n"
+    );
+    // Large enough to be scanned as two halves: the check holds there too.
+    let ctx = TestContext::new();
+    let mut big = String::from("id,text\n");
+    for i in 0..800_000 {
+        big.push_str(&format!("{i},row number {i}\n"));
+    }
+    big.push_str("800000,\"open to the end\n800001,x\n");
+    let err = refused(&ctx, "big_open.csv", big.as_bytes());
+    assert!(
+        err.contains("line 800002") && err.contains("never closed"),
+        "{err}"
+    );
+}
+
+#[test]
+fn very_wide_rows_and_huge_fields() {
+    let ctx = TestContext::new();
+    // 20,000 columns: one dataset, every column there.
+    let columns = 20_000;
+    let header: Vec<String> = (0..columns).map(|i| format!("c{i}")).collect();
+    let row: Vec<String> = (0..columns).map(|i| i.to_string()).collect();
+    let text = format!(
+        "{}\n{}\n{}\n",
+        header.join(","),
+        row.join(","),
+        row.join(",")
+    );
+    let path = ctx.write("wide.csv", text);
+    ctx.lake(&["ingest", path.to_str().unwrap()]).ok();
+    assert_eq!(
+        ctx.sql("select c0 + c19999 as s, count(*) as n from wide group by all"),
+        "s,n\n19999,2\n"
+    );
+    // A field of 4 MB.
+    let field = "x".repeat(4 << 20);
+    let path = ctx.write("huge.csv", format!("id,blob\n1,{field}\n2,\"{field}\"\n"));
+    ctx.lake(&["ingest", path.to_str().unwrap()]).ok();
+    assert_eq!(
+        ctx.sql("select sum(length(blob)) as n from huge"),
+        format!("n\n{}\n", 2 * (4 << 20))
+    );
+}
+
+#[test]
+fn rejects_set_bad_rows_aside() {
+    let ctx = TestContext::new();
+    let path = ctx.write(
+        "mixed.csv",
+        b"id,name,n\n1,ok,10\n2,too,many,fields\n3,short\n4,caf\xe9,5\n5,nul\0,6\n6,fine,7\n7,typed,x\n",
+    );
+    let run = ctx.lake(&[
+        "ingest",
+        path.to_str().unwrap(),
+        "--rejects",
+        "--schema",
+        "n:BIGINT",
+        "--format",
+        "json",
+    ]);
+    let report = crate::json(&run);
+    assert_eq!(report["rows"], 2, "{report}");
+    assert_eq!(report["rejects"], 5, "{report}");
+    assert!(run.stderr.contains("mixed_rejects"), "{run:?}");
+    assert_eq!(
+        ctx.sql("select * from mixed order by id"),
+        "id,name,n\n1,ok,10\n6,fine,7\n"
+    );
+    let rejects = ctx.sql("select line, reason from mixed_rejects order by line");
+    let lines: Vec<&str> = rejects.lines().skip(1).collect();
+    assert_eq!(lines.len(), 5, "{rejects}");
+    for (line, (number, words)) in lines.iter().zip([
+        (3, "expected 3 fields, found 4"),
+        (4, "expected 3 fields, found 2"),
+        (5, "UTF-8"),
+        (6, "NUL"),
+        (8, "is not a valid BIGINT"),
+    ]) {
+        assert!(
+            line.starts_with(&format!("{number},")) && line.contains(words),
+            "{line} vs {number} {words}"
+        );
+    }
+    assert_eq!(
+        ctx.sql("select text from mixed_rejects where line = 3"),
+        "text\n\"2,too,many,fields\"\n"
+    );
+    // The types come from the rows kept: 'x' did not make n VARCHAR.
+    assert_eq!(ctx.show("mixed")["schema"][2]["type"], "BIGINT");
+    // A clean run empties the rejects of the last one.
+    let path = ctx.write("mixed.csv", "id,name,n\n1,ok,10\n");
+    let report = crate::json(&ctx.lake(&[
+        "ingest",
+        path.to_str().unwrap(),
+        "--rejects",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(report["rejects"], 0);
+    assert_eq!(ctx.sql("select count(*) as n from mixed_rejects"), "n\n0\n");
+    // Without --rejects the same file is refused, as before.
+    let path = ctx.write("again.csv", "id,name\n1,x\n2,y,z\n");
+    ctx.lake(&["ingest", path.to_str().unwrap()]).fails(1);
+    // lake sniff counts them.
+    let out = crate::json(&ctx.lake(&[
+        "sniff",
+        path.to_str().unwrap(),
+        "--rejects",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(out["rejects"], 1, "{out}");
+    assert_eq!(out["rows"], 1, "{out}");
+}

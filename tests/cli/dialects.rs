@@ -193,7 +193,7 @@ fn sniff_and_dry_run_print_the_dialect_and_schema_and_write_nothing() {
     );
     // Standard input, in another format.
     let run = ctx.lake_stdin(&["sniff", "-", "--format", "csv"], b"a\tb\n1\t2\n");
-    assert!(run.ok().contains("<stdin>,\\t,"), "{run:?}");
+    assert!(run.ok().contains("<stdin>,csv,\\t,"), "{run:?}");
     // Nothing was written: not even a home.
     assert!(!ctx.home.path().join("catalog.sqlite").exists());
     // A file that cannot be read is one clear error.

@@ -7,6 +7,7 @@ mod concurrency;
 mod dialects;
 mod ducklake;
 mod ingest;
+mod inputs;
 mod objects;
 mod output;
 mod s3;

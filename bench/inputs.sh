@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Ingest of the benchmark's rows in each input form, against DuckDB's own
+# command line turning the same file into Parquet, in one run:
+#   csv      COPY (FROM read_csv(F)) TO ... (FORMAT parquet)
+#   csv.gz   the same, gzipped
+#   csv.zst  the same, zstd
+#   ndjson   COPY (FROM read_json(F)) TO ...
+#   parquet  COPY (FROM read_parquet(F)) TO ...   (lake stores it as given)
+#
+#   bash bench/inputs.sh [ROWS]        (default 5000000 rows)
+#
+# Not a test: nothing here asserts; read the ratios.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+cd "$here/.."
+
+rows="${1:-5000000}"
+work="${BENCH_DIR:-$HOME/.cache/lake/bench}"
+mkdir -p "$work"
+
+venv="$HOME/.cache/lake/bench-venv"
+if [ ! -x "$venv/bin/duckdb" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q duckdb-cli
+fi
+duckdb="$venv/bin/duckdb"
+
+source scripts/build.sh
+
+csv="$work/bench-$rows.csv"
+if [ ! -s "$csv" ]; then
+  echo "generating $rows rows into $csv"
+  python3 bench/gen_csv.py "$rows" "$csv"
+fi
+base="$work/inputs-$rows"
+[ -s "$base.csv.gz" ] || "$duckdb" -c "COPY (FROM read_csv('$csv')) TO '$base.csv.gz' (FORMAT csv, COMPRESSION gzip)"
+[ -s "$base.csv.zst" ] || "$duckdb" -c "COPY (FROM read_csv('$csv')) TO '$base.csv.zst' (FORMAT csv, COMPRESSION zstd)"
+[ -s "$base.ndjson" ] || "$duckdb" -c "COPY (FROM read_csv('$csv')) TO '$base.ndjson' (FORMAT json)"
+[ -s "$base.parquet" ] || "$duckdb" -c "COPY (FROM read_csv('$csv')) TO '$base.parquet' (FORMAT parquet)"
+echo "input: $rows rows; duckdb $("$duckdb" --version | head -1)"
+
+# measure NAME CMD...: runs CMD once, records "seconds peak_kib".
+declare -A secs mem
+measure() {
+  local name="$1"; shift
+  local t
+  /usr/bin/time -o "$work/time.txt" -f "%e %M" "$@" >/dev/null 2>"$work/$name.err" || {
+    echo "$name failed:"; cat "$work/$name.err"; exit 1; }
+  t=$(tail -1 "$work/time.txt")
+  secs[$name]="${t% *}"
+  mem[$name]="${t#* }"
+}
+
+ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
+printf '\n%-8s %10s %10s %12s %12s %8s\n' input "duckdb s" "lake s" "duckdb MiB" "lake MiB" "time x"
+for form in csv csv.gz csv.zst ndjson parquet; do
+  file="$base.$form"
+  [ "$form" = csv ] && file="$csv"
+  case "$form" in
+    ndjson) reader="read_json('$file')" ;;
+    parquet) reader="read_parquet('$file')" ;;
+    *) reader="read_csv('$file')" ;;
+  esac
+  rm -f "$work/out.parquet"
+  measure "duck_$form" "$duckdb" -c "COPY (FROM $reader) TO '$work/out.parquet' (FORMAT parquet)"
+  home="$work/inputs-home"
+  rm -rf "$home"
+  measure "lake_$form" "$lake" --home "$home" -q ingest "$file" --name bench
+  printf '%-8s %10s %10s %12s %12s %8s\n' "$form" "${secs[duck_$form]}" "${secs[lake_$form]}" \
+    "$(( ${mem[duck_$form]} / 1024 ))" "$(( ${mem[lake_$form]} / 1024 ))" \
+    "$(ratio "${secs[lake_$form]}" "${secs[duck_$form]}")"
+done
+echo
+echo "targets: csv time x <= 0.9 with peak < 100 MiB; ndjson time x <= 1.5"

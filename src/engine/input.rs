@@ -1,0 +1,139 @@
+//! How an ingest reads its source, told by the content: CSV (its dialect
+//! sniffed, or fixed by flags), JSON or Parquet. One interface for both
+//! passes whatever the source holds.
+
+use std::io::Write;
+
+use super::convert::{self, ConvertError, CsvOptions, Progress, Scan};
+use super::json::{self, JsonOptions};
+use super::one_pass::{self, Converted};
+use super::parquet_input;
+use super::parquet_writer::Written;
+use super::sniff::{self, DialectFlags};
+use super::source::{Content, Source};
+use super::values::Formats;
+use crate::schema::ColumnType;
+
+/// A source's content and how it is read.
+#[derive(Debug, Clone)]
+pub enum Reading {
+    Csv(CsvOptions),
+    Json(JsonOptions),
+    Parquet,
+}
+
+impl Reading {
+    /// Looks at `source` and decides how to read it. Flags that only mean
+    /// something for CSV are refused for the other contents, and `--schema`
+    /// for Parquet (its types are in the file).
+    pub fn of(
+        source: &Source,
+        flags: &DialectFlags,
+        types: Vec<(String, ColumnType)>,
+        default_delimiter: u8,
+    ) -> Result<Reading, ConvertError> {
+        let content = source.content().map_err(|e| ConvertError::Read {
+            file: source.label().to_owned(),
+            source: e,
+        })?;
+        let refuse = |what: &str| {
+            Err(ConvertError::Flag(format!(
+                "{what} is for CSV input; {} holds {content}",
+                source.label()
+            )))
+        };
+        if content != Content::Csv
+            && let Some(flag) = csv_only_flag(flags)
+        {
+            return refuse(flag);
+        }
+        Ok(match content {
+            Content::Csv => Reading::Csv(sniff::dialect(source, flags, types, default_delimiter)),
+            Content::Json => Reading::Json(JsonOptions {
+                types,
+                formats: Formats {
+                    date: flags.date_format.clone(),
+                    timestamp: flags.timestamp_format.clone(),
+                },
+            }),
+            Content::Parquet => {
+                if !types.is_empty() {
+                    return refuse("--schema");
+                }
+                if flags.date_format.is_some() || flags.timestamp_format.is_some() {
+                    return refuse("--date-format / --timestamp-format");
+                }
+                Reading::Parquet
+            }
+        })
+    }
+
+    /// What the source holds: `csv`, `json` or `parquet`.
+    pub fn content(&self) -> Content {
+        match self {
+            Reading::Csv(_) => Content::Csv,
+            Reading::Json(_) => Content::Json,
+            Reading::Parquet => Content::Parquet,
+        }
+    }
+
+    /// Pass one: every row read and checked, the schema inferred.
+    pub fn scan(&self, source: &Source, progress: &dyn Progress) -> Result<Scan, ConvertError> {
+        match self {
+            Reading::Csv(csv) => {
+                convert::scan(source, csv, progress).map_err(|e| e.after_skipped_lines(csv.skip))
+            }
+            Reading::Json(opts) => json::scan(source, opts, progress),
+            Reading::Parquet => parquet_input::scan(source, progress),
+        }
+    }
+
+    /// Both passes at once, where the input allows: the schema and the
+    /// Parquet object written to `out`. `None` when the two passes are
+    /// needed (`out` is then dropped).
+    pub fn convert<W: Write + Send>(
+        &self,
+        source: &Source,
+        out: W,
+        progress: &dyn Progress,
+    ) -> Result<Option<Converted<W>>, ConvertError> {
+        match self {
+            Reading::Csv(csv) => one_pass::convert(source, csv, out, progress)
+                .map_err(|e| e.after_skipped_lines(csv.skip)),
+            Reading::Json(_) | Reading::Parquet => Ok(None),
+        }
+    }
+
+    /// Pass two: the Parquet object, written to `out`.
+    pub fn write_parquet<W: Write + Send>(
+        &self,
+        source: &Source,
+        scan: &Scan,
+        out: W,
+        progress: &dyn Progress,
+    ) -> Result<(Written, W), ConvertError> {
+        match self {
+            Reading::Csv(csv) => convert::write_parquet(source, csv, scan, out, progress)
+                .map_err(|e| e.after_skipped_lines(csv.skip)),
+            Reading::Json(_) => json::write_parquet(source, scan, out, progress),
+            Reading::Parquet => parquet_input::write_parquet(source, scan, out, progress),
+        }
+    }
+}
+
+/// The first flag given that only CSV reads.
+fn csv_only_flag(flags: &DialectFlags) -> Option<&'static str> {
+    [
+        (flags.delimiter.is_some(), "--delimiter"),
+        (flags.quote.is_some(), "--quote"),
+        (flags.escape.is_some(), "--escape"),
+        (flags.comment.is_some(), "--comment"),
+        (flags.skip.is_some(), "--skip"),
+        (flags.header.is_some(), "--header / --no-header"),
+        (flags.null_padding, "--null-padding"),
+        (flags.rejects, "--rejects"),
+        (!flags.nulls.is_empty(), "--null"),
+    ]
+    .into_iter()
+    .find_map(|(given, flag)| given.then_some(flag))
+}

@@ -1,0 +1,580 @@
+//! JSON to Parquet: JSON Lines (objects one after another, one per line or
+//! spread over several) or one array of objects, in the two streaming passes
+//! of CSV. The first reads every object and finds the columns (keys, in the
+//! order they first appear) and their types; the second writes them.
+//!
+//! Types come from the JSON values: booleans BOOLEAN, integers BIGINT,
+//! numbers DOUBLE, strings VARCHAR unless every one is a date, timestamp or
+//! time; a key whose values are of different kinds, or are objects or
+//! arrays, is VARCHAR holding the JSON text. A missing key or `null` is NULL.
+
+use std::borrow::Cow;
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::fmt;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::rc::Rc;
+
+use serde::de::{Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::Number;
+
+use super::convert::{
+    ConvertError, DICTIONARY_SAMPLE_ROWS, DistinctSample, Progress, Scan, unique_names,
+};
+use super::infer::{Inferrer, fits_type};
+use super::parquet_writer::{Batches, Written, write_batches};
+use super::source::Source;
+use super::values::Formats;
+use crate::schema::{Column, ColumnType, Schema};
+
+/// How to read JSON: what the user fixed.
+#[derive(Debug, Clone, Default)]
+pub struct JsonOptions {
+    /// Types given by the user, by column name; the rest are inferred.
+    pub types: Vec<(String, ColumnType)>,
+    /// Date and timestamp formats of strings besides ISO 8601.
+    pub formats: Formats,
+}
+
+/// Kinds of JSON value a key has held.
+const BOOL: u8 = 1;
+const INT: u8 = 2;
+const FLOAT: u8 = 4;
+const STRING: u8 = 8;
+const NESTED: u8 = 16;
+
+/// A JSON value whose objects keep their keys in the order written (the
+/// order columns and JSON text follow).
+#[derive(Debug, Clone, PartialEq)]
+enum Json {
+    Null,
+    Bool(bool),
+    Number(Number),
+    String(String),
+    Array(Vec<Json>),
+    Object(Object),
+}
+
+/// An object's members in order.
+type Object = Vec<(String, Json)>;
+
+impl Json {
+    fn kind(&self) -> u8 {
+        match self {
+            Json::Null => 0,
+            Json::Bool(_) => BOOL,
+            Json::Number(n) if n.is_i64() => INT,
+            Json::Number(_) => FLOAT,
+            Json::String(_) => STRING,
+            Json::Array(_) | Json::Object(_) => NESTED,
+        }
+    }
+
+    /// What a row holds: a string as itself, anything else as JSON text;
+    /// `None` for `null`.
+    fn text(&self) -> Option<Cow<'_, str>> {
+        match self {
+            Json::Null => None,
+            Json::String(s) => Some(Cow::Borrowed(s)),
+            Json::Bool(true) => Some(Cow::Borrowed("true")),
+            Json::Bool(false) => Some(Cow::Borrowed("false")),
+            other => Some(Cow::Owned(other.to_string())),
+        }
+    }
+
+    fn described(&self) -> &'static str {
+        match self {
+            Json::Null => "null",
+            Json::Bool(_) => "a boolean",
+            Json::Number(_) => "a number",
+            Json::String(_) => "a string",
+            Json::Array(_) => "an array",
+            Json::Object(_) => "an object",
+        }
+    }
+}
+
+/// Compact JSON text.
+impl fmt::Display for Json {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let quoted = |f: &mut fmt::Formatter<'_>, s: &str| {
+            f.write_str(&serde_json::to_string(s).map_err(|_| fmt::Error)?)
+        };
+        match self {
+            Json::Null => f.write_str("null"),
+            Json::Bool(b) => write!(f, "{b}"),
+            Json::Number(n) => write!(f, "{n}"),
+            Json::String(s) => quoted(f, s),
+            Json::Array(items) => {
+                f.write_str("[")?;
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(",")?;
+                    }
+                    write!(f, "{item}")?;
+                }
+                f.write_str("]")
+            }
+            Json::Object(members) => {
+                f.write_str("{")?;
+                for (i, (key, value)) in members.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(",")?;
+                    }
+                    quoted(f, key)?;
+                    write!(f, ":{value}")?;
+                }
+                f.write_str("}")
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Json {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Json, D::Error> {
+        de.deserialize_any(JsonVisitor)
+    }
+}
+
+struct JsonVisitor;
+
+impl<'de> Visitor<'de> for JsonVisitor {
+    type Value = Json;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<Json, E> {
+        Ok(Json::Null)
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Json, E> {
+        Ok(Json::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Json, E> {
+        Ok(Json::Number(v.into()))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Json, E> {
+        Ok(Json::Number(v.into()))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Json, E> {
+        Ok(Number::from_f64(v).map_or(Json::Null, Json::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Json, E> {
+        Ok(Json::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Json, E> {
+        Ok(Json::String(v))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Json::Array(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
+        let mut members = Vec::new();
+        while let Some(member) = map.next_entry()? {
+            members.push(member);
+        }
+        Ok(Json::Object(members))
+    }
+}
+
+/// Where an object is, for errors.
+#[derive(Debug, Clone, Copy)]
+struct At {
+    line: u64,
+}
+
+/// The columns seen so far, by key in order of first appearance.
+#[derive(Default)]
+struct Keys {
+    index: HashMap<String, usize>,
+    raw: Vec<String>,
+}
+
+impl Keys {
+    /// The column of `key`, adding it if new.
+    fn column(&mut self, key: &str) -> usize {
+        if let Some(&i) = self.index.get(key) {
+            return i;
+        }
+        let i = self.raw.len();
+        self.index.insert(key.to_owned(), i);
+        self.raw.push(key.to_owned());
+        i
+    }
+}
+
+/// Pass one: reads every object and infers the schema.
+pub fn scan(
+    source: &Source,
+    opts: &JsonOptions,
+    progress: &dyn Progress,
+) -> Result<Scan, ConvertError> {
+    progress.start("scanning", source.len());
+    let mut keys = Keys::default();
+    let mut kinds: Vec<u8> = Vec::new();
+    let mut strings = Inferrer::new(0, opts.formats.clone());
+    let mut sample = DistinctSample::new(0);
+    let mut forced: Vec<Option<ColumnType>> = Vec::new();
+    let mut rows = 0u64;
+    let mut row_text: Vec<String> = Vec::new();
+    each_object(source, progress, |object, at| {
+        row_text.iter_mut().for_each(String::clear);
+        for (key, value) in &object {
+            let i = keys.column(key);
+            if i == kinds.len() {
+                kinds.push(0);
+                strings.add_column();
+                forced.push(
+                    opts.types
+                        .iter()
+                        .find(|(name, _)| name.eq_ignore_ascii_case(key.trim()))
+                        .map(|(_, t)| *t),
+                );
+                row_text.push(String::new());
+            }
+            let Some(text) = value.text() else { continue };
+            match forced[i] {
+                Some(t) => {
+                    if !text.is_empty() && !fits_type(&text, t, &opts.formats) {
+                        return Err(value_error(source, at, key, t, &text));
+                    }
+                }
+                None => {
+                    kinds[i] |= value.kind();
+                    if let Json::String(s) = value {
+                        strings.observe(i, s);
+                    }
+                }
+            }
+            if rows < DICTIONARY_SAMPLE_ROWS {
+                row_text[i].push_str(&text);
+            }
+        }
+        if rows < DICTIONARY_SAMPLE_ROWS {
+            sample.observe(row_text.iter());
+        }
+        rows += 1;
+        if rows.is_multiple_of(8192) {
+            progress.rows(8192);
+        }
+        Ok(())
+    })?;
+    progress.rows(rows % 8192);
+    if keys.raw.is_empty() {
+        return Err(ConvertError::Empty {
+            file: source.label().to_owned(),
+        });
+    }
+    for (name, _) in &opts.types {
+        if !keys.raw.iter().any(|k| k.trim().eq_ignore_ascii_case(name)) {
+            return Err(ConvertError::SchemaOverride(format!(
+                "no key named {name:?} (keys: {})",
+                keys.raw.join(", ")
+            )));
+        }
+    }
+    let strings = strings.finish();
+    let names = unique_names(keys.raw.iter().map(String::as_str));
+    let columns = names
+        .into_iter()
+        .enumerate()
+        .map(|(i, name)| Column {
+            name,
+            column_type: forced[i].unwrap_or_else(|| column_type(kinds[i], strings[i])),
+        })
+        .collect::<Vec<_>>();
+    Ok(Scan {
+        dictionary: sample.finish(columns.len()),
+        schema: Schema { columns },
+        rows,
+        formats: opts.formats.clone(),
+        rejects: Vec::new(),
+    })
+}
+
+/// The type of a key that held values of `kinds`, given what its strings
+/// (if any) were inferred as.
+fn column_type(kinds: u8, strings: ColumnType) -> ColumnType {
+    match kinds {
+        BOOL => ColumnType::Boolean,
+        INT => ColumnType::Bigint,
+        k if k == FLOAT || k == FLOAT | INT => ColumnType::Double,
+        STRING => match strings {
+            ColumnType::Date
+            | ColumnType::Timestamp
+            | ColumnType::Timestamptz
+            | ColumnType::Time => strings,
+            _ => ColumnType::Varchar,
+        },
+        _ => ColumnType::Varchar,
+    }
+}
+
+/// Pass two: converts the source to Parquet as [`scan`] found it.
+pub fn write_parquet<W: Write + Send>(
+    source: &Source,
+    scan: &Scan,
+    out: W,
+    progress: &dyn Progress,
+) -> Result<(Written, W), ConvertError> {
+    progress.start("writing", source.len());
+    write_batches(scan, out, progress, |mut batches: Batches<'_>| {
+        let columns = &scan.schema.columns;
+        // The keys come in the same order as in pass one, so they get the
+        // same columns.
+        let mut keys = Keys::default();
+        let mut present = vec![false; columns.len()];
+        let mut stopped = false;
+        each_object(source, progress, |object, at| {
+            if stopped {
+                return Ok(());
+            }
+            present.iter_mut().for_each(|p| *p = false);
+            let mut bytes = 0;
+            for (key, value) in &object {
+                let i = keys.column(key);
+                if i >= columns.len() || present[i] {
+                    continue;
+                }
+                present[i] = true;
+                let builder = &mut batches.builders[i];
+                match value.text() {
+                    None => builder.append_null(),
+                    Some(text) => {
+                        bytes += text.len();
+                        if !builder.append_text(&text) {
+                            let t = columns[i].column_type;
+                            return Err(value_error(source, at, key, t, &text));
+                        }
+                    }
+                }
+            }
+            for (i, p) in present.iter().enumerate() {
+                if !p {
+                    batches.builders[i].append_null();
+                }
+            }
+            stopped = !batches.row_done(bytes)?;
+            Ok(())
+        })?;
+        batches.finish()
+    })
+}
+
+fn value_error(source: &Source, at: At, key: &str, t: ColumnType, text: &str) -> ConvertError {
+    let shown: String = text.chars().take(40).collect();
+    ConvertError::Parse {
+        file: source.label().to_owned(),
+        line: at.line,
+        reason: format!("key {key:?}: {shown:?} is not a valid {t}"),
+    }
+}
+
+/// A JSON syntax error at its line of the file: `line` is where what
+/// serde_json read began.
+fn json_error(source: &Source, line: u64, err: &serde_json::Error) -> ConvertError {
+    let message = err.to_string();
+    let message = match message.rfind(" at line ") {
+        Some(cut) => &message[..cut],
+        None => &message,
+    };
+    // serde_json places an error just after the byte that caused it: a line
+    // feed puts it at column 0 of the next line, though it ends this one.
+    let (lines, at) = match (err.line(), err.column()) {
+        (n, 0) if n > 1 => (n - 2, "at the end of the line".to_owned()),
+        (n, column) => (n.saturating_sub(1), format!("column {column}")),
+    };
+    ConvertError::Parse {
+        file: source.label().to_owned(),
+        line: line + lines as u64,
+        reason: format!("invalid JSON {at}: {message}"),
+    }
+}
+
+fn not_an_object(source: &Source, at: At, value: &Json) -> ConvertError {
+    ConvertError::Parse {
+        file: source.label().to_owned(),
+        line: at.line,
+        reason: format!(
+            "expected a JSON object (one row), found {}",
+            value.described()
+        ),
+    }
+}
+
+/// Calls `each` with every object of the source, in order, and where it is.
+fn each_object(
+    source: &Source,
+    progress: &dyn Progress,
+    mut each: impl FnMut(Object, At) -> Result<(), ConvertError>,
+) -> Result<(), ConvertError> {
+    let read_err = |e| ConvertError::Read {
+        file: source.label().to_owned(),
+        source: e,
+    };
+    let bytes = |n| progress.bytes(n);
+    let mut input = BufReader::with_capacity(1 << 20, source.open(&bytes).map_err(read_err)?);
+    let (first, skipped) = first_non_space(&mut input).map_err(read_err)?;
+    if first == Some(b'[') {
+        return each_element(source, input, skipped + 1, each);
+    }
+    // JSON Lines: an object per line, read a line at a time; an object
+    // spread over lines is read on from there as a stream of values.
+    let mut line = skipped;
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        let n = input.read_until(b'\n', &mut buf).map_err(read_err)?;
+        if n == 0 {
+            return Ok(());
+        }
+        line += 1;
+        if buf.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let at = At { line };
+        let text = buf.strip_suffix(b"\n").unwrap_or(&buf);
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
+        match serde_json::from_slice::<Json>(text) {
+            Ok(Json::Object(object)) => each(object, at)?,
+            Ok(other) => return Err(not_an_object(source, at, &other)),
+            Err(e) if e.is_eof() => {
+                let rest = io::Cursor::new(std::mem::take(&mut buf)).chain(input);
+                return each_streamed(source, rest, line, each);
+            }
+            Err(e) => return Err(json_error(source, line, &e)),
+        }
+    }
+}
+
+/// Skips white space up to the first other byte (not consumed); that byte
+/// and the lines skipped.
+fn first_non_space(input: &mut impl BufRead) -> io::Result<(Option<u8>, u64)> {
+    let mut lines = 0;
+    loop {
+        let buf = input.fill_buf()?;
+        if buf.is_empty() {
+            return Ok((None, lines));
+        }
+        let n = buf
+            .iter()
+            .position(|b| !b.is_ascii_whitespace())
+            .unwrap_or(buf.len());
+        lines += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+        let first = buf.get(n).copied();
+        input.consume(n);
+        if first.is_some() {
+            return Ok((first, lines));
+        }
+    }
+}
+
+/// Values one after another, from `line` on, read as a stream.
+fn each_streamed(
+    source: &Source,
+    input: impl Read,
+    line: u64,
+    mut each: impl FnMut(Object, At) -> Result<(), ConvertError>,
+) -> Result<(), ConvertError> {
+    let lines = Rc::new(Cell::new(0u64));
+    let input = LineCounter {
+        inner: input,
+        lines: lines.clone(),
+    };
+    let stream = serde_json::Deserializer::from_reader(input).into_iter::<Json>();
+    for value in stream {
+        // An object is placed by the line it ends on.
+        let at = At {
+            line: line + lines.get(),
+        };
+        match value {
+            Ok(Json::Object(object)) => each(object, at)?,
+            Ok(other) => return Err(not_an_object(source, at, &other)),
+            Err(e) => return Err(json_error(source, line, &e)),
+        }
+    }
+    Ok(())
+}
+
+/// The elements of one top-level array, each an object.
+fn each_element(
+    source: &Source,
+    input: impl Read,
+    line: u64,
+    mut each: impl FnMut(Object, At) -> Result<(), ConvertError>,
+) -> Result<(), ConvertError> {
+    let lines = Rc::new(Cell::new(0u64));
+    let input = LineCounter {
+        inner: input,
+        lines: lines.clone(),
+    };
+    let mut de = serde_json::Deserializer::from_reader(input);
+    let mut failed = None;
+    let walked = Elements {
+        each: &mut |value: Json| {
+            let at = At {
+                line: line + lines.get(),
+            };
+            let result = match value {
+                Json::Object(object) => each(object, at),
+                other => Err(not_an_object(source, at, &other)),
+            };
+            result.map_err(|e| failed = Some(e))
+        },
+    }
+    .deserialize(&mut de)
+    .and_then(|()| de.end());
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    walked.map_err(|e| json_error(source, line, &e))
+}
+
+/// Walks a JSON array, handing each element on without keeping it.
+struct Elements<'f> {
+    each: &'f mut dyn FnMut(Json) -> Result<(), ()>,
+}
+
+impl<'de> DeserializeSeed<'de> for Elements<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<(), D::Error> {
+        de.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Elements<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of objects")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(value) = seq.next_element::<Json>()? {
+            if (self.each)(value).is_err() {
+                return Err(serde::de::Error::custom("stopped"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Counts the line feeds read through it.
+struct LineCounter<R> {
+    inner: R,
+    lines: Rc<Cell<u64>>,
+}
+
+impl<R: Read> Read for LineCounter<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let feeds = memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+        self.lines.set(self.lines.get() + feeds);
+        Ok(n)
+    }
+}

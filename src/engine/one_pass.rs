@@ -1,0 +1,263 @@
+//! CSV to Parquet in one pass, for the common case. The types are guessed
+//! from the head of the file (the rows of the dictionary sample) and the
+//! rest is written as it is read, every row still checked. The guess holds
+//! when every later value fits it and no column empty in the head has values
+//! later: the types inferred from every row are then exactly the guessed
+//! ones (a value that fits the head's narrowest type cannot make the column
+//! narrower), and the object is byte for byte the one the two passes write.
+//! When the guess fails, or the head is too wide to hold, the caller runs
+//! the two passes.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::convert::{
+    ConvertError, CsvOptions, DICTIONARY_SAMPLE_ROWS, Progress, Scan, Tally, check_record, fields,
+    finish_scan, last_row_unterminated, parse_error, read_head, reader, value_error,
+};
+use super::parquet_writer::{Batches, Written, write_batches};
+use super::source::Source;
+use crate::schema::ColumnType;
+
+/// What a conversion found and wrote: the schema, and the object in the
+/// writer it was given.
+pub type Converted<W> = (Scan, (Written, W));
+
+/// Bytes of head rows held while the types are guessed.
+const HEAD_BYTES: usize = 64 << 20;
+
+/// Converts `source` to Parquet into `out` in one pass; `None` when the
+/// two passes are needed.
+pub fn convert<W: Write + Send>(
+    source: &Source,
+    opts: &CsvOptions,
+    out: W,
+    progress: &dyn Progress,
+) -> Result<Option<Converted<W>>, ConvertError> {
+    if source.is_empty() {
+        return Err(ConvertError::Empty {
+            file: source.label().to_owned(),
+        });
+    }
+    // Rejects are found by pass one and skipped by pass two.
+    if opts.rejects {
+        return Ok(None);
+    }
+    progress.start("converting", source.len());
+    let read_err = |e| ConvertError::Read {
+        file: source.label().to_owned(),
+        source: e,
+    };
+    let bytes = |n| progress.bytes(n);
+    let skipped = source.line_offset(opts.skip).map_err(read_err)?;
+    let mut rdr = reader(opts, source.open_from(skipped, &bytes).map_err(read_err)?);
+    let mut record = csv::StringRecord::new();
+    let head = read_head(&mut rdr, &mut record, source, opts)?;
+    let mut tally = Tally::new(&head, true, skipped);
+    // The head: held, checked, and the types guessed from it.
+    let mut held = Vec::new();
+    let mut held_bytes = 0;
+    if !opts.header {
+        tally.record(&record, &head, source)?;
+        held_bytes += record.as_slice().len();
+        held.push(record.clone());
+    }
+    while (held.len() as u64) < DICTIONARY_SAMPLE_ROWS {
+        let more = rdr
+            .read_record(&mut record)
+            .map_err(|e| parse_error(source, e, &head.names))?;
+        if !more {
+            break;
+        }
+        tally.record(&record, &head, source)?;
+        held_bytes += record.as_slice().len();
+        held.push(record.clone());
+        if held_bytes > HEAD_BYTES {
+            return Ok(None);
+        }
+    }
+    let guess = finish_scan(&head, &tally);
+    let columns = head.names.len();
+    // Columns with no value in the head are VARCHAR for now; what the rest
+    // of the file holds decides whether that holds.
+    let unseen: Vec<usize> = (0..columns)
+        .filter(|&i| head.forced[i].is_none() && !tally.inferrer.seen(i))
+        .collect();
+    let wrong_guess = AtomicBool::new(false);
+    let written = write_batches(&guess, out, progress, |mut batches| {
+        let schema = &guess.schema;
+        // Appends one row; `false` when a value does not fit its guessed
+        // type (or the writer stopped).
+        let append = |row: &csv::StringRecord, batches: &mut Batches<'_>| {
+            for (i, field) in fields(row, columns, &head.nulls).enumerate() {
+                if !batches.builders[i].append(field) {
+                    let t = schema.columns[i].column_type;
+                    if head.forced[i].is_some() {
+                        return Err(value_error(source, row, i, &head.names, t, field));
+                    }
+                    wrong_guess.store(true, Ordering::Relaxed);
+                    return Ok(false);
+                }
+            }
+            batches.row_done(row.as_slice().len())
+        };
+        for row in held {
+            if !append(&row, &mut batches)? {
+                return Ok(0);
+            }
+        }
+        loop {
+            let more = rdr
+                .read_record(&mut record)
+                .map_err(|e| parse_error(source, e, &head.names))?;
+            if !more {
+                return batches.finish();
+            }
+            check_record(&record, &head, source)?;
+            for &i in &unseen {
+                let field = record
+                    .get(i)
+                    .filter(|f| !head.nulls.iter().any(|n| n == f))
+                    .unwrap_or("");
+                tally.inferrer.observe(i, field);
+            }
+            tally.counted(&record);
+            if !append(&record, &mut batches)? {
+                return Ok(0);
+            }
+        }
+    })?;
+    if wrong_guess.load(Ordering::Relaxed) {
+        return Ok(None);
+    }
+    if last_row_unterminated(source, opts, &tally).map_err(read_err)? {
+        // The two passes say where.
+        return Ok(None);
+    }
+    let inferred = tally.inferrer.finish();
+    if unseen.iter().any(|&i| inferred[i] != ColumnType::Varchar) {
+        return Ok(None);
+    }
+    let scan = Scan {
+        rows: tally.rows,
+        ..guess
+    };
+    Ok(Some((scan, written)))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+    use crate::engine::convert::{NoProgress, scan, write_parquet};
+    use crate::engine::source::Source;
+
+    /// The schema and Parquet bytes of the two passes.
+    fn two_passes(source: &Source, opts: &CsvOptions) -> (Scan, Vec<u8>) {
+        let scan = scan(source, opts, &NoProgress).unwrap();
+        let (_, bytes) = write_parquet(source, opts, &scan, Vec::new(), &NoProgress).unwrap();
+        (scan, bytes)
+    }
+
+    /// Writes `text` plain, gzipped and zstd-compressed; every path gives
+    /// the two passes' bytes, and the one pass gives them too or says it
+    /// cannot. Returns whether the one pass could (on the plain file).
+    fn every_path_agrees(text: &str) -> bool {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("t.csv");
+        std::fs::write(&plain, text).unwrap();
+        let gz = dir.path().join("t.csv.gz");
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(text.as_bytes()).unwrap();
+        std::fs::write(&gz, enc.finish().unwrap()).unwrap();
+        let zst = dir.path().join("t.csv.zst");
+        let compressed = zstd::encode_all(text.as_bytes(), 1).unwrap();
+        std::fs::write(&zst, compressed).unwrap();
+        let opts = CsvOptions::default();
+        let (expected_scan, expected) = two_passes(&Source::file(&plain).unwrap(), &opts);
+        let mut one_pass_held = false;
+        for path in [&plain, &gz, &zst] {
+            let source = Source::file(path).unwrap();
+            let (scan, bytes) = two_passes(&source, &opts);
+            assert_eq!(scan.schema, expected_scan.schema, "{}", path.display());
+            assert_eq!(bytes, expected, "{}", path.display());
+            if let Some((scan, (written, bytes))) =
+                convert(&source, &opts, Vec::new(), &NoProgress).unwrap()
+            {
+                assert_eq!(scan.schema, expected_scan.schema, "{}", path.display());
+                assert_eq!(scan.rows, expected_scan.rows);
+                assert_eq!(written.rows, expected_scan.rows);
+                assert_eq!(bytes, expected, "{}", path.display());
+                one_pass_held |= path == &plain;
+            }
+        }
+        one_pass_held
+    }
+
+    /// A header and `rows` rows made by `row(i)`.
+    fn table(rows: usize, row: impl Fn(usize) -> String) -> String {
+        let mut text = String::from("id,a,b\n");
+        for i in 0..rows {
+            text.push_str(&row(i));
+            text.push('\n');
+        }
+        text
+    }
+
+    #[test]
+    fn the_guess_holds_or_the_two_passes_run() {
+        let head = DICTIONARY_SAMPLE_ROWS as usize;
+        // Every later row fits the head's types: one pass.
+        assert!(every_path_agrees(&table(head + 5000, |i| format!(
+            "{i},{},x{}",
+            i % 7,
+            i % 3
+        ))));
+        // A number after the head that is not an integer: DOUBLE, two passes.
+        assert!(!every_path_agrees(&table(head + 10, |i| {
+            let a = if i == head + 5 {
+                "2.5".to_owned()
+            } else {
+                i.to_string()
+            };
+            format!("{i},{a},y")
+        })));
+        // A column empty in the head with integers later: BIGINT, two passes.
+        assert!(!every_path_agrees(&table(head + 10, |i| {
+            let b = if i >= head {
+                i.to_string()
+            } else {
+                String::new()
+            };
+            format!("{i},1,{b}")
+        })));
+        // A column empty in the head with text later: VARCHAR either way.
+        assert!(every_path_agrees(&table(head + 10, |i| {
+            let b = if i >= head { "text" } else { "" };
+            format!("{i},1,{b}")
+        })));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(32))]
+        /// Random small tables of typed and untyped cells: the same bytes
+        /// whichever path reads them.
+        #[test]
+        fn random_tables_give_the_same_bytes_on_every_path(
+            cells in proptest::collection::vec(
+                "(-?[0-9]{1,4}|[0-9]\\.[0-9]{1,3}|2024-0[1-9]-1[0-9]|true|false|[a-z ]{0,5}|)",
+                3..300,
+            ),
+        ) {
+            let mut text = String::from("a,b,c\n");
+            for row in cells.chunks(3) {
+                let mut row = row.to_vec();
+                row.resize(3, String::new());
+                text.push_str(&row.join(","));
+                text.push('\n');
+            }
+            every_path_agrees(&text);
+        }
+    }
+}

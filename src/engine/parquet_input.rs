@@ -1,0 +1,187 @@
+//! Parquet inputs. A file whose columns are already of lake's types (and
+//! named as lake names them) is stored byte for byte as given; any other is
+//! read and rewritten with its columns cast to lake's types (INTEGER to
+//! BIGINT, FLOAT and DECIMAL to DOUBLE, other timestamp units to
+//! microseconds, ...). Nested and binary columns are refused by name.
+
+use std::fs::File;
+use std::io::{self, Write};
+
+use arrow::compute::{CastOptions, cast_with_options};
+use arrow::datatypes::{DataType, Schema as ArrowSchema, SchemaRef};
+use arrow::record_batch::RecordBatch;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use super::convert::{ConvertError, Progress, Scan, unique_names};
+use super::parquet_writer::{HashingWriter, Written, arrow_schema, encode};
+use super::source::Source;
+use super::values::Formats;
+use crate::schema::{Column, ColumnType, Schema};
+
+/// Rows read at a time when rewriting.
+const BATCH_ROWS: usize = 8192;
+
+fn reader(source: &Source) -> Result<ParquetRecordBatchReaderBuilder<File>, ConvertError> {
+    let file = File::open(source.file_path()).map_err(|e| ConvertError::Read {
+        file: source.label().to_owned(),
+        source: e,
+    })?;
+    ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet_error(source, e))
+}
+
+fn parquet_error(source: &Source, err: impl std::fmt::Display) -> ConvertError {
+    ConvertError::Input {
+        file: source.label().to_owned(),
+        reason: format!("reading Parquet: {err}"),
+    }
+}
+
+/// The lake type a Parquet column of `t` is stored as; `None` when lake has
+/// none for it.
+fn lake_type(t: &DataType) -> Option<ColumnType> {
+    Some(match t {
+        DataType::Boolean => ColumnType::Boolean,
+        DataType::Int8
+        | DataType::Int16
+        | DataType::Int32
+        | DataType::Int64
+        | DataType::UInt8
+        | DataType::UInt16
+        | DataType::UInt32
+        | DataType::UInt64 => ColumnType::Bigint,
+        DataType::Float16
+        | DataType::Float32
+        | DataType::Float64
+        | DataType::Decimal32(..)
+        | DataType::Decimal64(..)
+        | DataType::Decimal128(..)
+        | DataType::Decimal256(..) => ColumnType::Double,
+        DataType::Date32 | DataType::Date64 => ColumnType::Date,
+        DataType::Timestamp(_, None) => ColumnType::Timestamp,
+        DataType::Timestamp(_, Some(_)) => ColumnType::Timestamptz,
+        DataType::Time32(_) | DataType::Time64(_) => ColumnType::Time,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null => {
+            ColumnType::Varchar
+        }
+        DataType::Dictionary(_, value) => return lake_type(value),
+        _ => return None,
+    })
+}
+
+/// The file's columns as lake stores them.
+fn schema_of(source: &Source, file: &ArrowSchema) -> Result<Schema, ConvertError> {
+    let names = unique_names(file.fields().iter().map(|f| f.name().as_str()));
+    let columns = file
+        .fields()
+        .iter()
+        .zip(names)
+        .map(|(field, name)| {
+            let column_type = lake_type(field.data_type()).ok_or_else(|| ConvertError::Input {
+                file: source.label().to_owned(),
+                reason: format!(
+                    "column {:?}: Parquet type {} is not one lake stores \
+                     (BOOLEAN, integers, floating point and decimals, DATE, TIMESTAMP, \
+                     TIMESTAMPTZ, TIME, VARCHAR)",
+                    field.name(),
+                    field.data_type()
+                ),
+            })?;
+            Ok(Column { name, column_type })
+        })
+        .collect::<Result<Vec<_>, ConvertError>>()?;
+    if columns.is_empty() {
+        return Err(ConvertError::Empty {
+            file: source.label().to_owned(),
+        });
+    }
+    Ok(Schema { columns })
+}
+
+/// Whether the file can be stored as it is: its columns have exactly the
+/// Arrow types lake writes, the names lake would give them, and no field
+/// ids (the catalog maps columns by name).
+fn as_given(file: &ArrowSchema, lake: &SchemaRef) -> bool {
+    file.fields().len() == lake.fields().len()
+        && file.fields().iter().zip(lake.fields()).all(|(f, l)| {
+            f.name() == l.name()
+                && f.data_type() == l.data_type()
+                && !f.metadata().contains_key("PARQUET:field_id")
+        })
+}
+
+/// Reads the footer: the schema and row count.
+pub fn scan(source: &Source, progress: &dyn Progress) -> Result<Scan, ConvertError> {
+    progress.start("scanning", source.len());
+    let reader = reader(source)?;
+    let schema = schema_of(source, reader.schema())?;
+    let rows = u64::try_from(reader.metadata().file_metadata().num_rows()).unwrap_or(0);
+    progress.bytes(source.len());
+    progress.rows(rows);
+    Ok(Scan {
+        dictionary: vec![true; schema.columns.len()],
+        schema,
+        rows,
+        formats: Formats::default(),
+        rejects: Vec::new(),
+    })
+}
+
+/// Copies the file as it is, or rewrites it with lake's types.
+pub fn write_parquet<W: Write + Send>(
+    source: &Source,
+    scan: &Scan,
+    out: W,
+    progress: &dyn Progress,
+) -> Result<(Written, W), ConvertError> {
+    progress.start("writing", source.len());
+    let builder = reader(source)?;
+    let target = arrow_schema(&scan.schema);
+    if as_given(builder.schema(), &target) {
+        let rows = u64::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
+        let read_err = |e| ConvertError::Read {
+            file: source.label().to_owned(),
+            source: e,
+        };
+        let mut file = File::open(source.file_path()).map_err(read_err)?;
+        let mut hashing = HashingWriter::new(out);
+        io::copy(&mut file, &mut hashing).map_err(ConvertError::Write)?;
+        progress.bytes(source.len());
+        progress.rows(rows);
+        let (sha256, bytes, out) = hashing.finish().map_err(ConvertError::Write)?;
+        return Ok((
+            Written {
+                sha256,
+                bytes,
+                rows,
+            },
+            out,
+        ));
+    }
+    let batches = builder
+        .with_batch_size(BATCH_ROWS)
+        .build()
+        .map_err(|e| parquet_error(source, e))?;
+    // Casts refuse what does not fit (a UInt64 above BIGINT) rather than
+    // making it NULL.
+    let options = CastOptions {
+        safe: false,
+        ..Default::default()
+    };
+    let cast = |batch: Result<RecordBatch, arrow::error::ArrowError>| {
+        let batch = batch.map_err(|e| parquet_error(source, e))?;
+        progress.rows(batch.num_rows() as u64);
+        let columns = batch
+            .columns()
+            .iter()
+            .zip(target.fields())
+            .map(|(column, field)| {
+                cast_with_options(column, field.data_type(), &options)
+                    .map_err(|e| parquet_error(source, format!("column {:?}: {e}", field.name())))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        RecordBatch::try_new(target.clone(), columns).map_err(ConvertError::from)
+    };
+    let written = encode(scan, out, batches.map(cast))?;
+    progress.bytes(source.len());
+    Ok(written)
+}

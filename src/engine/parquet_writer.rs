@@ -1,0 +1,336 @@
+//! Arrow record batches to Parquet: the batches built from text fields,
+//! the writer settings (decided by the input alone, so that the same rows
+//! always give the same bytes), and the hash of the bytes as they are
+//! written.
+
+use std::io::{self, Write};
+use std::sync::Arc;
+use std::sync::mpsc::sync_channel;
+
+use arrow::array::{
+    ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, StringBuilder,
+    Time64MicrosecondBuilder, TimestampMicrosecondBuilder,
+};
+use arrow::datatypes::{DataType, Field, Schema as ArrowSchema, SchemaRef, TimeUnit};
+use arrow::record_batch::RecordBatch;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
+use sha2::{Digest, Sha256};
+
+use super::convert::{ConvertError, Progress, Scan};
+use super::values::{self, Formats};
+use crate::schema::{ColumnType, Schema};
+
+/// Rows per Arrow record batch.
+const BATCH_ROWS: usize = 32 * 1024;
+/// Bytes of fields in one batch at most (narrow rows reach BATCH_ROWS
+/// first, so their objects are as before).
+const BATCH_BYTES: usize = 16 << 20;
+/// Rows per Parquet row group (DuckDB's own row group size).
+const ROW_GROUP_ROWS: usize = 122_880;
+/// Encoded bytes a row group may buffer before it is flushed: bounds memory
+/// on wide rows.
+const ROW_GROUP_BYTES: usize = 64 << 20;
+
+/// The Arrow schema a lake schema is written as.
+pub fn arrow_schema(schema: &Schema) -> SchemaRef {
+    Arc::new(ArrowSchema::new(
+        schema
+            .columns
+            .iter()
+            .map(|c| {
+                let dt = match c.column_type {
+                    ColumnType::Boolean => DataType::Boolean,
+                    ColumnType::Bigint => DataType::Int64,
+                    ColumnType::Double => DataType::Float64,
+                    ColumnType::Date => DataType::Date32,
+                    ColumnType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
+                    ColumnType::Timestamptz => {
+                        DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into()))
+                    }
+                    ColumnType::Time => DataType::Time64(TimeUnit::Microsecond),
+                    ColumnType::Varchar => DataType::Utf8,
+                };
+                Field::new(&c.name, dt, true)
+            })
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// Builds one column of a batch from text fields.
+pub(super) enum Builder {
+    Boolean(BooleanBuilder),
+    Bigint(Int64Builder),
+    Double(Float64Builder),
+    Date(Date32Builder, Formats),
+    Timestamp(TimestampMicrosecondBuilder, Formats),
+    Timestamptz(TimestampMicrosecondBuilder),
+    Time(Time64MicrosecondBuilder),
+    Varchar(StringBuilder),
+}
+
+/// The zone instants are stored in.
+const UTC: &str = "UTC";
+
+impl Builder {
+    fn new(t: ColumnType, formats: &Formats) -> Builder {
+        match t {
+            ColumnType::Boolean => Builder::Boolean(BooleanBuilder::with_capacity(BATCH_ROWS)),
+            ColumnType::Bigint => Builder::Bigint(Int64Builder::with_capacity(BATCH_ROWS)),
+            ColumnType::Double => Builder::Double(Float64Builder::with_capacity(BATCH_ROWS)),
+            ColumnType::Date => {
+                Builder::Date(Date32Builder::with_capacity(BATCH_ROWS), formats.clone())
+            }
+            ColumnType::Timestamp => Builder::Timestamp(
+                TimestampMicrosecondBuilder::with_capacity(BATCH_ROWS),
+                formats.clone(),
+            ),
+            ColumnType::Timestamptz => Builder::Timestamptz(
+                TimestampMicrosecondBuilder::with_capacity(BATCH_ROWS).with_timezone(UTC),
+            ),
+            ColumnType::Time => Builder::Time(Time64MicrosecondBuilder::with_capacity(BATCH_ROWS)),
+            ColumnType::Varchar => {
+                Builder::Varchar(StringBuilder::with_capacity(BATCH_ROWS, BATCH_ROWS * 16))
+            }
+        }
+    }
+
+    /// Appends a text value that is never NULL (an empty one is the empty
+    /// string in a VARCHAR column, NULL in the others); `false` when it does
+    /// not parse as the column type.
+    pub(super) fn append_text(&mut self, field: &str) -> bool {
+        match self {
+            Builder::Varchar(b) => {
+                b.append_value(field);
+                true
+            }
+            _ => self.append(field),
+        }
+    }
+
+    /// Appends NULL.
+    pub(super) fn append_null(&mut self) {
+        self.append("");
+    }
+
+    /// Appends one field, empty for NULL; `false` when it does not parse as
+    /// the column type.
+    #[inline]
+    pub(super) fn append(&mut self, field: &str) -> bool {
+        if field.is_empty() {
+            match self {
+                Builder::Boolean(b) => b.append_null(),
+                Builder::Bigint(b) => b.append_null(),
+                Builder::Double(b) => b.append_null(),
+                Builder::Date(b, _) => b.append_null(),
+                Builder::Timestamp(b, _) | Builder::Timestamptz(b) => b.append_null(),
+                Builder::Time(b) => b.append_null(),
+                Builder::Varchar(b) => b.append_null(),
+            }
+            return true;
+        }
+        fn put<T>(v: Option<T>, f: impl FnOnce(T)) -> bool {
+            v.map(f).is_some()
+        }
+        match self {
+            Builder::Boolean(b) => put(values::parse_bool(field), |v| b.append_value(v)),
+            Builder::Bigint(b) => put(values::parse_i64(field), |v| b.append_value(v)),
+            Builder::Double(b) => put(values::parse_f64(field), |v| b.append_value(v)),
+            Builder::Date(b, formats) => put(formats.date(field), |v| b.append_value(v)),
+            Builder::Timestamp(b, formats) => put(formats.timestamp(field), |v| b.append_value(v)),
+            Builder::Timestamptz(b) => put(values::parse_timestamptz(field), |v| b.append_value(v)),
+            Builder::Time(b) => put(values::parse_time(field), |v| b.append_value(v)),
+            Builder::Varchar(b) => {
+                b.append_value(field);
+                true
+            }
+        }
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        match self {
+            Builder::Boolean(b) => Arc::new(b.finish()),
+            Builder::Bigint(b) => Arc::new(b.finish()),
+            Builder::Double(b) => Arc::new(b.finish()),
+            Builder::Date(b, _) => Arc::new(b.finish()),
+            Builder::Timestamp(b, _) | Builder::Timestamptz(b) => Arc::new(b.finish()),
+            Builder::Time(b) => Arc::new(b.finish()),
+            Builder::Varchar(b) => Arc::new(b.finish()),
+        }
+    }
+}
+
+/// A writer that hashes and counts what passes through it.
+pub struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<W: Write> HashingWriter<W> {
+    pub fn new(inner: W) -> Self {
+        HashingWriter {
+            inner,
+            hasher: Sha256::new(),
+            bytes: 0,
+        }
+    }
+
+    /// The SHA-256 (hex) and length of everything written, and the writer.
+    pub fn finish(mut self) -> io::Result<(String, u64, W)> {
+        self.inner.flush()?;
+        Ok((hex::encode(self.hasher.finalize()), self.bytes, self.inner))
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The Parquet file a conversion wrote.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub sha256: String,
+    pub bytes: u64,
+    pub rows: u64,
+}
+
+/// Writer settings: decided by the input alone, so the same input always
+/// gives the same bytes.
+fn writer_properties(scan: &Scan) -> WriterProperties {
+    let mut props = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_statistics_enabled(EnabledStatistics::Chunk)
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
+        .set_created_by(concat!("lake ", env!("CARGO_PKG_VERSION")).to_owned());
+    for (col, &dictionary) in scan.schema.columns.iter().zip(&scan.dictionary) {
+        props =
+            props.set_column_dictionary_enabled(ColumnPath::from(col.name.as_str()), dictionary);
+    }
+    props.build()
+}
+
+/// Rows being gathered into record batches and handed to the Parquet writer.
+pub(super) struct Batches<'a> {
+    /// One per column: append a field to each, then call [`Batches::row_done`].
+    pub(super) builders: Vec<Builder>,
+    arrow: SchemaRef,
+    tx: std::sync::mpsc::SyncSender<RecordBatch>,
+    progress: &'a dyn Progress,
+    in_batch: usize,
+    batch_bytes: usize,
+    rows: u64,
+}
+
+impl Batches<'_> {
+    /// One more row (of `bytes` in the input) is in the builders. `false`
+    /// when the writer has stopped (its error is reported).
+    pub(super) fn row_done(&mut self, bytes: usize) -> Result<bool, ConvertError> {
+        self.in_batch += 1;
+        self.batch_bytes += bytes;
+        // Batches are bounded in rows and in bytes: memory follows the
+        // budget, not the width of the rows.
+        if self.in_batch == BATCH_ROWS || self.batch_bytes >= BATCH_BYTES {
+            return self.send();
+        }
+        Ok(true)
+    }
+
+    /// Sends the last batch; the number of rows in all.
+    pub(super) fn finish(mut self) -> Result<u64, ConvertError> {
+        if self.in_batch > 0 {
+            self.send()?;
+        }
+        Ok(self.rows)
+    }
+
+    fn send(&mut self) -> Result<bool, ConvertError> {
+        let columns = self.builders.iter_mut().map(Builder::finish).collect();
+        let batch = RecordBatch::try_new(self.arrow.clone(), columns)?;
+        self.progress.rows(self.in_batch as u64);
+        self.rows += self.in_batch as u64;
+        self.in_batch = 0;
+        self.batch_bytes = 0;
+        Ok(self.tx.send(batch).is_ok())
+    }
+}
+
+/// Writes the rows `produce` appends as Parquet to `out`, hashing the bytes:
+/// `produce` runs on its own thread while this one encodes.
+pub(super) fn write_batches<W: Write + Send>(
+    scan: &Scan,
+    out: W,
+    progress: &dyn Progress,
+    produce: impl FnOnce(Batches<'_>) -> Result<u64, ConvertError> + Send,
+) -> Result<(Written, W), ConvertError> {
+    let (tx, rx) = sync_channel::<RecordBatch>(2);
+    let batches = Batches {
+        builders: scan
+            .schema
+            .columns
+            .iter()
+            .map(|c| Builder::new(c.column_type, &scan.formats))
+            .collect(),
+        arrow: arrow_schema(&scan.schema),
+        tx,
+        progress,
+        in_batch: 0,
+        batch_bytes: 0,
+        rows: 0,
+    };
+    let (written, produced) = std::thread::scope(|scope| {
+        let producer = scope.spawn(move || produce(batches));
+        // When encoding fails, the channel closes and the producer stops.
+        let written = encode(scan, out, rx.into_iter().map(Ok));
+        let produced = producer.join().unwrap_or_else(|_| {
+            Err(ConvertError::Write(io::Error::other(
+                "the parser thread panicked",
+            )))
+        });
+        (written, produced)
+    });
+    produced?;
+    written
+}
+
+/// Encodes `batches` (of the scan's Arrow schema) as Parquet into `out`,
+/// hashing the bytes.
+pub(super) fn encode<W: Write + Send>(
+    scan: &Scan,
+    out: W,
+    batches: impl Iterator<Item = Result<RecordBatch, ConvertError>>,
+) -> Result<(Written, W), ConvertError> {
+    let mut writer = ArrowWriter::try_new(
+        HashingWriter::new(out),
+        arrow_schema(&scan.schema),
+        Some(writer_properties(scan)),
+    )?;
+    let mut rows = 0u64;
+    for batch in batches {
+        let batch = batch?;
+        rows += batch.num_rows() as u64;
+        writer.write(&batch)?;
+    }
+    let hashing = writer.into_inner()?;
+    let (sha256, bytes, out) = hashing.finish().map_err(ConvertError::Write)?;
+    Ok((
+        Written {
+            sha256,
+            bytes,
+            rows,
+        },
+        out,
+    ))
+}
