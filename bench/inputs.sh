@@ -15,23 +15,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here/.."
 
 rows="${1:-5000000}"
-work="${BENCH_DIR:-$HOME/.cache/lake/bench}"
-mkdir -p "$work"
-
-venv="$HOME/.cache/lake/bench-venv"
-if [ ! -x "$venv/bin/duckdb" ]; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q duckdb-cli
-fi
-duckdb="$venv/bin/duckdb"
-
-source scripts/build.sh
-
-csv="$work/bench-$rows.csv"
-if [ ! -s "$csv" ]; then
-  echo "generating $rows rows into $csv"
-  python3 bench/gen_csv.py "$rows" "$csv"
-fi
+source bench/common.sh
 base="$work/inputs-$rows"
 [ -s "$base.csv.gz" ] || "$duckdb" -c "COPY (FROM read_csv('$csv')) TO '$base.csv.gz' (FORMAT csv, COMPRESSION gzip)"
 [ -s "$base.csv.zst" ] || "$duckdb" -c "COPY (FROM read_csv('$csv')) TO '$base.csv.zst' (FORMAT csv, COMPRESSION zstd)"
@@ -39,19 +23,6 @@ base="$work/inputs-$rows"
 [ -s "$base.parquet" ] || "$duckdb" -c "COPY (FROM read_csv('$csv')) TO '$base.parquet' (FORMAT parquet)"
 echo "input: $rows rows; duckdb $("$duckdb" --version | head -1)"
 
-# measure NAME CMD...: runs CMD once, records "seconds peak_kib".
-declare -A secs mem
-measure() {
-  local name="$1"; shift
-  local t
-  /usr/bin/time -o "$work/time.txt" -f "%e %M" "$@" >/dev/null 2>"$work/$name.err" || {
-    echo "$name failed:"; cat "$work/$name.err"; exit 1; }
-  t=$(tail -1 "$work/time.txt")
-  secs[$name]="${t% *}"
-  mem[$name]="${t#* }"
-}
-
-ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 printf '\n%-8s %10s %10s %12s %12s %8s\n' input "duckdb s" "lake s" "duckdb MiB" "lake MiB" "time x"
 for form in csv csv.gz csv.zst ndjson parquet; do
   file="$base.$form"

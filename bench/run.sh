@@ -10,36 +10,8 @@ here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here/.."
 
 rows="${1:-5000000}"
-work="${BENCH_DIR:-$HOME/.cache/lake/bench}"
-mkdir -p "$work"
-
-venv="$HOME/.cache/lake/bench-venv"
-if [ ! -x "$venv/bin/duckdb" ]; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q duckdb-cli
-fi
-duckdb="$venv/bin/duckdb"
-
-source scripts/build.sh
-
-csv="$work/bench-$rows.csv"
-if [ ! -s "$csv" ]; then
-  echo "generating $rows rows into $csv"
-  python3 bench/gen_csv.py "$rows" "$csv"
-fi
+source bench/common.sh
 echo "input: $csv ($(du -h "$csv" | cut -f1)), duckdb $("$duckdb" --version | head -1)"
-
-# measure NAME CMD...: runs CMD once, records "seconds peak_kib".
-declare -A secs mem
-measure() {
-  local name="$1"; shift
-  local t
-  /usr/bin/time -o "$work/time.txt" -f "%e %M" "$@" >/dev/null 2>"$work/$name.err" || {
-    echo "$name failed:"; cat "$work/$name.err"; exit 1; }
-  t=$(tail -1 "$work/time.txt")
-  secs[$name]="${t% *}"
-  mem[$name]="${t#* }"
-}
 
 # Ingest: CSV to Parquet.
 rm -f "$work/duck.parquet"
@@ -118,7 +90,6 @@ if [ -x "$s3s" ]; then
   measure s3_query "$lake" --home "$s3home" sql --format csv "$(printf "$q" bench)"
 fi
 
-ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 printf '\n%-8s %12s %12s %12s %12s %10s %10s\n' step "duckdb s" "lake s" "duckdb MiB" "lake MiB" "time x" "mem x"
 for step in ingest query; do
   ds=${secs[duck_$step]}; ls=${secs[lake_$step]}

@@ -492,10 +492,7 @@ pub fn scan(
     };
     let bytes = |n| progress.bytes(n);
     // Lines before the header are skipped; offsets below count from here.
-    let skipped = source.line_offset(opts.skip).map_err(read_err)?;
-    let mut rdr = reader(opts, source.open_from(skipped, &bytes).map_err(read_err)?);
-    let mut record = csv::StringRecord::new();
-    let head = read_head(&mut rdr, &mut record, source, opts)?;
+    let (mut rdr, mut record, head, skipped) = open_head(source, opts, &bytes)?;
     let data_start = skipped
         + if opts.header {
             rdr.position().byte()
@@ -564,6 +561,34 @@ pub fn scan(
     }
     scan.rejects = rejects;
     Ok(scan)
+}
+
+/// A reader of the source past its skipped lines, and what [`read_head`]
+/// read: the record (without a header, the first row), the head, and where
+/// the reader began.
+pub(super) type Opened<'a> = (
+    csv::Reader<Box<dyn Read + Send + 'a>>,
+    csv::StringRecord,
+    Head,
+    u64,
+);
+
+/// Opens the source past the lines `opts.skip` skips and reads its head;
+/// `bytes` is told how much of the file is read.
+pub(super) fn open_head<'a>(
+    source: &Source,
+    opts: &CsvOptions,
+    bytes: &'a (dyn Fn(u64) + Sync),
+) -> Result<Opened<'a>, ConvertError> {
+    let read_err = |e| ConvertError::Read {
+        file: source.label().to_owned(),
+        source: e,
+    };
+    let skipped = source.line_offset(opts.skip).map_err(read_err)?;
+    let mut rdr = reader(opts, source.open_from(skipped, bytes).map_err(read_err)?);
+    let mut record = csv::StringRecord::new();
+    let head = read_head(&mut rdr, &mut record, source, opts)?;
+    Ok((rdr, record, head, skipped))
 }
 
 /// Reads the header (or, without one, the first record into `record`) and

@@ -137,3 +137,58 @@ fn csv_only_flag(flags: &DialectFlags) -> Option<&'static str> {
     .into_iter()
     .find_map(|(given, flag)| given.then_some(flag))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::convert::NoProgress;
+
+    /// How many random files: 32 in every test run; set LAKE_FUZZ_CASES
+    /// for a long run outside CI (`LAKE_FUZZ_CASES=100000 cargo test
+    /// --lib any_bytes`).
+    fn cases() -> u32 {
+        std::env::var("LAKE_FUZZ_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(32)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(cases()))]
+        /// Any bytes at all, through the sniffer, the content check and
+        /// both conversions: an error or a dataset, never a panic or a
+        /// hang; and where one pass and two both succeed, the same bytes.
+        #[test]
+        fn any_bytes_are_read_or_refused(
+            bytes in proptest::collection::vec(
+                proptest::prop_oneof![
+                    8 => proptest::sample::select(b"ab1,;\t|\"'\\\n\r #{}[]:.-".to_vec()),
+                    1 => proptest::num::u8::ANY,
+                ],
+                0..400,
+            ),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("f");
+            std::fs::write(&path, &bytes).unwrap();
+            let source = Source::file(&path).unwrap();
+            let Ok(reading) = Reading::of(&source, &DialectFlags::default(), Vec::new(), b',')
+            else {
+                return Ok(());
+            };
+            let two = reading.scan(&source, &NoProgress).and_then(|scan| {
+                let (_, bytes) = reading.write_parquet(&source, &scan, Vec::new(), &NoProgress)?;
+                Ok((scan, bytes))
+            });
+            let one = reading.convert(&source, Vec::new(), &NoProgress);
+            if let (Ok((scan, expected)), Ok(Some((one_scan, (_, bytes))))) = (&two, &one) {
+                proptest::prop_assert_eq!(&scan.schema, &one_scan.schema);
+                proptest::prop_assert_eq!(expected, bytes);
+            }
+            if two.is_err() {
+                // One pass never accepts what two refuse.
+                proptest::prop_assert!(!matches!(one, Ok(Some(_))));
+            }
+        }
+    }
+}

@@ -46,19 +46,20 @@ const NESTED: u8 = 16;
 /// A JSON value whose objects keep their keys in the order written (the
 /// order columns and JSON text follow).
 #[derive(Debug, Clone, PartialEq)]
-enum Json {
+enum Json<'a> {
     Null,
     Bool(bool),
     Number(Number),
-    String(String),
-    Array(Vec<Json>),
-    Object(Object),
+    /// Borrowed from the line read when it holds no escapes.
+    String(Cow<'a, str>),
+    Array(Vec<Json<'a>>),
+    Object(Object<'a>),
 }
 
 /// An object's members in order.
-type Object = Vec<(String, Json)>;
+type Object<'a> = Vec<(Cow<'a, str>, Json<'a>)>;
 
-impl Json {
+impl Json<'_> {
     fn kind(&self) -> u8 {
         match self {
             Json::Null => 0,
@@ -75,7 +76,7 @@ impl Json {
     fn text(&self) -> Option<Cow<'_, str>> {
         match self {
             Json::Null => None,
-            Json::String(s) => Some(Cow::Borrowed(s)),
+            Json::String(s) => Some(Cow::Borrowed(s.as_ref())),
             Json::Bool(true) => Some(Cow::Borrowed("true")),
             Json::Bool(false) => Some(Cow::Borrowed("false")),
             other => Some(Cow::Owned(other.to_string())),
@@ -95,7 +96,7 @@ impl Json {
 }
 
 /// Compact JSON text.
-impl fmt::Display for Json {
+impl fmt::Display for Json<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let quoted = |f: &mut fmt::Formatter<'_>, s: &str| {
             f.write_str(&serde_json::to_string(s).map_err(|_| fmt::Error)?)
@@ -130,52 +131,81 @@ impl fmt::Display for Json {
     }
 }
 
-impl<'de> Deserialize<'de> for Json {
-    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Json, D::Error> {
+impl<'de> Deserialize<'de> for Json<'de> {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Json<'de>, D::Error> {
         de.deserialize_any(JsonVisitor)
+    }
+}
+
+/// A string borrowed from the input where it can be (no escapes), else
+/// owned: object keys, without an allocation each.
+struct Text<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Text<'de>, D::Error> {
+        struct TextVisitor;
+        impl<'de> Visitor<'de> for TextVisitor {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+        }
+        de.deserialize_str(TextVisitor)
     }
 }
 
 struct JsonVisitor;
 
 impl<'de> Visitor<'de> for JsonVisitor {
-    type Value = Json;
+    type Value = Json<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a JSON value")
     }
-    fn visit_unit<E>(self) -> Result<Json, E> {
+    fn visit_unit<E>(self) -> Result<Json<'de>, E> {
         Ok(Json::Null)
     }
-    fn visit_bool<E>(self, v: bool) -> Result<Json, E> {
+    fn visit_bool<E>(self, v: bool) -> Result<Json<'de>, E> {
         Ok(Json::Bool(v))
     }
-    fn visit_i64<E>(self, v: i64) -> Result<Json, E> {
+    fn visit_i64<E>(self, v: i64) -> Result<Json<'de>, E> {
         Ok(Json::Number(v.into()))
     }
-    fn visit_u64<E>(self, v: u64) -> Result<Json, E> {
+    fn visit_u64<E>(self, v: u64) -> Result<Json<'de>, E> {
         Ok(Json::Number(v.into()))
     }
-    fn visit_f64<E>(self, v: f64) -> Result<Json, E> {
+    fn visit_f64<E>(self, v: f64) -> Result<Json<'de>, E> {
         Ok(Number::from_f64(v).map_or(Json::Null, Json::Number))
     }
-    fn visit_str<E>(self, v: &str) -> Result<Json, E> {
-        Ok(Json::String(v.to_owned()))
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Json<'de>, E> {
+        Ok(Json::String(Cow::Borrowed(v)))
     }
-    fn visit_string<E>(self, v: String) -> Result<Json, E> {
-        Ok(Json::String(v))
+    fn visit_str<E>(self, v: &str) -> Result<Json<'de>, E> {
+        Ok(Json::String(Cow::Owned(v.to_owned())))
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
+    fn visit_string<E>(self, v: String) -> Result<Json<'de>, E> {
+        Ok(Json::String(Cow::Owned(v)))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json<'de>, A::Error> {
         let mut items = Vec::new();
         while let Some(item) = seq.next_element()? {
             items.push(item);
         }
         Ok(Json::Array(items))
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json<'de>, A::Error> {
         let mut members = Vec::new();
-        while let Some(member) = map.next_entry()? {
-            members.push(member);
+        while let Some(Text(key)) = map.next_key()? {
+            members.push((key, map.next_value()?));
         }
         Ok(Json::Object(members))
     }
@@ -195,8 +225,13 @@ struct Keys {
 }
 
 impl Keys {
-    /// The column of `key`, adding it if new.
-    fn column(&mut self, key: &str) -> usize {
+    /// The column of `key`, the `position`th of its object, adding it if
+    /// new. Objects mostly hold their keys in one order: the key at the
+    /// column of that number is tried before the lookup.
+    fn column(&mut self, key: &str, position: usize) -> usize {
+        if self.raw.get(position).is_some_and(|k| k == key) {
+            return position;
+        }
         if let Some(&i) = self.index.get(key) {
             return i;
         }
@@ -223,8 +258,8 @@ pub fn scan(
     let mut row_text: Vec<String> = Vec::new();
     each_object(source, progress, |object, at| {
         row_text.iter_mut().for_each(String::clear);
-        for (key, value) in &object {
-            let i = keys.column(key);
+        for (position, (key, value)) in object.iter().enumerate() {
+            let i = keys.column(key, position);
             if i == kinds.len() {
                 kinds.push(0);
                 strings.add_column();
@@ -236,9 +271,12 @@ pub fn scan(
                 );
                 row_text.push(String::new());
             }
-            let Some(text) = value.text() else { continue };
+            if let Json::Null = value {
+                continue;
+            }
             match forced[i] {
                 Some(t) => {
+                    let text = value.text().unwrap_or_default();
                     if !text.is_empty() && !fits_type(&text, t, &opts.formats) {
                         return Err(value_error(source, at, key, t, &text));
                     }
@@ -251,7 +289,7 @@ pub fn scan(
                 }
             }
             if rows < DICTIONARY_SAMPLE_ROWS {
-                row_text[i].push_str(&text);
+                row_text[i].push_str(&value.text().unwrap_or_default());
             }
         }
         if rows < DICTIONARY_SAMPLE_ROWS {
@@ -335,13 +373,26 @@ pub fn write_parquet<W: Write + Send>(
             }
             present.iter_mut().for_each(|p| *p = false);
             let mut bytes = 0;
-            for (key, value) in &object {
-                let i = keys.column(key);
+            for (position, (key, value)) in object.iter().enumerate() {
+                let i = keys.column(key, position);
                 if i >= columns.len() || present[i] {
                     continue;
                 }
                 present[i] = true;
                 let builder = &mut batches.builders[i];
+                // Numbers and booleans straight into columns of their type.
+                let direct = match value {
+                    Json::Number(n) => {
+                        n.as_i64().is_some_and(|v| builder.append_i64(v))
+                            || n.as_f64().is_some_and(|v| builder.append_f64(v))
+                    }
+                    Json::Bool(b) => builder.append_bool(*b),
+                    _ => false,
+                };
+                if direct {
+                    bytes += 8;
+                    continue;
+                }
                 match value.text() {
                     None => builder.append_null(),
                     Some(text) => {
@@ -395,7 +446,7 @@ fn json_error(source: &Source, line: u64, err: &serde_json::Error) -> ConvertErr
     }
 }
 
-fn not_an_object(source: &Source, at: At, value: &Json) -> ConvertError {
+fn not_an_object(source: &Source, at: At, value: &Json<'_>) -> ConvertError {
     ConvertError::Parse {
         file: source.label().to_owned(),
         line: at.line,
@@ -410,7 +461,7 @@ fn not_an_object(source: &Source, at: At, value: &Json) -> ConvertError {
 fn each_object(
     source: &Source,
     progress: &dyn Progress,
-    mut each: impl FnMut(Object, At) -> Result<(), ConvertError>,
+    mut each: impl FnMut(Object<'_>, At) -> Result<(), ConvertError>,
 ) -> Result<(), ConvertError> {
     let read_err = |e| ConvertError::Read {
         file: source.label().to_owned(),
@@ -478,14 +529,10 @@ fn each_streamed(
     source: &Source,
     input: impl Read,
     line: u64,
-    mut each: impl FnMut(Object, At) -> Result<(), ConvertError>,
+    mut each: impl FnMut(Object<'_>, At) -> Result<(), ConvertError>,
 ) -> Result<(), ConvertError> {
-    let lines = Rc::new(Cell::new(0u64));
-    let input = LineCounter {
-        inner: input,
-        lines: lines.clone(),
-    };
-    let stream = serde_json::Deserializer::from_reader(input).into_iter::<Json>();
+    let (input, lines) = LineCounter::new(input);
+    let stream = serde_json::Deserializer::from_reader(input).into_iter::<Json<'static>>();
     for value in stream {
         // An object is placed by the line it ends on.
         let at = At {
@@ -505,17 +552,13 @@ fn each_element(
     source: &Source,
     input: impl Read,
     line: u64,
-    mut each: impl FnMut(Object, At) -> Result<(), ConvertError>,
+    mut each: impl FnMut(Object<'_>, At) -> Result<(), ConvertError>,
 ) -> Result<(), ConvertError> {
-    let lines = Rc::new(Cell::new(0u64));
-    let input = LineCounter {
-        inner: input,
-        lines: lines.clone(),
-    };
+    let (input, lines) = LineCounter::new(input);
     let mut de = serde_json::Deserializer::from_reader(input);
     let mut failed = None;
     let walked = Elements {
-        each: &mut |value: Json| {
+        each: &mut |value: Json<'_>| {
             let at = At {
                 line: line + lines.get(),
             };
@@ -536,7 +579,7 @@ fn each_element(
 
 /// Walks a JSON array, handing each element on without keeping it.
 struct Elements<'f> {
-    each: &'f mut dyn FnMut(Json) -> Result<(), ()>,
+    each: &'f mut dyn FnMut(Json<'_>) -> Result<(), ()>,
 }
 
 impl<'de> DeserializeSeed<'de> for Elements<'_> {
@@ -555,7 +598,7 @@ impl<'de> Visitor<'de> for Elements<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(value) = seq.next_element::<Json>()? {
+        while let Some(value) = seq.next_element::<Json<'de>>()? {
             if (self.each)(value).is_err() {
                 return Err(serde::de::Error::custom("stopped"));
             }
@@ -568,6 +611,20 @@ impl<'de> Visitor<'de> for Elements<'_> {
 struct LineCounter<R> {
     inner: R,
     lines: Rc<Cell<u64>>,
+}
+
+impl<R> LineCounter<R> {
+    /// Counts what is read of `inner`; the count, shared.
+    fn new(inner: R) -> (LineCounter<R>, Rc<Cell<u64>>) {
+        let lines = Rc::new(Cell::new(0));
+        (
+            LineCounter {
+                inner,
+                lines: lines.clone(),
+            },
+            lines,
+        )
+    }
 }
 
 impl<R: Read> Read for LineCounter<R> {

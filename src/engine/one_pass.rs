@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::convert::{
     ConvertError, CsvOptions, DICTIONARY_SAMPLE_ROWS, Progress, Scan, Tally, check_record, fields,
-    finish_scan, last_row_unterminated, parse_error, read_head, reader, value_error,
+    finish_scan, last_row_unterminated, open_head, parse_error, value_error,
 };
 use super::parquet_writer::{Batches, Written, write_batches};
 use super::source::Source;
@@ -49,10 +49,7 @@ pub fn convert<W: Write + Send>(
         source: e,
     };
     let bytes = |n| progress.bytes(n);
-    let skipped = source.line_offset(opts.skip).map_err(read_err)?;
-    let mut rdr = reader(opts, source.open_from(skipped, &bytes).map_err(read_err)?);
-    let mut record = csv::StringRecord::new();
-    let head = read_head(&mut rdr, &mut record, source, opts)?;
+    let (mut rdr, mut record, head, skipped) = open_head(source, opts, &bytes)?;
     let mut tally = Tally::new(&head, true, skipped);
     // The head: held, checked, and the types guessed from it.
     let mut held = Vec::new();

@@ -28,6 +28,9 @@ const BATCH_ROWS: usize = 32 * 1024;
 /// Bytes of fields in one batch at most (narrow rows reach BATCH_ROWS
 /// first, so their objects are as before).
 const BATCH_BYTES: usize = 16 << 20;
+/// Batches built and waiting for the encoder: enough for the parser and
+/// the encoder to each keep a core busy through their uneven moments.
+const BATCHES_IN_FLIGHT: usize = 8;
 /// Rows per Parquet row group (DuckDB's own row group size).
 const ROW_GROUP_ROWS: usize = 122_880;
 /// Encoded bytes a row group may buffer before it is flushed: bounds memory
@@ -75,25 +78,22 @@ pub(super) enum Builder {
 const UTC: &str = "UTC";
 
 impl Builder {
-    fn new(t: ColumnType, formats: &Formats) -> Builder {
+    /// A builder with room for `rows` values.
+    fn new(t: ColumnType, formats: &Formats, rows: usize) -> Builder {
         match t {
-            ColumnType::Boolean => Builder::Boolean(BooleanBuilder::with_capacity(BATCH_ROWS)),
-            ColumnType::Bigint => Builder::Bigint(Int64Builder::with_capacity(BATCH_ROWS)),
-            ColumnType::Double => Builder::Double(Float64Builder::with_capacity(BATCH_ROWS)),
-            ColumnType::Date => {
-                Builder::Date(Date32Builder::with_capacity(BATCH_ROWS), formats.clone())
-            }
+            ColumnType::Boolean => Builder::Boolean(BooleanBuilder::with_capacity(rows)),
+            ColumnType::Bigint => Builder::Bigint(Int64Builder::with_capacity(rows)),
+            ColumnType::Double => Builder::Double(Float64Builder::with_capacity(rows)),
+            ColumnType::Date => Builder::Date(Date32Builder::with_capacity(rows), formats.clone()),
             ColumnType::Timestamp => Builder::Timestamp(
-                TimestampMicrosecondBuilder::with_capacity(BATCH_ROWS),
+                TimestampMicrosecondBuilder::with_capacity(rows),
                 formats.clone(),
             ),
             ColumnType::Timestamptz => Builder::Timestamptz(
-                TimestampMicrosecondBuilder::with_capacity(BATCH_ROWS).with_timezone(UTC),
+                TimestampMicrosecondBuilder::with_capacity(rows).with_timezone(UTC),
             ),
-            ColumnType::Time => Builder::Time(Time64MicrosecondBuilder::with_capacity(BATCH_ROWS)),
-            ColumnType::Varchar => {
-                Builder::Varchar(StringBuilder::with_capacity(BATCH_ROWS, BATCH_ROWS * 16))
-            }
+            ColumnType::Time => Builder::Time(Time64MicrosecondBuilder::with_capacity(rows)),
+            ColumnType::Varchar => Builder::Varchar(StringBuilder::with_capacity(rows, rows * 16)),
         }
     }
 
@@ -108,6 +108,35 @@ impl Builder {
             }
             _ => self.append(field),
         }
+    }
+
+    /// Appends an integer to a BIGINT or DOUBLE column; `false` (and
+    /// nothing appended) for a column of another type.
+    pub(super) fn append_i64(&mut self, v: i64) -> bool {
+        match self {
+            Builder::Bigint(b) => b.append_value(v),
+            Builder::Double(b) => b.append_value(v as f64),
+            _ => return false,
+        }
+        true
+    }
+
+    /// Appends a number to a DOUBLE column; `false` for another type.
+    pub(super) fn append_f64(&mut self, v: f64) -> bool {
+        match self {
+            Builder::Double(b) => b.append_value(v),
+            _ => return false,
+        }
+        true
+    }
+
+    /// Appends a boolean to a BOOLEAN column; `false` for another type.
+    pub(super) fn append_bool(&mut self, v: bool) -> bool {
+        match self {
+            Builder::Boolean(b) => b.append_value(v),
+            _ => return false,
+        }
+        true
     }
 
     /// Appends NULL.
@@ -275,13 +304,17 @@ pub(super) fn write_batches<W: Write + Send>(
     progress: &dyn Progress,
     produce: impl FnOnce(Batches<'_>) -> Result<u64, ConvertError> + Send,
 ) -> Result<(Written, W), ConvertError> {
-    let (tx, rx) = sync_channel::<RecordBatch>(2);
+    let (tx, rx) = sync_channel::<RecordBatch>(BATCHES_IN_FLIGHT);
+    // Room reserved up front for a batch of narrow rows; wide tables (a
+    // hundred thousand columns) grow as rows come instead.
+    let columns = scan.schema.columns.len().max(1);
+    let rows = (BATCH_BYTES / (16 * columns)).clamp(16, BATCH_ROWS);
     let batches = Batches {
         builders: scan
             .schema
             .columns
             .iter()
-            .map(|c| Builder::new(c.column_type, &scan.formats))
+            .map(|c| Builder::new(c.column_type, &scan.formats, rows))
             .collect(),
         arrow: arrow_schema(&scan.schema),
         tx,

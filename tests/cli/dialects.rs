@@ -52,7 +52,7 @@ fn as_text(from: &str) -> String {
 }
 
 /// A CSV field as lake's CSV output writes it.
-fn csv_field(value: &serde_json::Value) -> String {
+pub fn csv_field(value: &serde_json::Value) -> String {
     let text = match value {
         serde_json::Value::Null => String::new(),
         serde_json::Value::String(s) => s.clone(),

@@ -36,18 +36,7 @@ fn types_are_inferred_and_fingerprinted_as_the_spec_says() {
     let ctx = TestContext::new();
     let people = ctx.people();
     ctx.lake(&["ingest", people.to_str().unwrap()]).ok();
-    let show = ctx.show("people");
-    let schema: Vec<(String, String)> = show["schema"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            (
-                c["name"].as_str().unwrap().to_owned(),
-                c["type"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
+    let schema = ctx.schema("people");
     let expected = [
         ("id", "BIGINT"),
         ("name", "VARCHAR"),
@@ -69,7 +58,7 @@ fn types_are_inferred_and_fingerprinted_as_the_spec_says() {
         .join("\x1e");
     use sha2::Digest;
     assert_eq!(
-        show["fingerprint"],
+        ctx.show("people")["fingerprint"],
         hex::encode(sha2::Sha256::digest(spec_bytes.as_bytes()))
     );
     // DuckDB sees the same types.

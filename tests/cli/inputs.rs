@@ -2,6 +2,7 @@
 //! arrays, Parquet, and zstd compression. DuckDB 1.5 (the external client)
 //! reads the same files as the oracle, and writes the Parquet and zstd ones.
 
+use crate::dialects::csv_field;
 use crate::ducklake::duckdb;
 use crate::{TestContext, json};
 
@@ -15,40 +16,11 @@ fn duckdb_csv(header: &[&str], sql: &str) -> String {
     let answer = duckdb(&[sql.to_owned()]).unwrap_or_else(|e| panic!("DuckDB: {e}"));
     let mut out = format!("{}\n", header.join(","));
     for row in &answer[0].rows {
-        let fields: Vec<String> = row
-            .iter()
-            .map(|v| {
-                let text = match v {
-                    serde_json::Value::Null => String::new(),
-                    serde_json::Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                if text.contains([',', '"', '\n']) {
-                    format!("\"{}\"", text.replace('"', "\"\""))
-                } else {
-                    text
-                }
-            })
-            .collect();
+        let fields: Vec<String> = row.iter().map(csv_field).collect();
         out.push_str(&fields.join(","));
         out.push('\n');
     }
     out
-}
-
-/// Column names and SQL types of a dataset.
-fn schema(ctx: &TestContext, name: &str) -> Vec<(String, String)> {
-    ctx.show(name)["schema"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            (
-                c["name"].as_str().unwrap().to_owned(),
-                c["type"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
 }
 
 fn ingest(ctx: &TestContext, path: &std::path::Path, name: &str) -> serde_json::Value {
@@ -76,7 +48,7 @@ fn json_lines_are_read_as_duckdb_reads_them() {
     let report = ingest(&ctx, &path, "events");
     assert_eq!(report["rows"], 4, "{report}");
     let names = ["id", "name", "score", "ok", "day", "at", "note"];
-    let got = schema(&ctx, "events");
+    let got = ctx.schema("events");
     assert_eq!(
         got.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
         names
@@ -139,7 +111,7 @@ fn nested_and_mixed_values_are_kept_as_json_text() {
     );
     ingest(&ctx, &path, "nested");
     assert_eq!(
-        schema(&ctx, "nested"),
+        ctx.schema("nested"),
         [
             ("id", "BIGINT"),
             ("tags", "VARCHAR"),
@@ -337,7 +309,7 @@ fn parquet_is_stored_as_given_or_rewritten_with_lake_types() {
 
     ingest(&ctx, &other, "other");
     assert_eq!(
-        schema(&ctx, "other"),
+        ctx.schema("other"),
         [
             ("small", "BIGINT"),
             ("tiny", "BIGINT"),

@@ -142,6 +142,22 @@ impl TestContext {
         self.lake(&["sql", "--format", "csv", sql]).ok().to_owned()
     }
 
+    /// A dataset's column names and SQL types, from `lake show`.
+    #[track_caller]
+    pub fn schema(&self, name: &str) -> Vec<(String, String)> {
+        self.show(name)["schema"]
+            .as_array()
+            .expect("a schema")
+            .iter()
+            .map(|c| {
+                (
+                    c["name"].as_str().unwrap().to_owned(),
+                    c["type"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+
     /// `lake show NAME --format json`, parsed.
     #[track_caller]
     pub fn show(&self, name: &str) -> serde_json::Value {
