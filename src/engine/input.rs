@@ -100,7 +100,8 @@ impl Reading {
         match self {
             Reading::Csv(csv) => one_pass::convert(source, csv, out, progress)
                 .map_err(|e| e.after_skipped_lines(csv.skip)),
-            Reading::Json(_) | Reading::Parquet => Ok(None),
+            Reading::Json(opts) => json::convert(source, opts, out, progress),
+            Reading::Parquet => Ok(None),
         }
     }
 

@@ -22,7 +22,8 @@ use super::convert::{
     ConvertError, DICTIONARY_SAMPLE_ROWS, DistinctSample, Progress, Scan, unique_names,
 };
 use super::infer::{Inferrer, fits_type};
-use super::parquet_writer::{Batches, Written, write_batches};
+use super::one_pass::Converted;
+use super::parquet_writer::{Batches, Start, Written, write_batches, write_produced};
 use super::source::Source;
 use super::values::Formats;
 use crate::schema::{Column, ColumnType, Schema};
@@ -80,6 +81,18 @@ impl Json<'_> {
             Json::Bool(true) => Some(Cow::Borrowed("true")),
             Json::Bool(false) => Some(Cow::Borrowed("false")),
             other => Some(Cow::Owned(other.to_string())),
+        }
+    }
+
+    /// The same value, owning its text.
+    fn into_owned(self) -> Json<'static> {
+        match self {
+            Json::Null => Json::Null,
+            Json::Bool(b) => Json::Bool(b),
+            Json::Number(n) => Json::Number(n),
+            Json::String(s) => Json::String(Cow::Owned(s.into_owned())),
+            Json::Array(items) => Json::Array(items.into_iter().map(Json::into_owned).collect()),
+            Json::Object(members) => Json::Object(owned(members)),
         }
     }
 
@@ -242,6 +255,134 @@ impl Keys {
     }
 }
 
+/// What pass one learns of the objects: their keys, the kinds of value each
+/// held, what its strings fit, and the dictionary sample.
+struct Shape<'o> {
+    opts: &'o JsonOptions,
+    keys: Keys,
+    kinds: Vec<u8>,
+    strings: Inferrer,
+    sample: DistinctSample,
+    forced: Vec<Option<ColumnType>>,
+    rows: u64,
+    row_text: Vec<String>,
+}
+
+impl<'o> Shape<'o> {
+    fn new(opts: &'o JsonOptions) -> Shape<'o> {
+        Shape {
+            opts,
+            keys: Keys::default(),
+            kinds: Vec::new(),
+            strings: Inferrer::new(0, opts.formats.clone()),
+            sample: DistinctSample::new(0),
+            forced: Vec::new(),
+            rows: 0,
+            row_text: Vec::new(),
+        }
+    }
+
+    /// Learns one object, checking values of given types.
+    fn observe(
+        &mut self,
+        object: &Object<'_>,
+        at: At,
+        source: &Source,
+    ) -> Result<(), ConvertError> {
+        let sampling = self.rows < DICTIONARY_SAMPLE_ROWS;
+        if sampling {
+            self.row_text.iter_mut().for_each(String::clear);
+        }
+        for (position, (key, value)) in object.iter().enumerate() {
+            let i = self.keys.column(key, position);
+            if i == self.kinds.len() {
+                self.kinds.push(0);
+                self.strings.add_column();
+                self.forced.push(
+                    self.opts
+                        .types
+                        .iter()
+                        .find(|(name, _)| name.eq_ignore_ascii_case(key.trim()))
+                        .map(|(_, t)| *t),
+                );
+                self.row_text.push(String::new());
+            }
+            if let Json::Null = value {
+                continue;
+            }
+            match self.forced[i] {
+                Some(t) => {
+                    let text = value.text().unwrap_or_default();
+                    if !text.is_empty() && !fits_type(&text, t, &self.opts.formats) {
+                        return Err(value_error(source, at, key, t, &text));
+                    }
+                }
+                None => self.kind(i, value),
+            }
+            if sampling {
+                self.row_text[i].push_str(&value.text().unwrap_or_default());
+            }
+        }
+        if sampling {
+            self.sample.observe(self.row_text.iter());
+        }
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// Narrows column `i` by a value (not null) of a key whose type is not
+    /// given.
+    fn kind(&mut self, i: usize, value: &Json<'_>) {
+        self.kinds[i] |= value.kind();
+        if let Json::String(s) = value {
+            self.strings.observe(i, s);
+        }
+    }
+
+    /// The types, from every value seen.
+    fn types(&self) -> Vec<ColumnType> {
+        let strings = self.strings.finish();
+        (0..self.kinds.len())
+            .map(|i| self.forced[i].unwrap_or_else(|| column_type(self.kinds[i], strings[i])))
+            .collect()
+    }
+
+    /// The schema of what was seen.
+    fn scan(&self, source: &Source) -> Result<Scan, ConvertError> {
+        if self.keys.raw.is_empty() {
+            return Err(ConvertError::Empty {
+                file: source.label().to_owned(),
+            });
+        }
+        for (name, _) in &self.opts.types {
+            if !self
+                .keys
+                .raw
+                .iter()
+                .any(|k| k.trim().eq_ignore_ascii_case(name))
+            {
+                return Err(ConvertError::SchemaOverride(format!(
+                    "no key named {name:?} (keys: {})",
+                    self.keys.raw.join(", ")
+                )));
+            }
+        }
+        let names = unique_names(self.keys.raw.iter().map(String::as_str));
+        let columns = names
+            .into_iter()
+            .zip(self.types())
+            .map(|(name, column_type)| Column { name, column_type })
+            .collect::<Vec<_>>();
+        Ok(Scan {
+            dictionary: self.sample.finish(columns.len()),
+            schema: Schema { columns },
+            rows: self.rows,
+            formats: self.opts.formats.clone(),
+            rejects: Vec::new(),
+        })
+    }
+}
+
 /// Pass one: reads every object and infers the schema.
 pub fn scan(
     source: &Source,
@@ -249,89 +390,16 @@ pub fn scan(
     progress: &dyn Progress,
 ) -> Result<Scan, ConvertError> {
     progress.start("scanning", source.len());
-    let mut keys = Keys::default();
-    let mut kinds: Vec<u8> = Vec::new();
-    let mut strings = Inferrer::new(0, opts.formats.clone());
-    let mut sample = DistinctSample::new(0);
-    let mut forced: Vec<Option<ColumnType>> = Vec::new();
-    let mut rows = 0u64;
-    let mut row_text: Vec<String> = Vec::new();
+    let mut shape = Shape::new(opts);
     each_object(source, progress, |object, at| {
-        row_text.iter_mut().for_each(String::clear);
-        for (position, (key, value)) in object.iter().enumerate() {
-            let i = keys.column(key, position);
-            if i == kinds.len() {
-                kinds.push(0);
-                strings.add_column();
-                forced.push(
-                    opts.types
-                        .iter()
-                        .find(|(name, _)| name.eq_ignore_ascii_case(key.trim()))
-                        .map(|(_, t)| *t),
-                );
-                row_text.push(String::new());
-            }
-            if let Json::Null = value {
-                continue;
-            }
-            match forced[i] {
-                Some(t) => {
-                    let text = value.text().unwrap_or_default();
-                    if !text.is_empty() && !fits_type(&text, t, &opts.formats) {
-                        return Err(value_error(source, at, key, t, &text));
-                    }
-                }
-                None => {
-                    kinds[i] |= value.kind();
-                    if let Json::String(s) = value {
-                        strings.observe(i, s);
-                    }
-                }
-            }
-            if rows < DICTIONARY_SAMPLE_ROWS {
-                row_text[i].push_str(&value.text().unwrap_or_default());
-            }
-        }
-        if rows < DICTIONARY_SAMPLE_ROWS {
-            sample.observe(row_text.iter());
-        }
-        rows += 1;
-        if rows.is_multiple_of(8192) {
+        shape.observe(&object, at, source)?;
+        if shape.rows.is_multiple_of(8192) {
             progress.rows(8192);
         }
-        Ok(())
+        Ok(true)
     })?;
-    progress.rows(rows % 8192);
-    if keys.raw.is_empty() {
-        return Err(ConvertError::Empty {
-            file: source.label().to_owned(),
-        });
-    }
-    for (name, _) in &opts.types {
-        if !keys.raw.iter().any(|k| k.trim().eq_ignore_ascii_case(name)) {
-            return Err(ConvertError::SchemaOverride(format!(
-                "no key named {name:?} (keys: {})",
-                keys.raw.join(", ")
-            )));
-        }
-    }
-    let strings = strings.finish();
-    let names = unique_names(keys.raw.iter().map(String::as_str));
-    let columns = names
-        .into_iter()
-        .enumerate()
-        .map(|(i, name)| Column {
-            name,
-            column_type: forced[i].unwrap_or_else(|| column_type(kinds[i], strings[i])),
-        })
-        .collect::<Vec<_>>();
-    Ok(Scan {
-        dictionary: sample.finish(columns.len()),
-        schema: Schema { columns },
-        rows,
-        formats: opts.formats.clone(),
-        rejects: Vec::new(),
-    })
+    progress.rows(shape.rows % 8192);
+    shape.scan(source)
 }
 
 /// The type of a key that held values of `kinds`, given what its strings
@@ -352,6 +420,80 @@ fn column_type(kinds: u8, strings: ColumnType) -> ColumnType {
     }
 }
 
+/// Where an object's values go: the columns of a scan, by key.
+struct Rows {
+    /// The keys in the same order as pass one saw them, so they get the
+    /// same columns.
+    keys: Keys,
+    present: Vec<bool>,
+}
+
+/// What did not go in.
+enum Misfit {
+    /// A key the scan did not have.
+    NewKey,
+    /// A value its column's type does not take.
+    Value { column: usize, text: String },
+}
+
+impl Rows {
+    fn new(columns: usize) -> Rows {
+        Rows {
+            keys: Keys::default(),
+            present: vec![false; columns],
+        }
+    }
+
+    /// Appends one object to the builders; the bytes it held, or what did
+    /// not fit (the row is then partly appended: the caller stops).
+    fn append(&mut self, object: &Object<'_>, batches: &mut Batches<'_>) -> Result<usize, Misfit> {
+        self.present.iter_mut().for_each(|p| *p = false);
+        let mut bytes = 0;
+        for (position, (key, value)) in object.iter().enumerate() {
+            let i = self.keys.column(key, position);
+            if i >= self.present.len() {
+                return Err(Misfit::NewKey);
+            }
+            if self.present[i] {
+                continue;
+            }
+            self.present[i] = true;
+            let builder = &mut batches.builders[i];
+            // Numbers and booleans straight into columns of their type.
+            let direct = match value {
+                Json::Number(n) => {
+                    n.as_i64().is_some_and(|v| builder.append_i64(v))
+                        || n.as_f64().is_some_and(|v| builder.append_f64(v))
+                }
+                Json::Bool(b) => builder.append_bool(*b),
+                _ => false,
+            };
+            if direct {
+                bytes += 8;
+                continue;
+            }
+            match value.text() {
+                None => builder.append_null(),
+                Some(text) => {
+                    bytes += text.len();
+                    if !builder.append_text(&text) {
+                        return Err(Misfit::Value {
+                            column: i,
+                            text: text.into_owned(),
+                        });
+                    }
+                }
+            }
+        }
+        for (i, p) in self.present.iter().enumerate() {
+            if !p {
+                batches.builders[i].append_null();
+            }
+        }
+        Ok(bytes)
+    }
+}
+
 /// Pass two: converts the source to Parquet as [`scan`] found it.
 pub fn write_parquet<W: Write + Send>(
     source: &Source,
@@ -362,58 +504,173 @@ pub fn write_parquet<W: Write + Send>(
     progress.start("writing", source.len());
     write_batches(scan, out, progress, |mut batches: Batches<'_>| {
         let columns = &scan.schema.columns;
-        // The keys come in the same order as in pass one, so they get the
-        // same columns.
-        let mut keys = Keys::default();
-        let mut present = vec![false; columns.len()];
-        let mut stopped = false;
+        let mut rows = Rows::new(columns.len());
         each_object(source, progress, |object, at| {
-            if stopped {
-                return Ok(());
-            }
-            present.iter_mut().for_each(|p| *p = false);
-            let mut bytes = 0;
-            for (position, (key, value)) in object.iter().enumerate() {
-                let i = keys.column(key, position);
-                if i >= columns.len() || present[i] {
-                    continue;
+            let bytes = match rows.append(&object, &mut batches) {
+                Ok(bytes) => bytes,
+                // Pass one saw every key.
+                Err(Misfit::NewKey) => 0,
+                Err(Misfit::Value { column, text }) => {
+                    let t = columns[column].column_type;
+                    let key = &scan.schema.columns[column].name;
+                    return Err(value_error(source, at, key, t, &text));
                 }
-                present[i] = true;
-                let builder = &mut batches.builders[i];
-                // Numbers and booleans straight into columns of their type.
-                let direct = match value {
-                    Json::Number(n) => {
-                        n.as_i64().is_some_and(|v| builder.append_i64(v))
-                            || n.as_f64().is_some_and(|v| builder.append_f64(v))
-                    }
-                    Json::Bool(b) => builder.append_bool(*b),
-                    _ => false,
-                };
-                if direct {
-                    bytes += 8;
-                    continue;
-                }
-                match value.text() {
-                    None => builder.append_null(),
-                    Some(text) => {
-                        bytes += text.len();
-                        if !builder.append_text(&text) {
-                            let t = columns[i].column_type;
-                            return Err(value_error(source, at, key, t, &text));
-                        }
-                    }
-                }
-            }
-            for (i, p) in present.iter().enumerate() {
-                if !p {
-                    batches.builders[i].append_null();
-                }
-            }
-            stopped = !batches.row_done(bytes)?;
-            Ok(())
+            };
+            batches.row_done(bytes)
         })?;
         batches.finish()
     })
+}
+
+/// Objects held while the types are guessed: bytes of text at most.
+const HEAD_BYTES: usize = 64 << 20;
+
+/// Both passes in one, as for CSV (see `one_pass`): the columns and types
+/// are guessed from the head (the rows of the dictionary sample) and the
+/// rest is written as it is read. The guess holds when no key is new after
+/// the head and the types from every value are the guessed ones; then the
+/// object is the two passes' own. `None` when it does not hold.
+pub fn convert<W: Write + Send>(
+    source: &Source,
+    opts: &JsonOptions,
+    out: W,
+    progress: &dyn Progress,
+) -> Result<Option<Converted<W>>, ConvertError> {
+    progress.start("converting", source.len());
+    let (produced, written) = write_produced(
+        out,
+        progress,
+        |start| -> Result<Option<Scan>, ConvertError> {
+            let mut shape = Shape::new(opts);
+            let mut held: Vec<(Object<'static>, At)> = Vec::new();
+            let mut held_bytes = 0;
+            let mut start = Some(start);
+            let mut writing: Option<Writing<'_>> = None;
+            let mut guess_held = true;
+            each_object(source, progress, |object, at| {
+                let Some((guess, batches, rows)) = &mut writing else {
+                    shape.observe(&object, at, source)?;
+                    held_bytes += object_bytes(&object);
+                    held.push((owned(object), at));
+                    if held_bytes > HEAD_BYTES {
+                        guess_held = false;
+                        return Ok(false);
+                    }
+                    if shape.rows >= DICTIONARY_SAMPLE_ROWS {
+                        writing = begin(source, &shape, &mut start, &mut held)?;
+                        return Ok(writing.is_some());
+                    }
+                    return Ok(true);
+                };
+                // Every value still narrows the types pass one would find.
+                for (position, (key, value)) in object.iter().enumerate() {
+                    let i = shape.keys.column(key, position);
+                    if i >= shape.kinds.len() {
+                        guess_held = false;
+                        return Ok(false);
+                    }
+                    if shape.forced[i].is_none() && !matches!(value, Json::Null) {
+                        shape.kind(i, value);
+                    }
+                }
+                shape.rows += 1;
+                match rows.append(&object, batches) {
+                    Ok(bytes) => batches.row_done(bytes),
+                    Err(Misfit::Value { column, .. }) if shape.forced[column].is_none() => {
+                        guess_held = false;
+                        Ok(false)
+                    }
+                    Err(misfit) => Err(misfit_error(source, at, guess, misfit)),
+                }
+            })?;
+            if !guess_held {
+                return Ok(None);
+            }
+            // The whole file was the head.
+            if writing.is_none() {
+                writing = begin(source, &shape, &mut start, &mut held)?;
+            }
+            let Some((guess, batches, _)) = writing else {
+                return Ok(None);
+            };
+            batches.finish()?;
+            let held_types = guess
+                .schema
+                .columns
+                .iter()
+                .map(|c| c.column_type)
+                .eq(shape.types());
+            Ok(held_types.then_some(Scan {
+                rows: shape.rows,
+                ..guess
+            }))
+        },
+    )?;
+    Ok(match (produced?, written) {
+        (Some(scan), Some(written)) => Some((scan, written)),
+        _ => None,
+    })
+}
+
+/// What the one pass writes with: the guessed scan, its batches, and where
+/// each key goes.
+type Writing<'p> = (Scan, Batches<'p>, Rows);
+
+/// Starts writing with the types guessed from the objects seen, and
+/// appends the ones held; `None` when the writer has stopped.
+fn begin<'p>(
+    source: &Source,
+    shape: &Shape<'_>,
+    start: &mut Option<Start<'p>>,
+    held: &mut Vec<(Object<'static>, At)>,
+) -> Result<Option<Writing<'p>>, ConvertError> {
+    let guess = shape.scan(source)?;
+    let Some(start) = start.take() else {
+        return Ok(None);
+    };
+    let mut batches = start.begin(&guess);
+    let mut rows = Rows::new(guess.schema.columns.len());
+    for (object, at) in held.drain(..) {
+        match rows.append(&object, &mut batches) {
+            Ok(bytes) => {
+                if !batches.row_done(bytes)? {
+                    return Ok(None);
+                }
+            }
+            Err(misfit) => return Err(misfit_error(source, at, &guess, misfit)),
+        }
+    }
+    Ok(Some((guess, batches, rows)))
+}
+
+/// The error for a value that does not fit a type the user gave.
+fn misfit_error(source: &Source, at: At, scan: &Scan, misfit: Misfit) -> ConvertError {
+    match misfit {
+        Misfit::Value { column, text } => {
+            let c = &scan.schema.columns[column];
+            value_error(source, at, &c.name, c.column_type, &text)
+        }
+        Misfit::NewKey => ConvertError::Input {
+            file: source.label().to_owned(),
+            reason: format!("line {}: a key the head did not have", at.line),
+        },
+    }
+}
+
+/// Roughly the bytes an object holds, for the bound on the head.
+fn object_bytes(object: &Object<'_>) -> usize {
+    object
+        .iter()
+        .map(|(k, v)| k.len() + v.text().map_or(4, |t| t.len()))
+        .sum()
+}
+
+/// An object that owns its text.
+fn owned(object: Object<'_>) -> Object<'static> {
+    object
+        .into_iter()
+        .map(|(k, v)| (Cow::Owned(k.into_owned()), v.into_owned()))
+        .collect()
 }
 
 fn value_error(source: &Source, at: At, key: &str, t: ColumnType, text: &str) -> ConvertError {
@@ -461,7 +718,7 @@ fn not_an_object(source: &Source, at: At, value: &Json<'_>) -> ConvertError {
 fn each_object(
     source: &Source,
     progress: &dyn Progress,
-    mut each: impl FnMut(Object<'_>, At) -> Result<(), ConvertError>,
+    mut each: impl FnMut(Object<'_>, At) -> Result<bool, ConvertError>,
 ) -> Result<(), ConvertError> {
     let read_err = |e| ConvertError::Read {
         file: source.label().to_owned(),
@@ -491,7 +748,11 @@ fn each_object(
         let text = buf.strip_suffix(b"\n").unwrap_or(&buf);
         let text = text.strip_suffix(b"\r").unwrap_or(text);
         match serde_json::from_slice::<Json>(text) {
-            Ok(Json::Object(object)) => each(object, at)?,
+            Ok(Json::Object(object)) => {
+                if !each(object, at)? {
+                    return Ok(());
+                }
+            }
             Ok(other) => return Err(not_an_object(source, at, &other)),
             Err(e) if e.is_eof() => {
                 let rest = io::Cursor::new(std::mem::take(&mut buf)).chain(input);
@@ -529,7 +790,7 @@ fn each_streamed(
     source: &Source,
     input: impl Read,
     line: u64,
-    mut each: impl FnMut(Object<'_>, At) -> Result<(), ConvertError>,
+    mut each: impl FnMut(Object<'_>, At) -> Result<bool, ConvertError>,
 ) -> Result<(), ConvertError> {
     let (input, lines) = LineCounter::new(input);
     let stream = serde_json::Deserializer::from_reader(input).into_iter::<Json<'static>>();
@@ -539,7 +800,11 @@ fn each_streamed(
             line: line + lines.get(),
         };
         match value {
-            Ok(Json::Object(object)) => each(object, at)?,
+            Ok(Json::Object(object)) => {
+                if !each(object, at)? {
+                    return Ok(());
+                }
+            }
             Ok(other) => return Err(not_an_object(source, at, &other)),
             Err(e) => return Err(json_error(source, line, &e)),
         }
@@ -552,11 +817,12 @@ fn each_element(
     source: &Source,
     input: impl Read,
     line: u64,
-    mut each: impl FnMut(Object<'_>, At) -> Result<(), ConvertError>,
+    mut each: impl FnMut(Object<'_>, At) -> Result<bool, ConvertError>,
 ) -> Result<(), ConvertError> {
     let (input, lines) = LineCounter::new(input);
     let mut de = serde_json::Deserializer::from_reader(input);
     let mut failed = None;
+    let mut stopped = false;
     let walked = Elements {
         each: &mut |value: Json<'_>| {
             let at = At {
@@ -566,13 +832,26 @@ fn each_element(
                 Json::Object(object) => each(object, at),
                 other => Err(not_an_object(source, at, &other)),
             };
-            result.map_err(|e| failed = Some(e))
+            match result {
+                Ok(true) => Ok(()),
+                Ok(false) => {
+                    stopped = true;
+                    Err(())
+                }
+                Err(e) => {
+                    failed = Some(e);
+                    Err(())
+                }
+            }
         },
     }
     .deserialize(&mut de)
     .and_then(|()| de.end());
     if let Some(e) = failed {
         return Err(e);
+    }
+    if stopped {
+        return Ok(());
     }
     walked.map_err(|e| json_error(source, line, &e))
 }
@@ -633,5 +912,74 @@ impl<R: Read> Read for LineCounter<R> {
         let feeds = memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
         self.lines.set(self.lines.get() + feeds);
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::convert::NoProgress;
+
+    /// The two passes' bytes, and whether the one pass gave the same or
+    /// said it could not.
+    fn one_pass_holds(text: &str) -> bool {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.jsonl");
+        std::fs::write(&path, text).unwrap();
+        let source = Source::file(&path).unwrap();
+        let opts = JsonOptions::default();
+        let scan = scan(&source, &opts, &NoProgress).unwrap();
+        let (_, expected) = write_parquet(&source, &scan, Vec::new(), &NoProgress).unwrap();
+        match convert(&source, &opts, Vec::new(), &NoProgress).unwrap() {
+            Some((one, (written, bytes))) => {
+                assert_eq!(one.schema, scan.schema);
+                assert_eq!(one.rows, scan.rows);
+                assert_eq!(written.rows, scan.rows);
+                assert_eq!(bytes, expected);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn lines(rows: usize, row: impl Fn(usize) -> String) -> String {
+        (0..rows).map(|i| row(i) + "\n").collect()
+    }
+
+    #[test]
+    fn one_pass_gives_the_two_passes_bytes_or_steps_aside() {
+        let head = DICTIONARY_SAMPLE_ROWS as usize;
+        let n = head + 100;
+        assert!(one_pass_holds(&lines(n, |i| format!(
+            r#"{{"id": {i}, "x": "{}", "d": "2024-01-0{}"}}"#,
+            i % 5,
+            1 + i % 9
+        ))));
+        // The whole file is the head.
+        assert!(one_pass_holds(&lines(10, |i| format!(r#"{{"id": {i}}}"#))));
+        // A key first seen after the head.
+        assert!(!one_pass_holds(&lines(n, |i| if i == head + 1 {
+            format!(r#"{{"id": {i}, "late": 1}}"#)
+        } else {
+            format!(r#"{{"id": {i}}}"#)
+        })));
+        // A number after the head that is not an integer.
+        assert!(!one_pass_holds(&lines(n, |i| if i == head + 1 {
+            r#"{"id": 0.5}"#.to_owned()
+        } else {
+            format!(r#"{{"id": {i}}}"#)
+        })));
+        // A string of digits after integers: VARCHAR, as two passes say.
+        assert!(!one_pass_holds(&lines(n, |i| if i == head + 1 {
+            r#"{"id": "12"}"#.to_owned()
+        } else {
+            format!(r#"{{"id": {i}}}"#)
+        })));
+        // A key null in the whole head that holds integers later.
+        assert!(!one_pass_holds(&lines(n, |i| if i > head {
+            format!(r#"{{"id": {i}, "v": {i}}}"#)
+        } else {
+            format!(r#"{{"id": {i}, "v": null}}"#)
+        })));
     }
 }

@@ -304,38 +304,73 @@ pub(super) fn write_batches<W: Write + Send>(
     progress: &dyn Progress,
     produce: impl FnOnce(Batches<'_>) -> Result<u64, ConvertError> + Send,
 ) -> Result<(Written, W), ConvertError> {
+    let (produced, written) = write_produced(out, progress, |start| produce(start.begin(scan)))?;
+    produced?;
+    written.ok_or_else(|| ConvertError::Write(io::Error::other("nothing was produced")))
+}
+
+/// How a producer begins: with the scan it found, which the encoder waits
+/// for.
+pub(super) struct Start<'a> {
+    scan_tx: std::sync::mpsc::SyncSender<Scan>,
+    tx: std::sync::mpsc::SyncSender<RecordBatch>,
+    progress: &'a dyn Progress,
+}
+
+impl<'a> Start<'a> {
+    /// Hands `scan` to the encoder; the batches to fill.
+    pub(super) fn begin(self, scan: &Scan) -> Batches<'a> {
+        // Room reserved up front for a batch of narrow rows; wide tables (a
+        // hundred thousand columns) grow as rows come instead.
+        let columns = scan.schema.columns.len().max(1);
+        let rows = (BATCH_BYTES / (16 * columns)).clamp(16, BATCH_ROWS);
+        // A closed channel means the encoder is gone; its error is reported.
+        let _ = self.scan_tx.send(scan.clone());
+        Batches {
+            builders: scan
+                .schema
+                .columns
+                .iter()
+                .map(|c| Builder::new(c.column_type, &scan.formats, rows))
+                .collect(),
+            arrow: arrow_schema(&scan.schema),
+            tx: self.tx,
+            progress: self.progress,
+            in_batch: 0,
+            batch_bytes: 0,
+            rows: 0,
+        }
+    }
+}
+
+/// Runs `produce` on its own thread while this one encodes what it appends.
+/// The producer decides the schema as it goes (after reading a head, say)
+/// and calls [`Start::begin`]; a producer that never does writes nothing
+/// (`None`). Returns what `produce` returned, and the object if any.
+pub(super) fn write_produced<W: Write + Send, T: Send>(
+    out: W,
+    progress: &dyn Progress,
+    produce: impl FnOnce(Start<'_>) -> T + Send,
+) -> Result<(T, Option<(Written, W)>), ConvertError> {
+    let (scan_tx, scan_rx) = sync_channel::<Scan>(1);
     let (tx, rx) = sync_channel::<RecordBatch>(BATCHES_IN_FLIGHT);
-    // Room reserved up front for a batch of narrow rows; wide tables (a
-    // hundred thousand columns) grow as rows come instead.
-    let columns = scan.schema.columns.len().max(1);
-    let rows = (BATCH_BYTES / (16 * columns)).clamp(16, BATCH_ROWS);
-    let batches = Batches {
-        builders: scan
-            .schema
-            .columns
-            .iter()
-            .map(|c| Builder::new(c.column_type, &scan.formats, rows))
-            .collect(),
-        arrow: arrow_schema(&scan.schema),
+    let start = Start {
+        scan_tx,
         tx,
         progress,
-        in_batch: 0,
-        batch_bytes: 0,
-        rows: 0,
     };
-    let (written, produced) = std::thread::scope(|scope| {
-        let producer = scope.spawn(move || produce(batches));
+    std::thread::scope(|scope| {
+        let producer = scope.spawn(move || produce(start));
         // When encoding fails, the channel closes and the producer stops.
-        let written = encode(scan, out, rx.into_iter().map(Ok));
-        let produced = producer.join().unwrap_or_else(|_| {
-            Err(ConvertError::Write(io::Error::other(
-                "the parser thread panicked",
-            )))
-        });
-        (written, produced)
-    });
-    produced?;
-    written
+        let written = match scan_rx.recv() {
+            Ok(scan) => Some(encode(&scan, out, rx.into_iter().map(Ok))),
+            Err(_) => None,
+        };
+        let produced = producer
+            .join()
+            .map_err(|_| ConvertError::Write(io::Error::other("the parser thread panicked")))?;
+        Ok((produced, written.transpose()?))
+    })
 }
 
 /// Encodes `batches` (of the scan's Arrow schema) as Parquet into `out`,
