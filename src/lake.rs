@@ -486,8 +486,9 @@ impl Lake {
         )?;
         // The rows set aside, as their own dataset: written when there are
         // any, and emptied when a run has none.
-        let earlier = self.catalog.dataset(&rejects_name).is_ok();
-        if req.dialect.rejects && (!scan.rejects.is_empty() || earlier) {
+        if req.dialect.rejects
+            && (!scan.rejects.is_empty() || self.catalog.dataset(&rejects_name).is_ok())
+        {
             let schema = rejects_schema();
             let (rejects_name, id) =
                 self.name_and_id(&rejects_name, &schema, WriteMode::Replace, false)?;
