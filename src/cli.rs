@@ -159,6 +159,28 @@ pub struct DialectArgs {
     /// `%d.%m.%Y %H:%M:%S`. Default: sniffed.
     #[arg(long, value_name = "FORMAT")]
     pub timestamp_format: Option<String>,
+    /// What the file holds, when its content would be taken for something
+    /// else (a CSV starting with `{"`). Default: told by the content.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub input_format: Option<InputFormat>,
+}
+
+/// What an input holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum InputFormat {
+    Csv,
+    Json,
+    Parquet,
+}
+
+impl From<InputFormat> for crate::engine::source::Content {
+    fn from(f: InputFormat) -> Self {
+        match f {
+            InputFormat::Csv => crate::engine::source::Content::Csv,
+            InputFormat::Json => crate::engine::source::Content::Json,
+            InputFormat::Parquet => crate::engine::source::Content::Parquet,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -40,6 +40,7 @@ pub fn flags(args: &DialectArgs) -> Result<DialectFlags, LakeError> {
         },
         null_padding: args.null_padding,
         rejects: args.rejects,
+        content: args.input_format.map(Into::into),
         nulls: args.nulls.clone(),
         date_format: args.date_format.clone(),
         timestamp_format: args.timestamp_format.clone(),

@@ -32,10 +32,13 @@ impl Reading {
         types: Vec<(String, ColumnType)>,
         default_delimiter: u8,
     ) -> Result<Reading, ConvertError> {
-        let content = source.content().map_err(|e| ConvertError::Read {
-            file: source.label().to_owned(),
-            source: e,
-        })?;
+        let content = match flags.content {
+            Some(content) => content,
+            None => source.content().map_err(|e| ConvertError::Read {
+                file: source.label().to_owned(),
+                source: e,
+            })?,
+        };
         let refuse = |what: &str| {
             Err(ConvertError::Flag(format!(
                 "{what} is for CSV input; {} holds {content}",

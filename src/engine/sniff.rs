@@ -27,6 +27,8 @@ pub struct DialectFlags {
     pub rejects: bool,
     /// Strings that read as NULL.
     pub nulls: Vec<String>,
+    /// What the file holds, when the user says; else told by the content.
+    pub content: Option<super::source::Content>,
     /// Date and timestamp formats (strftime codes).
     pub date_format: Option<String>,
     pub timestamp_format: Option<String>,

@@ -19,7 +19,7 @@ use super::{ApiError, AppState};
 use crate::catalog::{CommitStatus, WriteMode};
 use crate::engine::convert::NoProgress;
 use crate::engine::sniff::{self, DialectFlags};
-use crate::engine::source::Source;
+use crate::engine::source::{Content, Source};
 use crate::lake::{IngestRequest, Lake, LakeError, name_for_file};
 use crate::store::chunks::ChunkReader;
 use crate::store::key;
@@ -302,6 +302,9 @@ pub(crate) struct IngestQuery {
     /// Set unreadable rows aside in `<name>_rejects`, as `--rejects`.
     #[serde(default)]
     rejects: bool,
+    /// `csv`, `json` or `parquet`, as `--input-format`; else told by the
+    /// content.
+    input_format: Option<String>,
     date_format: Option<String>,
     timestamp_format: Option<String>,
 }
@@ -323,6 +326,17 @@ impl IngestQuery {
             header: self.header,
             null_padding: self.null_padding,
             rejects: self.rejects,
+            content: match self.input_format.as_deref() {
+                None => None,
+                Some("csv") => Some(Content::Csv),
+                Some("json") => Some(Content::Json),
+                Some("parquet") => Some(Content::Parquet),
+                Some(other) => {
+                    return Err(ApiError::bad_request(format!(
+                        "input_format {other:?}: expected csv, json or parquet"
+                    )));
+                }
+            },
             nulls: Vec::new(),
             date_format: self.date_format.clone(),
             timestamp_format: self.timestamp_format.clone(),

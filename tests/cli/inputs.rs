@@ -388,3 +388,38 @@ fn the_server_takes_json_and_rejects() {
     );
     assert_eq!(status, 400, "{body}");
 }
+
+#[test]
+fn the_format_can_be_named_when_the_content_misleads() {
+    let ctx = TestContext::new();
+    // A CSV whose header begins like a JSON object.
+    let path = ctx.write("odd.csv", "{\"a\"},b\n1,2\n");
+    let err = ctx
+        .lake(&["ingest", path.to_str().unwrap()])
+        .fails(1)
+        .to_owned();
+    assert!(err.contains("invalid JSON"), "{err}");
+    ctx.lake(&["ingest", path.to_str().unwrap(), "--input-format", "csv"])
+        .ok();
+    assert_eq!(ctx.sql("select b from odd"), "b\n2\n");
+    let sniffed = json(&ctx.lake(&[
+        "sniff",
+        path.to_str().unwrap(),
+        "--input-format",
+        "csv",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(sniffed["format"], "csv");
+    // Over HTTP too; a name it does not know is a 400.
+    let server = crate::serve::Server::start(&ctx, &[]);
+    let (status, body) = server.post(
+        "/v1/ingest?name=odd2&input_format=csv",
+        "text/csv",
+        b"{\"a\"},b\n1,2\n",
+    );
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = server.post("/v1/ingest?name=x&input_format=xml", "text/csv", b"a\n1\n");
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("input_format"), "{body}");
+}
