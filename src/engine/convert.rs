@@ -181,20 +181,25 @@ fn next_record<R: Read>(
         }
         Err(e) => {
             let bytes = e.into_byte_record();
-            let fields: Vec<_> = bytes.iter().map(String::from_utf8_lossy).collect();
             Ok(Next::Bad(Reject {
                 line: bytes.position().map_or(0, |p| p.line()),
-                text: fields.join(char::from(opts.delimiter).encode_utf8(&mut [0; 4])),
+                text: joined(bytes.iter().map(String::from_utf8_lossy), opts),
                 reason: "invalid UTF-8 (is this a text file?)".to_owned(),
             }))
         }
     }
 }
 
-/// A record's fields joined by the delimiter, as a reject's text.
-fn record_text(record: &csv::StringRecord, opts: &CsvOptions) -> String {
-    let fields: Vec<&str> = record.iter().collect();
-    fields.join(char::from(opts.delimiter).encode_utf8(&mut [0; 4]))
+/// Fields joined by the delimiter, as a reject's text.
+fn joined<S: AsRef<str>>(fields: impl Iterator<Item = S>, opts: &CsvOptions) -> String {
+    let mut text = String::new();
+    for (i, field) in fields.enumerate() {
+        if i > 0 {
+            text.push(char::from(opts.delimiter));
+        }
+        text.push_str(field.as_ref());
+    }
+    text
 }
 
 /// Rows sampled for the distinct-value estimate behind dictionary encoding.
@@ -372,6 +377,9 @@ pub(super) struct Tally {
     pub(super) last_start: Option<u64>,
     /// The line it began on (counted from where this reader began).
     pub(super) last_line: u64,
+    /// Whether its last field ends with a line break, as one does that a
+    /// quote never closed has run to the end of the file.
+    pub(super) last_ends_in_break: bool,
 }
 
 impl Tally {
@@ -383,6 +391,7 @@ impl Tally {
             base,
             last_start: None,
             last_line: 0,
+            last_ends_in_break: false,
         }
     }
 
@@ -414,13 +423,19 @@ impl Tally {
         self.rows += 1;
         self.last_start = record.position().map(|p| self.base + p.byte());
         self.last_line = record.position().map_or(0, |p| p.line());
+        self.last_ends_in_break = record
+            .get(record.len().wrapping_sub(1))
+            .is_some_and(|f| f.ends_with(['\n', '\r']));
     }
 
     /// Adds the tally of the rows that follow this one's.
     fn merge(mut self, later: Tally) -> Tally {
         self.inferrer.merge(&later.inferrer);
         self.rows += later.rows;
-        self.last_start = later.last_start.or(self.last_start);
+        if later.last_start.is_some() {
+            self.last_start = later.last_start;
+            self.last_ends_in_break = later.last_ends_in_break;
+        }
         self
     }
 }
@@ -531,7 +546,7 @@ pub fn scan(
             Next::Row => match tally.record(&record, &head, source) {
                 Err(ConvertError::Parse { line, reason, .. }) if opts.rejects => Err(Reject {
                     line,
-                    text: record_text(&record, opts),
+                    text: joined(record.iter(), opts),
                     reason,
                 }),
                 other => Ok(other?),
@@ -707,7 +722,12 @@ fn scan_halves(
 
 /// Whether the file ends inside a quoted field of its last row. The CSV
 /// parser takes such a field to the end of the file, as if the quote were
-/// closed there; DuckDB refuses the file, and so does lake.
+/// closed there; DuckDB refuses the file, and so does lake. The last row is
+/// read again from where it began: a seek in a plain file. A compressed one
+/// would be decompressed again from its start, so it is only read when the
+/// last field ends with a line break, as a quote left open through the
+/// file's final line break makes it (an open quote in a compressed file that
+/// does not end with one goes unseen).
 pub(super) fn last_row_unterminated(
     source: &Source,
     opts: &CsvOptions,
@@ -716,6 +736,9 @@ pub(super) fn last_row_unterminated(
     let Some(start) = tally.last_start else {
         return Ok(false);
     };
+    if source.compression() != Compression::None && !tally.last_ends_in_break {
+        return Ok(false);
+    }
     let mut input = source.open_from(start, &|_| {})?;
     let mut state = QuoteState::FieldStart;
     let mut buf = vec![0u8; 64 * 1024];

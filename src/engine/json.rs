@@ -510,11 +510,7 @@ pub fn write_parquet<W: Write + Send>(
                 Ok(bytes) => bytes,
                 // Pass one saw every key.
                 Err(Misfit::NewKey) => 0,
-                Err(Misfit::Value { column, text }) => {
-                    let t = columns[column].column_type;
-                    let key = &scan.schema.columns[column].name;
-                    return Err(value_error(source, at, key, t, &text));
-                }
+                Err(misfit) => return Err(misfit_error(source, at, scan, misfit)),
             };
             batches.row_done(bytes)
         })?;

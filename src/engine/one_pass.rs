@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::convert::{
     ConvertError, CsvOptions, DICTIONARY_SAMPLE_ROWS, Progress, Scan, Tally, check_record, fields,
-    finish_scan, last_row_unterminated, open_head, parse_error, value_error,
+    finish_scan, last_row_unterminated, open_head, parse_error,
 };
 use super::parquet_writer::{Batches, Written, write_batches};
 use super::source::Source;
@@ -82,16 +82,12 @@ pub fn convert<W: Write + Send>(
         .collect();
     let wrong_guess = AtomicBool::new(false);
     let written = write_batches(&guess, out, progress, |mut batches| {
-        let schema = &guess.schema;
-        // Appends one row; `false` when a value does not fit its guessed
-        // type (or the writer stopped).
+        // Appends one row (checked: values of given types fit them);
+        // `false` when a value does not fit its guessed type (or the writer
+        // stopped).
         let append = |row: &csv::StringRecord, batches: &mut Batches<'_>| {
             for (i, field) in fields(row, columns, &head.nulls).enumerate() {
                 if !batches.builders[i].append(field) {
-                    let t = schema.columns[i].column_type;
-                    if head.forced[i].is_some() {
-                        return Err(value_error(source, row, i, &head.names, t, field));
-                    }
                     wrong_guess.store(true, Ordering::Relaxed);
                     return Ok(false);
                 }

@@ -99,6 +99,14 @@ fn a_quote_never_closed_is_refused() {
         err.contains("line 3") && err.contains("never closed"),
         "{err}"
     );
+    // Compressed too.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, b"id,text\n1,ok\n2,\"never closed\n3,x\n").unwrap();
+    let err = refused(&ctx, "open.csv.gz", &gz.finish().unwrap());
+    assert!(
+        err.contains("line 3") && err.contains("never closed"),
+        "{err}"
+    );
     // The same file with the quote closed, and a quote inside an unquoted
     // field (taken as it is, as DuckDB takes it), are fine.
     let path = ctx.write("closed.csv", "id,text\n1,ok\n2,\"closed\n3\"\n4,5\"\n");
