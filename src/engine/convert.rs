@@ -7,8 +7,9 @@ use std::io::{self, Read, Write};
 
 use thiserror::Error;
 
+use super::csv_chunks::{Kept, Rows, State, Stop, write_chunks};
 use super::infer::{Inferrer, fits_type};
-use super::parquet_writer::{Written, write_batches};
+use super::parquet_writer::Written;
 use super::rejects::{Reject, add_reject};
 use super::source::{Compression, Source};
 use super::values::Formats;
@@ -149,7 +150,7 @@ pub struct Scan {
 }
 
 /// What reading one more record gave.
-enum Next {
+pub(super) enum Next {
     Row,
     /// A record that is not UTF-8 (only when rejects are kept).
     Bad(Reject),
@@ -158,7 +159,7 @@ enum Next {
 
 /// Reads the next record into `record`. Keeping rejects, a record that is
 /// not UTF-8 is handed back as a reject instead of failing the file.
-fn next_record<R: Read>(
+pub(super) fn next_record<R: Read>(
     rdr: &mut csv::Reader<R>,
     record: &mut csv::StringRecord,
     opts: &CsvOptions,
@@ -262,10 +263,12 @@ pub trait Progress: Sync {
 pub struct NoProgress;
 impl Progress for NoProgress {}
 
-pub(super) fn reader<'a>(
-    opts: &CsvOptions,
-    input: Box<dyn Read + Send + 'a>,
-) -> csv::Reader<Box<dyn Read + Send + 'a>> {
+pub(super) fn reader<R: Read>(opts: &CsvOptions, input: R) -> csv::Reader<R> {
+    csv_reader(opts, input, 1 << 20)
+}
+
+/// A CSV reader of the dialect with a buffer of `buffer` bytes.
+pub(super) fn csv_reader<R: Read>(opts: &CsvOptions, input: R, buffer: usize) -> csv::Reader<R> {
     csv::ReaderBuilder::new()
         .has_headers(opts.header)
         .delimiter(opts.delimiter)
@@ -273,7 +276,7 @@ pub(super) fn reader<'a>(
         .escape(opts.escape)
         .comment(opts.comment)
         .flexible(opts.null_padding || opts.rejects)
-        .buffer_capacity(1 << 20)
+        .buffer_capacity(buffer)
         .from_reader(input)
 }
 
@@ -418,6 +421,19 @@ impl Tally {
         Ok(())
     }
 
+    /// One more row, checked, in the rows of a guessed schema: the types
+    /// of the `unseen` columns (none of their values in the head) narrow.
+    pub(super) fn observe(&mut self, record: &csv::StringRecord, head: &Head, unseen: &[usize]) {
+        for &i in unseen {
+            let field = record
+                .get(i)
+                .filter(|f| !head.nulls.iter().any(|n| n == f))
+                .unwrap_or("");
+            self.inferrer.observe(i, field);
+        }
+        self.counted(record);
+    }
+
     /// One more row, checked: where it began.
     pub(super) fn counted(&mut self, record: &csv::StringRecord) {
         self.rows += 1;
@@ -429,14 +445,14 @@ impl Tally {
     }
 
     /// Adds the tally of the rows that follow this one's.
-    fn merge(mut self, later: Tally) -> Tally {
+    pub(super) fn merge(&mut self, later: Tally) {
         self.inferrer.merge(&later.inferrer);
         self.rows += later.rows;
         if later.last_start.is_some() {
             self.last_start = later.last_start;
+            self.last_line = later.last_line;
             self.last_ends_in_break = later.last_ends_in_break;
         }
-        self
     }
 }
 
@@ -507,13 +523,8 @@ pub fn scan(
     };
     let bytes = |n| progress.bytes(n);
     // Lines before the header are skipped; offsets below count from here.
-    let (mut rdr, mut record, head, skipped) = open_head(source, opts, &bytes)?;
-    let data_start = skipped
-        + if opts.header {
-            rdr.position().byte()
-        } else {
-            0
-        };
+    let (mut rdr, mut record, head, skipped) = open_head(source, opts, &bytes, false)?;
+    let data_start = skipped + records_at(&rdr, opts).byte();
     // Rejects are collected on one thread, in file order.
     if source.compression() == Compression::None
         && source.len() >= PARALLEL_SCAN_BYTES
@@ -526,7 +537,8 @@ pub fn scan(
         }
         // Start again on one thread.
         progress.start("scanning", source.len());
-        rdr = reader(opts, source.open_from(skipped, &bytes).map_err(read_err)?);
+        let input = source.open_from(skipped, &bytes).map_err(read_err)?;
+        rdr = reader(opts, Kept::new(input, false));
         read_head(&mut rdr, &mut record, source, opts)?;
     }
     let mut tally = Tally::new(&head, true, skipped);
@@ -582,28 +594,41 @@ pub fn scan(
 /// read: the record (without a header, the first row), the head, and where
 /// the reader began.
 pub(super) type Opened<'a> = (
-    csv::Reader<Box<dyn Read + Send + 'a>>,
+    csv::Reader<Kept<Box<dyn Read + Send + 'a>>>,
     csv::StringRecord,
     Head,
     u64,
 );
 
 /// Opens the source past the lines `opts.skip` skips and reads its head;
-/// `bytes` is told how much of the file is read.
+/// `bytes` is told how much of the file is read. With `keep`, the reader
+/// keeps what it reads, to hand the records to [`write_chunks`].
 pub(super) fn open_head<'a>(
     source: &Source,
     opts: &CsvOptions,
     bytes: &'a (dyn Fn(u64) + Sync),
+    keep: bool,
 ) -> Result<Opened<'a>, ConvertError> {
     let read_err = |e| ConvertError::Read {
         file: source.label().to_owned(),
         source: e,
     };
     let skipped = source.line_offset(opts.skip).map_err(read_err)?;
-    let mut rdr = reader(opts, source.open_from(skipped, bytes).map_err(read_err)?);
+    let input = source.open_from(skipped, bytes).map_err(read_err)?;
+    let mut rdr = reader(opts, Kept::new(input, keep));
     let mut record = csv::StringRecord::new();
     let head = read_head(&mut rdr, &mut record, source, opts)?;
     Ok((rdr, record, head, skipped))
+}
+
+/// Where the records begin once [`read_head`] has read the head: after the
+/// header, or where the reader began.
+pub(super) fn records_at<R: Read>(rdr: &csv::Reader<R>, opts: &CsvOptions) -> csv::Position {
+    if opts.header {
+        rdr.position().clone()
+    } else {
+        csv::Position::new()
+    }
 }
 
 /// Reads the header (or, without one, the first record into `record`) and
@@ -717,7 +742,8 @@ fn scan_halves(
             sampled += 1;
         }
     }
-    Some(first.merge(second))
+    first.merge(second);
+    Some(first)
 }
 
 /// Whether the file ends inside a quoted field of its last row. The CSV
@@ -740,49 +766,15 @@ pub(super) fn last_row_unterminated(
         return Ok(false);
     }
     let mut input = source.open_from(start, &|_| {})?;
-    let mut state = QuoteState::FieldStart;
+    let mut state = State::RecordStart;
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = input.read(&mut buf)?;
         if n == 0 {
-            return Ok(matches!(state, QuoteState::Quoted | QuoteState::Escaped));
+            return Ok(state.in_quotes());
         }
         for &b in &buf[..n] {
             state = state.next(b, opts);
-        }
-    }
-}
-
-/// Where a CSV parser is, as far as quotes go.
-#[derive(Clone, Copy)]
-enum QuoteState {
-    FieldStart,
-    Unquoted,
-    Quoted,
-    /// After the escape character inside quotes.
-    Escaped,
-    /// After a quote inside quotes: closed, or the first of a doubled one.
-    QuoteInQuoted,
-}
-
-impl QuoteState {
-    fn next(self, b: u8, opts: &CsvOptions) -> QuoteState {
-        let ends_field = b == opts.delimiter || b == b'\n' || b == b'\r';
-        match self {
-            QuoteState::FieldStart if b == opts.quote => QuoteState::Quoted,
-            QuoteState::FieldStart | QuoteState::Unquoted => {
-                if ends_field {
-                    QuoteState::FieldStart
-                } else {
-                    QuoteState::Unquoted
-                }
-            }
-            QuoteState::Quoted if Some(b) == opts.escape && b != opts.quote => QuoteState::Escaped,
-            QuoteState::Quoted if b == opts.quote => QuoteState::QuoteInQuoted,
-            QuoteState::Quoted | QuoteState::Escaped => QuoteState::Quoted,
-            QuoteState::QuoteInQuoted if b == opts.quote => QuoteState::Quoted,
-            QuoteState::QuoteInQuoted if ends_field => QuoteState::FieldStart,
-            QuoteState::QuoteInQuoted => QuoteState::Unquoted,
         }
     }
 }
@@ -856,7 +848,8 @@ fn resolve_overrides(
 }
 
 /// Pass two: converts the source to Parquet as [`scan`] found it, writing
-/// to `out`. Parsing and encoding run on two threads.
+/// to `out`, the rows pass one set aside left out. Parsing runs on worker
+/// threads while this one encodes.
 pub fn write_parquet<W: Write + Send>(
     source: &Source,
     opts: &CsvOptions,
@@ -864,54 +857,15 @@ pub fn write_parquet<W: Write + Send>(
     out: W,
     progress: &dyn Progress,
 ) -> Result<(Written, W), ConvertError> {
-    let schema = &scan.schema;
-    let names: Vec<String> = schema.columns.iter().map(|c| c.name.clone()).collect();
     progress.start("writing", source.len());
-    write_batches(scan, out, progress, |mut batches| {
-        let bytes = |n| progress.bytes(n);
-        let read_err = |e| ConvertError::Read {
-            file: source.label().to_owned(),
-            source: e,
-        };
-        let skipped = source.line_offset(opts.skip).map_err(read_err)?;
-        let input = source.open_from(skipped, &bytes).map_err(read_err)?;
-        let mut rdr = reader(opts, input);
-        let mut record = csv::StringRecord::new();
-        // The lines pass one set aside, in order.
-        let mut rejected = scan.rejects.iter().map(|r| r.line).peekable();
-        loop {
-            match next_record(&mut rdr, &mut record, opts)
-                .map_err(|e| parse_error(source, e, &names))?
-            {
-                Next::End => return batches.finish(),
-                Next::Bad(_) => continue,
-                Next::Row => {}
-            }
-            if rejected.peek().is_some() {
-                let line = record.position().map_or(0, |p| p.line()) + opts.skip;
-                while rejected.next_if(|&r| r < line).is_some() {}
-                if rejected.next_if_eq(&line).is_some() {
-                    continue;
-                }
-            }
-            let row = fields(&record, names.len(), &opts.nulls);
-            for (i, field) in row.enumerate() {
-                if !batches.builders[i].append(field) {
-                    return Err(value_error(
-                        source,
-                        &record,
-                        i,
-                        &names,
-                        schema.columns[i].column_type,
-                        field,
-                    ));
-                }
-            }
-            if !batches.row_done(record.as_slice().len())? {
-                return Ok(0); // the writer failed; its error is reported
-            }
-        }
-    })
+    let bytes = |n| progress.bytes(n);
+    let (rdr, _, head, skipped) = open_head(source, opts, &bytes, true)?;
+    let at = records_at(&rdr, opts);
+    let rejected: Vec<u64> = scan.rejects.iter().map(|r| r.line - opts.skip).collect();
+    let rows = Rows::new(source, opts, &head, scan, &rejected, &[], skipped);
+    let text = rdr.into_inner().text_from(at.byte());
+    let (written, _) = write_chunks(out, progress, text, at, &rows).map_err(Stop::into_error)?;
+    Ok(written)
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! DuckDB. Nothing here prints or knows about flags.
 
 pub mod convert;
+pub mod csv_chunks;
 pub mod infer;
 pub mod input;
 pub mod json;

@@ -24,7 +24,7 @@ use super::values::{self, Formats};
 use crate::schema::{ColumnType, Schema};
 
 /// Rows per Arrow record batch.
-const BATCH_ROWS: usize = 32 * 1024;
+pub(super) const BATCH_ROWS: usize = 32 * 1024;
 /// Bytes of fields in one batch at most (narrow rows reach BATCH_ROWS
 /// first, so their objects are as before).
 const BATCH_BYTES: usize = 16 << 20;
@@ -251,6 +251,28 @@ fn writer_properties(scan: &Scan) -> WriterProperties {
     props.build()
 }
 
+/// One builder per column of `scan`'s schema, with room for `rows` rows
+/// (at most a batch of narrow rows: wide tables, a hundred thousand
+/// columns, grow as rows come instead).
+pub(super) fn builders(scan: &Scan, rows: usize) -> Vec<Builder> {
+    let columns = scan.schema.columns.len().max(1);
+    let rows = rows.min((BATCH_BYTES / (16 * columns)).clamp(16, BATCH_ROWS));
+    scan.schema
+        .columns
+        .iter()
+        .map(|c| Builder::new(c.column_type, &scan.formats, rows))
+        .collect()
+}
+
+/// The rows in `builders` as a record batch; the builders are left empty.
+pub(super) fn batch_of(
+    arrow: &SchemaRef,
+    builders: &mut [Builder],
+) -> Result<RecordBatch, arrow::error::ArrowError> {
+    let columns = builders.iter_mut().map(Builder::finish).collect();
+    RecordBatch::try_new(arrow.clone(), columns)
+}
+
 /// Rows being gathered into record batches and handed to the Parquet writer.
 pub(super) struct Batches<'a> {
     /// One per column: append a field to each, then call [`Batches::row_done`].
@@ -286,8 +308,7 @@ impl Batches<'_> {
     }
 
     fn send(&mut self) -> Result<bool, ConvertError> {
-        let columns = self.builders.iter_mut().map(Builder::finish).collect();
-        let batch = RecordBatch::try_new(self.arrow.clone(), columns)?;
+        let batch = batch_of(&self.arrow, &mut self.builders)?;
         self.progress.rows(self.in_batch as u64);
         self.rows += self.in_batch as u64;
         self.in_batch = 0;
@@ -320,19 +341,10 @@ pub(super) struct Start<'a> {
 impl<'a> Start<'a> {
     /// Hands `scan` to the encoder; the batches to fill.
     pub(super) fn begin(self, scan: &Scan) -> Batches<'a> {
-        // Room reserved up front for a batch of narrow rows; wide tables (a
-        // hundred thousand columns) grow as rows come instead.
-        let columns = scan.schema.columns.len().max(1);
-        let rows = (BATCH_BYTES / (16 * columns)).clamp(16, BATCH_ROWS);
         // A closed channel means the encoder is gone; its error is reported.
         let _ = self.scan_tx.send(scan.clone());
         Batches {
-            builders: scan
-                .schema
-                .columns
-                .iter()
-                .map(|c| Builder::new(c.column_type, &scan.formats, rows))
-                .collect(),
+            builders: builders(scan, BATCH_ROWS),
             arrow: arrow_schema(&scan.schema),
             tx: self.tx,
             progress: self.progress,
