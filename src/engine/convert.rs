@@ -7,7 +7,8 @@ use std::io::{self, Read, Write};
 
 use thiserror::Error;
 
-use super::csv_chunks::{Kept, Rows, State, Stop, write_chunks};
+use super::chunks::{Kept, Stop, write_chunks};
+use super::csv_chunks::{Rows, State};
 use super::infer::{Inferrer, fits_type};
 use super::parquet_writer::Written;
 use super::rejects::{Reject, add_reject};
@@ -147,6 +148,10 @@ pub struct Scan {
     pub formats: Formats,
     /// The rows set aside (with `rejects`), in file order.
     pub rejects: Vec<Reject>,
+    /// A file of JSON Lines (an object on every line): its keys in the
+    /// order pass one met them, one per column. Its chunks are then
+    /// written on many threads.
+    pub json_lines_keys: Option<Vec<String>>,
 }
 
 /// What reading one more record gave.
@@ -688,6 +693,7 @@ pub(super) fn finish_scan(head: &Head, tally: &Tally) -> Scan {
         dictionary,
         formats: head.formats.clone(),
         rejects: Vec::new(),
+        json_lines_keys: None,
     }
 }
 

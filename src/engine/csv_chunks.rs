@@ -1,33 +1,19 @@
-//! CSV to Parquet on every core. The text is cut into chunks of about
-//! [`CHUNK_BYTES`] at record ends, found by a state machine that follows
-//! quotes, escapes and comments as the csv crate's parser does, without
-//! building fields. Worker threads parse the chunks into Arrow batches;
-//! the encoder writes them in file order. Where the cuts fall depends only
-//! on the text, so the same rows give the same batches, and the same
-//! Parquet bytes, however the file is read (plain, compressed, piped).
+//! CSV in chunks (see `chunks`): record ends found by a state machine that
+//! follows quotes, escapes and comments as the csv crate's parser does,
+//! without building fields; each chunk parsed and checked as pass one
+//! checks every row.
 
-use std::io::{self, Read, Write};
-use std::sync::Mutex;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::io;
 
 use arrow::datatypes::SchemaRef;
-use arrow::record_batch::RecordBatch;
 
+use super::chunks::{Chunking, Cut, Parsed, Stop};
 use super::convert::{
-    ConvertError, CsvOptions, Head, Next, Progress, Scan, Tally, check_record, csv_reader, fields,
+    ConvertError, CsvOptions, Head, Next, Scan, Tally, check_record, csv_reader, fields,
     next_record, parse_error, value_error,
 };
-use super::parquet_writer::{BATCH_ROWS, Written, arrow_schema, batch_of, builders, encode};
+use super::parquet_writer::{BATCH_ROWS, arrow_schema, batch_of, builders};
 use super::source::Source;
-
-/// About how much text one chunk holds: cut at the first record end after.
-/// Unit tests cut small chunks, so their tables cross many cuts.
-const CHUNK_BYTES: usize = if cfg!(test) { 256 } else { 1 << 20 };
-/// How much more text is read when a chunk has no record end yet.
-const READ_BYTES: usize = 128 << 10;
-/// Chunks read ahead of the encoder: with the text and the batches of each,
-/// what bounds memory.
-const CHUNKS_IN_FLIGHT: usize = 4;
 
 /// Where the csv crate's parser is, as far as records go.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -91,7 +77,9 @@ impl<'a> Cutter<'a> {
             pos: 0,
         }
     }
+}
 
+impl Cut for Cutter<'_> {
     /// Where the chunk `text` ends: just past the terminator of the first
     /// record (not a blank or comment line) that ends at index `target` or
     /// later. `None` when `text` holds none yet: call again with `text`
@@ -99,7 +87,7 @@ impl<'a> Cutter<'a> {
     /// where the csv crate's reader stands after that record, so lines are
     /// numbered alike on both sides: after the CR of a CRLF (its LF is
     /// counted when the next record is read), before blank lines.
-    pub(super) fn cut(&mut self, text: &[u8], target: usize) -> Option<usize> {
+    fn cut(&mut self, text: &[u8], target: usize) -> Option<usize> {
         let outside = matches!(
             self.state,
             State::RecordStart | State::FieldStart | State::Unquoted
@@ -147,172 +135,9 @@ impl<'a> Cutter<'a> {
         None
     }
 
-    /// The next chunk begins (at a record start).
     fn restart(&mut self) {
         self.state = State::RecordStart;
         self.pos = 0;
-    }
-}
-
-/// One chunk of text for a worker: the text, where it begins, its number of
-/// lines, and where its result goes.
-type Job = (Vec<u8>, csv::Position, u64, SyncSender<Parsed>);
-
-/// What a worker made of a chunk: its batches in order, and the tally of
-/// its rows.
-type Parsed = Result<(Vec<RecordBatch>, Tally), Stop>;
-
-/// Why a chunk stopped the conversion.
-#[derive(Debug)]
-pub(super) enum Stop {
-    /// The input is wrong, or a write failed.
-    Failed(ConvertError),
-    /// A value does not fit its column's type (with a guessed schema, the
-    /// guess was wrong).
-    Misfit(ConvertError),
-}
-
-impl From<ConvertError> for Stop {
-    fn from(e: ConvertError) -> Self {
-        Stop::Failed(e)
-    }
-}
-
-/// Converts `text` (records only, from `at`: the header already read) to
-/// Parquet of the schema of `rows` into `out`, chunks parsed on worker
-/// threads; the tally of all rows. The first chunk (in file order) to stop
-/// stops the conversion.
-pub(super) fn write_chunks<W: Write + Send>(
-    out: W,
-    progress: &dyn Progress,
-    text: impl Read + Send,
-    at: csv::Position,
-    rows: &Rows<'_>,
-) -> Result<((Written, W), Tally), Stop> {
-    let (work_tx, work_rx) = sync_channel::<Job>(CHUNKS_IN_FLIGHT);
-    let work_rx = Mutex::new(work_rx);
-    let (order_tx, order_rx) = sync_channel::<Receiver<Parsed>>(CHUNKS_IN_FLIGHT);
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8));
-    std::thread::scope(|scope| {
-        let opts = &rows.opts;
-        let cutter = scope.spawn(move || cut_chunks(text, at, opts, &work_tx, &order_tx));
-        for _ in 0..workers {
-            scope.spawn(|| {
-                loop {
-                    // The lock is held only while waiting for the next job.
-                    let job = work_rx
-                        .lock()
-                        .map_err(|_| ())
-                        .and_then(|rx| rx.recv().map_err(|_| ()));
-                    let Ok((chunk, at, lines, done)) = job else {
-                        break;
-                    };
-                    // The encoder may have stopped: nobody to tell.
-                    let _ = done.send(rows.parse(&chunk, at, lines));
-                }
-            });
-        }
-        let mut tally = Tally::new(rows.head, false, rows.base);
-        let mut stopped = None;
-        let batches = order_rx.iter().map_while(|done| {
-            let parsed = done.recv().unwrap_or_else(|_| {
-                Err(Stop::Failed(ConvertError::Write(io::Error::other(
-                    "a parser thread panicked",
-                ))))
-            });
-            match parsed {
-                Ok((batches, more)) => {
-                    tally.merge(more);
-                    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
-                    progress.rows(rows as u64);
-                    Some(batches)
-                }
-                Err(stop) => {
-                    stopped = Some(stop);
-                    None
-                }
-            }
-        });
-        let written = encode(rows.scan, out, batches.flatten().map(Ok));
-        // The cutter and the workers end once the channels close.
-        drop(order_rx);
-        let cut = cutter
-            .join()
-            .map_err(|_| ConvertError::Write(io::Error::other("the reader thread panicked")))?;
-        if let Some(stop) = stopped {
-            return Err(stop);
-        }
-        cut.map_err(|source| ConvertError::Read {
-            file: rows.source.label().to_owned(),
-            source,
-        })?;
-        Ok((written?, tally))
-    })
-}
-
-/// Reads `text` and hands it out in chunks cut at record ends, each job to
-/// the workers and its result's receiver to the encoder, in order.
-fn cut_chunks(
-    mut text: impl Read,
-    mut at: csv::Position,
-    opts: &CsvOptions,
-    work: &SyncSender<Job>,
-    order: &SyncSender<Receiver<Parsed>>,
-) -> io::Result<()> {
-    let mut cutter = Cutter::new(opts);
-    let mut chunk: Vec<u8> = Vec::with_capacity(CHUNK_BYTES + READ_BYTES);
-    let mut eof = false;
-    loop {
-        let cut = loop {
-            if chunk.len() >= CHUNK_BYTES || eof {
-                if let Some(cut) = cutter.cut(&chunk, CHUNK_BYTES) {
-                    break cut;
-                }
-                if eof {
-                    break chunk.len();
-                }
-            }
-            let had = chunk.len();
-            chunk.resize(had + READ_BYTES, 0);
-            let n = loop {
-                match text.read(&mut chunk[had..]) {
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    other => break other?,
-                }
-            };
-            chunk.truncate(had + n);
-            eof = n == 0;
-        };
-        if cut == 0 {
-            return Ok(());
-        }
-        let rest = chunk[cut..].to_vec();
-        chunk.truncate(cut);
-        let lines = memchr::memchr_iter(b'\n', &chunk).count() as u64;
-        let (done_tx, done_rx) = sync_channel(1);
-        let job = (
-            std::mem::replace(&mut chunk, rest),
-            at.clone(),
-            lines,
-            done_tx,
-        );
-        at.set_byte(at.byte() + cut as u64);
-        at.set_line(at.line() + lines);
-        cutter.restart();
-        // Closed channels: the encoder stopped; its reason is reported.
-        if order.send(done_rx).is_err() || work.send(job).is_err() {
-            return Ok(());
-        }
-        chunk.reserve(CHUNK_BYTES + READ_BYTES);
-    }
-}
-
-impl Stop {
-    /// The error, whatever stopped the conversion.
-    pub(super) fn into_error(self) -> ConvertError {
-        match self {
-            Stop::Failed(e) | Stop::Misfit(e) => e,
-        }
     }
 }
 
@@ -357,11 +182,34 @@ impl<'a> Rows<'a> {
             base,
         }
     }
+}
 
-    /// Parses one chunk of records beginning at `at`, of `lines` lines:
-    /// checks every row (as pass one does), leaves out the rejected ones,
-    /// and builds the batches; the tally of the rows.
-    pub(super) fn parse(&self, text: &[u8], at: csv::Position, lines: u64) -> Parsed {
+impl Chunking for Rows<'_> {
+    type Tally = Tally;
+
+    fn scan(&self) -> &Scan {
+        self.scan
+    }
+
+    fn label(&self) -> &str {
+        self.source.label()
+    }
+
+    fn cutter(&self) -> impl Cut {
+        Cutter::new(&self.opts)
+    }
+
+    fn tally(&self) -> Tally {
+        Tally::new(self.head, false, self.base)
+    }
+
+    fn merge(&self, tally: &mut Tally, later: Tally) {
+        tally.merge(later);
+    }
+
+    /// Checks every row (as pass one does), leaves out the rejected ones,
+    /// and builds the batches.
+    fn parse(&self, text: &[u8], at: csv::Position, lines: u64) -> Parsed<Tally> {
         let (source, head) = (self.source, self.head);
         let to_error = |e| parse_error(source, e, &head.names);
         let mut rdr = csv_reader(&self.opts, io::Cursor::new(text), 64 << 10);
@@ -408,70 +256,6 @@ impl<'a> Rows<'a> {
             batches.push(batch_of(&self.arrow, &mut builders).map_err(ConvertError::from)?);
         }
         Ok((batches, tally))
-    }
-}
-
-/// A reader that keeps a copy of what it reads, when asked to: the text
-/// read ahead while the head is parsed is then read again as records.
-pub(super) struct Kept<R> {
-    inner: R,
-    kept: Option<Vec<u8>>,
-}
-
-impl<R: Read> Kept<R> {
-    pub(super) fn new(inner: R, keep: bool) -> Self {
-        Kept {
-            inner,
-            kept: keep.then(Vec::new),
-        }
-    }
-
-    /// Bytes kept so far.
-    pub(super) fn len(&self) -> usize {
-        self.kept.as_ref().map_or(0, Vec::len)
-    }
-
-    /// The text from byte `from` on (of what was kept), then the rest.
-    pub(super) fn text_from(self, from: u64) -> Replay<R> {
-        let kept = self.kept.unwrap_or_default();
-        Replay {
-            pos: (from as usize).min(kept.len()),
-            kept,
-            inner: self.inner,
-        }
-    }
-}
-
-impl<R: Read> Read for Kept<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if let Some(kept) = &mut self.kept {
-            kept.extend_from_slice(&buf[..n]);
-        }
-        Ok(n)
-    }
-}
-
-/// Kept text read again, then the rest; the kept text is freed once read.
-pub(super) struct Replay<R> {
-    kept: Vec<u8>,
-    pos: usize,
-    inner: R,
-}
-
-impl<R: Read> Read for Replay<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.pos < self.kept.len() {
-            let n = buf.len().min(self.kept.len() - self.pos);
-            buf[..n].copy_from_slice(&self.kept[self.pos..self.pos + n]);
-            self.pos += n;
-            return Ok(n);
-        }
-        if !self.kept.is_empty() {
-            self.kept = Vec::new();
-            self.pos = 0;
-        }
-        self.inner.read(buf)
     }
 }
 

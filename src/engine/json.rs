@@ -15,15 +15,19 @@ use std::fmt;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::rc::Rc;
 
+use arrow::datatypes::SchemaRef;
 use serde::de::{Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Number;
 
+use super::chunks::{Chunking, Cut, Parsed, Stop, write_chunks};
 use super::convert::{
     ConvertError, DICTIONARY_SAMPLE_ROWS, DistinctSample, Progress, Scan, unique_names,
 };
 use super::infer::{Inferrer, fits_type};
 use super::one_pass::Converted;
-use super::parquet_writer::{Batches, Start, Written, write_batches, write_produced};
+use super::parquet_writer::{
+    BATCH_ROWS, Batches, Builder, Written, arrow_schema, batch_of, builders, write_batches,
+};
 use super::source::Source;
 use super::values::Formats;
 use crate::schema::{Column, ColumnType, Schema};
@@ -81,18 +85,6 @@ impl Json<'_> {
             Json::Bool(true) => Some(Cow::Borrowed("true")),
             Json::Bool(false) => Some(Cow::Borrowed("false")),
             other => Some(Cow::Owned(other.to_string())),
-        }
-    }
-
-    /// The same value, owning its text.
-    fn into_owned(self) -> Json<'static> {
-        match self {
-            Json::Null => Json::Null,
-            Json::Bool(b) => Json::Bool(b),
-            Json::Number(n) => Json::Number(n),
-            Json::String(s) => Json::String(Cow::Owned(s.into_owned())),
-            Json::Array(items) => Json::Array(items.into_iter().map(Json::into_owned).collect()),
-            Json::Object(members) => Json::Object(owned(members)),
         }
     }
 
@@ -231,13 +223,22 @@ struct At {
 }
 
 /// The columns seen so far, by key in order of first appearance.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Keys {
     index: HashMap<String, usize>,
     raw: Vec<String>,
 }
 
 impl Keys {
+    /// Keys already known, in column order.
+    fn of(raw: &[String]) -> Keys {
+        let mut keys = Keys::default();
+        for (position, key) in raw.iter().enumerate() {
+            keys.column(key, position);
+        }
+        keys
+    }
+
     /// The column of `key`, the `position`th of its object, adding it if
     /// new. Objects mostly hold their keys in one order: the key at the
     /// column of that number is tried before the lookup.
@@ -333,18 +334,12 @@ impl<'o> Shape<'o> {
     /// Narrows column `i` by a value (not null) of a key whose type is not
     /// given.
     fn kind(&mut self, i: usize, value: &Json<'_>) {
-        self.kinds[i] |= value.kind();
-        if let Json::String(s) = value {
-            self.strings.observe(i, s);
-        }
+        narrow(&mut self.kinds, &mut self.strings, i, value);
     }
 
     /// The types, from every value seen.
     fn types(&self) -> Vec<ColumnType> {
-        let strings = self.strings.finish();
-        (0..self.kinds.len())
-            .map(|i| self.forced[i].unwrap_or_else(|| column_type(self.kinds[i], strings[i])))
-            .collect()
+        types_of(&self.kinds, &self.strings, &self.forced)
     }
 
     /// The schema of what was seen.
@@ -379,6 +374,7 @@ impl<'o> Shape<'o> {
             rows: self.rows,
             formats: self.opts.formats.clone(),
             rejects: Vec::new(),
+            json_lines_keys: None,
         })
     }
 }
@@ -391,7 +387,7 @@ pub fn scan(
 ) -> Result<Scan, ConvertError> {
     progress.start("scanning", source.len());
     let mut shape = Shape::new(opts);
-    each_object(source, progress, |object, at| {
+    let lines = each_object(source, progress, |object, at| {
         shape.observe(&object, at, source)?;
         if shape.rows.is_multiple_of(8192) {
             progress.rows(8192);
@@ -399,7 +395,28 @@ pub fn scan(
         Ok(true)
     })?;
     progress.rows(shape.rows % 8192);
-    shape.scan(source)
+    let mut scan = shape.scan(source)?;
+    if lines {
+        scan.json_lines_keys = Some(shape.keys.raw.clone());
+    }
+    Ok(scan)
+}
+
+/// Narrows column `i` by a value (not null): its kind, and what a string
+/// fits.
+fn narrow(kinds: &mut [u8], strings: &mut Inferrer, i: usize, value: &Json<'_>) {
+    kinds[i] |= value.kind();
+    if let Json::String(s) = value {
+        strings.observe(i, s);
+    }
+}
+
+/// The column types from the kinds of value each held, types given first.
+fn types_of(kinds: &[u8], strings: &Inferrer, forced: &[Option<ColumnType>]) -> Vec<ColumnType> {
+    let strings = strings.finish();
+    (0..kinds.len())
+        .map(|i| forced[i].unwrap_or_else(|| column_type(kinds[i], strings[i])))
+        .collect()
 }
 
 /// The type of a key that held values of `kinds`, given what its strings
@@ -446,7 +463,7 @@ impl Rows {
 
     /// Appends one object to the builders; the bytes it held, or what did
     /// not fit (the row is then partly appended: the caller stops).
-    fn append(&mut self, object: &Object<'_>, batches: &mut Batches<'_>) -> Result<usize, Misfit> {
+    fn append(&mut self, object: &Object<'_>, builders: &mut [Builder]) -> Result<usize, Misfit> {
         self.present.iter_mut().for_each(|p| *p = false);
         let mut bytes = 0;
         for (position, (key, value)) in object.iter().enumerate() {
@@ -458,7 +475,7 @@ impl Rows {
                 continue;
             }
             self.present[i] = true;
-            let builder = &mut batches.builders[i];
+            let builder = &mut builders[i];
             // Numbers and booleans straight into columns of their type.
             let direct = match value {
                 Json::Number(n) => {
@@ -487,7 +504,7 @@ impl Rows {
         }
         for (i, p) in self.present.iter().enumerate() {
             if !p {
-                batches.builders[i].append_null();
+                builders[i].append_null();
             }
         }
         Ok(bytes)
@@ -502,11 +519,18 @@ pub fn write_parquet<W: Write + Send>(
     progress: &dyn Progress,
 ) -> Result<(Written, W), ConvertError> {
     progress.start("writing", source.len());
+    if let Some(keys) = &scan.json_lines_keys {
+        let keys = Keys::of(keys);
+        let chunks = Lines::new(source, scan, &keys, &[]);
+        return write_lines(source, &chunks, out, progress)
+            .map(|(written, _)| written)
+            .map_err(Stop::into_error);
+    }
     write_batches(scan, out, progress, |mut batches: Batches<'_>| {
         let columns = &scan.schema.columns;
         let mut rows = Rows::new(columns.len());
         each_object(source, progress, |object, at| {
-            let bytes = match rows.append(&object, &mut batches) {
+            let bytes = match rows.append(&object, &mut batches.builders) {
                 Ok(bytes) => bytes,
                 // Pass one saw every key.
                 Err(Misfit::NewKey) => 0,
@@ -518,125 +542,211 @@ pub fn write_parquet<W: Write + Send>(
     })
 }
 
-/// Objects held while the types are guessed: bytes of text at most.
-const HEAD_BYTES: usize = 64 << 20;
-
-/// Both passes in one, as for CSV (see `one_pass`): the columns and types
-/// are guessed from the head (the rows of the dictionary sample) and the
-/// rest is written as it is read. The guess holds when no key is new after
-/// the head and the types from every value are the guessed ones; then the
-/// object is the two passes' own. `None` when it does not hold.
+/// Both passes in one, as for CSV (see `one_pass`), for JSON Lines: the
+/// columns and types are guessed from the head (the rows of the dictionary
+/// sample), then the whole file is written in chunks on many threads, every
+/// value checked. The guess holds when no key is new after the head and the
+/// types from every value are the guessed ones; then the object is the two
+/// passes' own. `None` when it does not hold, or the file is not JSON Lines
+/// (an array, or objects over several lines).
 pub fn convert<W: Write + Send>(
     source: &Source,
     opts: &JsonOptions,
     out: W,
     progress: &dyn Progress,
 ) -> Result<Option<Converted<W>>, ConvertError> {
+    progress.start("reading the head", source.len());
+    let mut shape = Shape::new(opts);
+    let lines = each_object(source, progress, |object, at| {
+        shape.observe(&object, at, source)?;
+        Ok(shape.rows < DICTIONARY_SAMPLE_ROWS)
+    })?;
+    if !lines {
+        return Ok(None);
+    }
+    let mut guess = shape.scan(source)?;
+    guess.json_lines_keys = Some(shape.keys.raw.clone());
+    let chunks = Lines::new(source, &guess, &shape.keys, &shape.forced);
     progress.start("converting", source.len());
-    let (produced, written) = write_produced(
-        out,
-        progress,
-        |start| -> Result<Option<Scan>, ConvertError> {
-            let mut shape = Shape::new(opts);
-            let mut held: Vec<(Object<'static>, At)> = Vec::new();
-            let mut held_bytes = 0;
-            let mut start = Some(start);
-            let mut writing: Option<Writing<'_>> = None;
-            let mut guess_held = true;
-            each_object(source, progress, |object, at| {
-                let Some((guess, batches, rows)) = &mut writing else {
-                    shape.observe(&object, at, source)?;
-                    held_bytes += object_bytes(&object);
-                    held.push((owned(object), at));
-                    if held_bytes > HEAD_BYTES {
-                        guess_held = false;
-                        return Ok(false);
-                    }
-                    if shape.rows >= DICTIONARY_SAMPLE_ROWS {
-                        writing = begin(source, &shape, &mut start, &mut held)?;
-                        return Ok(writing.is_some());
-                    }
-                    return Ok(true);
-                };
-                // Every value still narrows the types pass one would find.
-                for (position, (key, value)) in object.iter().enumerate() {
-                    let i = shape.keys.column(key, position);
-                    if i >= shape.kinds.len() {
-                        guess_held = false;
-                        return Ok(false);
-                    }
-                    if shape.forced[i].is_none() && !matches!(value, Json::Null) {
-                        shape.kind(i, value);
-                    }
-                }
-                shape.rows += 1;
-                match rows.append(&object, batches) {
-                    Ok(bytes) => batches.row_done(bytes),
-                    Err(Misfit::Value { column, .. }) if shape.forced[column].is_none() => {
-                        guess_held = false;
-                        Ok(false)
-                    }
-                    Err(misfit) => Err(misfit_error(source, at, guess, misfit)),
-                }
-            })?;
-            if !guess_held {
-                return Ok(None);
-            }
-            // The whole file was the head.
-            if writing.is_none() {
-                writing = begin(source, &shape, &mut start, &mut held)?;
-            }
-            let Some((guess, batches, _)) = writing else {
-                return Ok(None);
-            };
-            batches.finish()?;
-            let held_types = guess
-                .schema
-                .columns
-                .iter()
-                .map(|c| c.column_type)
-                .eq(shape.types());
-            Ok(held_types.then_some(Scan {
-                rows: shape.rows,
-                ..guess
-            }))
-        },
-    )?;
-    Ok(match (produced?, written) {
-        (Some(scan), Some(written)) => Some((scan, written)),
-        _ => None,
-    })
+    let (written, tally) = match write_lines(source, &chunks, out, progress) {
+        Ok(done) => done,
+        // A new key, a value of another kind, an object over several lines.
+        Err(Stop::Misfit(_)) => return Ok(None),
+        Err(Stop::Failed(e)) => return Err(e),
+    };
+    let guessed = guess.schema.columns.iter().map(|c| c.column_type);
+    if !guessed.eq(types_of(&tally.kinds, &tally.strings, &shape.forced)) {
+        return Ok(None);
+    }
+    let scan = Scan {
+        rows: tally.rows,
+        ..guess
+    };
+    Ok(Some((scan, written)))
 }
 
-/// What the one pass writes with: the guessed scan, its batches, and where
-/// each key goes.
-type Writing<'p> = (Scan, Batches<'p>, Rows);
-
-/// Starts writing with the types guessed from the objects seen, and
-/// appends the ones held; `None` when the writer has stopped.
-fn begin<'p>(
+/// Writes the JSON Lines of `source` in chunks; what every value was.
+fn write_lines<W: Write + Send>(
     source: &Source,
-    shape: &Shape<'_>,
-    start: &mut Option<Start<'p>>,
-    held: &mut Vec<(Object<'static>, At)>,
-) -> Result<Option<Writing<'p>>, ConvertError> {
-    let guess = shape.scan(source)?;
-    let Some(start) = start.take() else {
-        return Ok(None);
-    };
-    let mut batches = start.begin(&guess);
-    let mut rows = Rows::new(guess.schema.columns.len());
-    for (object, at) in held.drain(..) {
-        match rows.append(&object, &mut batches) {
-            Ok(bytes) => {
-                if !batches.row_done(bytes)? {
-                    return Ok(None);
-                }
-            }
-            Err(misfit) => return Err(misfit_error(source, at, &guess, misfit)),
+    chunks: &Lines<'_>,
+    out: W,
+    progress: &dyn Progress,
+) -> Result<((Written, W), Kinds), Stop> {
+    let bytes = |n| progress.bytes(n);
+    let text = source.open(&bytes).map_err(|e| ConvertError::Read {
+        file: source.label().to_owned(),
+        source: e,
+    })?;
+    write_chunks(out, progress, text, csv::Position::new(), chunks)
+}
+
+/// JSON Lines in chunks (see `chunks`): a chunk ends at a line end, and
+/// every line holds a whole object (or nothing).
+struct Lines<'a> {
+    source: &'a Source,
+    scan: &'a Scan,
+    arrow: SchemaRef,
+    /// Where each key goes.
+    keys: &'a Keys,
+    /// The types given (none for pass two: its types are final).
+    forced: &'a [Option<ColumnType>],
+}
+
+/// What the values of each column were, and how many rows.
+struct Kinds {
+    kinds: Vec<u8>,
+    strings: Inferrer,
+    rows: u64,
+}
+
+impl<'a> Lines<'a> {
+    fn new(
+        source: &'a Source,
+        scan: &'a Scan,
+        keys: &'a Keys,
+        forced: &'a [Option<ColumnType>],
+    ) -> Self {
+        Lines {
+            source,
+            scan,
+            arrow: arrow_schema(&scan.schema),
+            keys,
+            forced,
         }
     }
-    Ok(Some((guess, batches, rows)))
+}
+
+/// Cuts after the first line feed at the target or later.
+struct LineEnds;
+
+impl Cut for LineEnds {
+    fn cut(&mut self, text: &[u8], target: usize) -> Option<usize> {
+        memchr::memchr(b'\n', text.get(target..)?).map(|i| target + i + 1)
+    }
+
+    fn restart(&mut self) {}
+}
+
+impl Chunking for Lines<'_> {
+    type Tally = Kinds;
+
+    fn scan(&self) -> &Scan {
+        self.scan
+    }
+
+    fn label(&self) -> &str {
+        self.source.label()
+    }
+
+    fn cutter(&self) -> impl Cut {
+        LineEnds
+    }
+
+    fn tally(&self) -> Kinds {
+        let columns = self.scan.schema.columns.len();
+        Kinds {
+            kinds: vec![0; columns],
+            strings: Inferrer::new(columns, self.scan.formats.clone()),
+            rows: 0,
+        }
+    }
+
+    fn merge(&self, tally: &mut Kinds, later: Kinds) {
+        tally
+            .kinds
+            .iter_mut()
+            .zip(&later.kinds)
+            .for_each(|(k, l)| *k |= l);
+        tally.strings.merge(&later.strings);
+        tally.rows += later.rows;
+    }
+
+    /// Parses each line as an object and appends it; a key the scan did
+    /// not have, a value its column does not take (of a type not given)
+    /// or an object over several lines stop it as a misfit.
+    fn parse(&self, text: &[u8], at: csv::Position, lines: u64) -> Parsed<Kinds> {
+        let source = self.source;
+        let columns = self.scan.schema.columns.len();
+        let mut rows = Rows {
+            keys: self.keys.clone(),
+            present: vec![false; columns],
+        };
+        let mut tally = self.tally();
+        let mut builders = builders(self.scan, lines as usize + 1);
+        let mut batches = Vec::new();
+        let mut in_batch = 0;
+        for (n, line) in text.split(|&b| b == b'\n').enumerate() {
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let at = At {
+                line: at.line() + n as u64,
+            };
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let object = match serde_json::from_slice::<Json>(line) {
+                Ok(Json::Object(object)) => object,
+                Ok(other) => return Err(Stop::Failed(not_an_object(source, at, &other))),
+                Err(e) if e.is_eof() => {
+                    return Err(Stop::Misfit(json_error(source, at.line, &e)));
+                }
+                Err(e) => return Err(Stop::Failed(json_error(source, at.line, &e))),
+            };
+            for (position, (key, value)) in object.iter().enumerate() {
+                let i = rows.keys.column(key, position);
+                if i >= columns {
+                    let e = misfit_error(source, at, self.scan, Misfit::NewKey);
+                    return Err(Stop::Misfit(e));
+                }
+                if self.forced.get(i).is_none_or(Option::is_none) && !matches!(value, Json::Null) {
+                    narrow(&mut tally.kinds, &mut tally.strings, i, value);
+                }
+            }
+            if let Err(misfit) = rows.append(&object, &mut builders) {
+                let given = match misfit {
+                    Misfit::Value { column, .. } => {
+                        self.forced.get(column).is_some_and(Option::is_some)
+                    }
+                    Misfit::NewKey => false,
+                };
+                let e = misfit_error(source, at, self.scan, misfit);
+                return Err(if given {
+                    Stop::Failed(e)
+                } else {
+                    Stop::Misfit(e)
+                });
+            }
+            tally.rows += 1;
+            in_batch += 1;
+            if in_batch == BATCH_ROWS {
+                batches.push(batch_of(&self.arrow, &mut builders).map_err(ConvertError::from)?);
+                in_batch = 0;
+            }
+        }
+        if in_batch > 0 {
+            batches.push(batch_of(&self.arrow, &mut builders).map_err(ConvertError::from)?);
+        }
+        Ok((batches, tally))
+    }
 }
 
 /// The error for a value that does not fit a type the user gave.
@@ -651,22 +761,6 @@ fn misfit_error(source: &Source, at: At, scan: &Scan, misfit: Misfit) -> Convert
             reason: format!("line {}: a key the head did not have", at.line),
         },
     }
-}
-
-/// Roughly the bytes an object holds, for the bound on the head.
-fn object_bytes(object: &Object<'_>) -> usize {
-    object
-        .iter()
-        .map(|(k, v)| k.len() + v.text().map_or(4, |t| t.len()))
-        .sum()
-}
-
-/// An object that owns its text.
-fn owned(object: Object<'_>) -> Object<'static> {
-    object
-        .into_iter()
-        .map(|(k, v)| (Cow::Owned(k.into_owned()), v.into_owned()))
-        .collect()
 }
 
 fn value_error(source: &Source, at: At, key: &str, t: ColumnType, text: &str) -> ConvertError {
@@ -710,12 +804,14 @@ fn not_an_object(source: &Source, at: At, value: &Json<'_>) -> ConvertError {
     }
 }
 
-/// Calls `each` with every object of the source, in order, and where it is.
+/// Calls `each` with every object of the source, in order, and where it is,
+/// until `each` says stop; whether every object read was on a line of its
+/// own (JSON Lines).
 fn each_object(
     source: &Source,
     progress: &dyn Progress,
     mut each: impl FnMut(Object<'_>, At) -> Result<bool, ConvertError>,
-) -> Result<(), ConvertError> {
+) -> Result<bool, ConvertError> {
     let read_err = |e| ConvertError::Read {
         file: source.label().to_owned(),
         source: e,
@@ -724,7 +820,7 @@ fn each_object(
     let mut input = BufReader::with_capacity(1 << 20, source.open(&bytes).map_err(read_err)?);
     let (first, skipped) = first_non_space(&mut input).map_err(read_err)?;
     if first == Some(b'[') {
-        return each_element(source, input, skipped + 1, each);
+        return each_element(source, input, skipped + 1, each).map(|()| false);
     }
     // JSON Lines: an object per line, read a line at a time; an object
     // spread over lines is read on from there as a stream of values.
@@ -734,7 +830,7 @@ fn each_object(
         buf.clear();
         let n = input.read_until(b'\n', &mut buf).map_err(read_err)?;
         if n == 0 {
-            return Ok(());
+            return Ok(true);
         }
         line += 1;
         if buf.iter().all(u8::is_ascii_whitespace) {
@@ -746,13 +842,13 @@ fn each_object(
         match serde_json::from_slice::<Json>(text) {
             Ok(Json::Object(object)) => {
                 if !each(object, at)? {
-                    return Ok(());
+                    return Ok(true);
                 }
             }
             Ok(other) => return Err(not_an_object(source, at, &other)),
             Err(e) if e.is_eof() => {
                 let rest = io::Cursor::new(std::mem::take(&mut buf)).chain(input);
-                return each_streamed(source, rest, line, each);
+                return each_streamed(source, rest, line, each).map(|()| false);
             }
             Err(e) => return Err(json_error(source, line, &e)),
         }
@@ -968,6 +1064,12 @@ mod tests {
         // A string of digits after integers: VARCHAR, as two passes say.
         assert!(!one_pass_holds(&lines(n, |i| if i == head + 1 {
             r#"{"id": "12"}"#.to_owned()
+        } else {
+            format!(r#"{{"id": {i}}}"#)
+        })));
+        // An object over two lines after the head: the two passes read it.
+        assert!(!one_pass_holds(&lines(n, |i| if i == head + 1 {
+            format!("{{\"id\":\n{i}}}")
         } else {
             format!(r#"{{"id": {i}}}"#)
         })));

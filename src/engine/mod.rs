@@ -1,6 +1,7 @@
 //! The data engine: CSV sources and their dialect, type inference, CSV to Parquet, and SQL with
 //! DuckDB. Nothing here prints or knows about flags.
 
+pub mod chunks;
 pub mod convert;
 pub mod csv_chunks;
 pub mod infer;

@@ -10,11 +10,12 @@
 
 use std::io::Write;
 
+use super::chunks::{Stop, write_chunks};
 use super::convert::{
     ConvertError, CsvOptions, DICTIONARY_SAMPLE_ROWS, Progress, Scan, Tally, finish_scan,
     last_row_unterminated, open_head, parse_error, records_at,
 };
-use super::csv_chunks::{Rows, Stop, write_chunks};
+use super::csv_chunks::Rows;
 use super::parquet_writer::Written;
 use super::source::Source;
 use crate::schema::ColumnType;

@@ -1,0 +1,277 @@
+//! Text to Parquet on every core. The text is cut into chunks of about
+//! [`CHUNK_BYTES`] at record ends (where, each input says: CSV follows
+//! quotes as its parser does, JSON Lines cut at line ends); worker threads
+//! parse the chunks into Arrow batches, and the encoder writes them in file
+//! order. Where the cuts fall depends only on the text, so the same rows
+//! give the same batches, and the same Parquet bytes, however the file is
+//! read (plain, compressed, piped).
+
+use std::io::{self, Read, Write};
+use std::sync::Mutex;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+
+use arrow::record_batch::RecordBatch;
+
+use super::convert::{ConvertError, Progress, Scan};
+use super::parquet_writer::{Written, encode};
+
+/// About how much text one chunk holds: cut at the first record end after.
+/// Unit tests cut small chunks, so their tables cross many cuts.
+pub(super) const CHUNK_BYTES: usize = if cfg!(test) { 256 } else { 1 << 20 };
+/// How much more text is read when a chunk has no record end yet.
+const READ_BYTES: usize = 128 << 10;
+/// Chunks read ahead of the encoder: with the text and the batches of each,
+/// what bounds memory.
+const CHUNKS_IN_FLIGHT: usize = 4;
+
+/// Finds where a chunk may end.
+pub(super) trait Cut: Send {
+    /// Just past the first record end at index `target` or later of the
+    /// chunk `text` (which begins at a record start); `None` when `text`
+    /// holds none yet: called again with `text` extended.
+    fn cut(&mut self, text: &[u8], target: usize) -> Option<usize>;
+    /// The next chunk begins.
+    fn restart(&mut self);
+}
+
+/// How the chunks of one input are cut and parsed.
+pub(super) trait Chunking: Sync {
+    /// What parsing a chunk counts besides its batches.
+    type Tally: Send;
+    /// The schema written.
+    fn scan(&self) -> &Scan;
+    /// The input's name, for errors.
+    fn label(&self) -> &str;
+    fn cutter(&self) -> impl Cut;
+    /// The tally of no rows.
+    fn tally(&self) -> Self::Tally;
+    /// Adds the tally of the chunk that follows.
+    fn merge(&self, tally: &mut Self::Tally, later: Self::Tally);
+    /// Parses one chunk beginning at `at`, of `lines` line feeds.
+    fn parse(&self, text: &[u8], at: csv::Position, lines: u64) -> Parsed<Self::Tally>;
+}
+
+/// One chunk of text for a worker: the text, where it begins, its number of
+/// lines, and where its result goes.
+type Job<T> = (Vec<u8>, csv::Position, u64, SyncSender<Parsed<T>>);
+
+/// What a worker made of a chunk: its batches in order, and the tally of
+/// its rows.
+pub(super) type Parsed<T> = Result<(Vec<RecordBatch>, T), Stop>;
+
+/// Why a chunk stopped the conversion.
+#[derive(Debug)]
+pub(super) enum Stop {
+    /// The input is wrong, or a write failed.
+    Failed(ConvertError),
+    /// A value does not fit its column's type (with a guessed schema, the
+    /// guess was wrong).
+    Misfit(ConvertError),
+}
+
+impl From<ConvertError> for Stop {
+    fn from(e: ConvertError) -> Self {
+        Stop::Failed(e)
+    }
+}
+
+/// Converts `text` (records only, from `at`: a header already read) to
+/// Parquet of the schema of `rows` into `out`, chunks parsed on worker
+/// threads; the tally of all rows. The first chunk (in file order) to stop
+/// stops the conversion.
+pub(super) fn write_chunks<W: Write + Send, C: Chunking>(
+    out: W,
+    progress: &dyn Progress,
+    text: impl Read + Send,
+    at: csv::Position,
+    rows: &C,
+) -> Result<((Written, W), C::Tally), Stop> {
+    let (work_tx, work_rx) = sync_channel::<Job<C::Tally>>(CHUNKS_IN_FLIGHT);
+    let work_rx = Mutex::new(work_rx);
+    let (order_tx, order_rx) = sync_channel::<Receiver<Parsed<C::Tally>>>(CHUNKS_IN_FLIGHT);
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8));
+    std::thread::scope(|scope| {
+        let cutter = rows.cutter();
+        let cutter = scope.spawn(move || cut_chunks(text, at, cutter, &work_tx, &order_tx));
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    // The lock is held only while waiting for the next job.
+                    let job = work_rx
+                        .lock()
+                        .map_err(|_| ())
+                        .and_then(|rx| rx.recv().map_err(|_| ()));
+                    let Ok((chunk, at, lines, done)) = job else {
+                        break;
+                    };
+                    // The encoder may have stopped: nobody to tell.
+                    let _ = done.send(rows.parse(&chunk, at, lines));
+                }
+            });
+        }
+        let mut tally = rows.tally();
+        let mut stopped = None;
+        let batches = order_rx.iter().map_while(|done| {
+            let parsed = done.recv().unwrap_or_else(|_| {
+                Err(Stop::Failed(ConvertError::Write(io::Error::other(
+                    "a parser thread panicked",
+                ))))
+            });
+            match parsed {
+                Ok((batches, more)) => {
+                    rows.merge(&mut tally, more);
+                    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+                    progress.rows(rows as u64);
+                    Some(batches)
+                }
+                Err(stop) => {
+                    stopped = Some(stop);
+                    None
+                }
+            }
+        });
+        let written = encode(rows.scan(), out, batches.flatten().map(Ok));
+        // The cutter and the workers end once the channels close.
+        drop(order_rx);
+        let cut = cutter
+            .join()
+            .map_err(|_| ConvertError::Write(io::Error::other("the reader thread panicked")))?;
+        if let Some(stop) = stopped {
+            return Err(stop);
+        }
+        cut.map_err(|source| ConvertError::Read {
+            file: rows.label().to_owned(),
+            source,
+        })?;
+        Ok((written?, tally))
+    })
+}
+
+/// Reads `text` and hands it out in chunks cut at record ends, each job to
+/// the workers and its result's receiver to the encoder, in order.
+fn cut_chunks<T>(
+    mut text: impl Read,
+    mut at: csv::Position,
+    mut cutter: impl Cut,
+    work: &SyncSender<Job<T>>,
+    order: &SyncSender<Receiver<Parsed<T>>>,
+) -> io::Result<()> {
+    let mut chunk: Vec<u8> = Vec::with_capacity(CHUNK_BYTES + READ_BYTES);
+    let mut eof = false;
+    loop {
+        let cut = loop {
+            if chunk.len() >= CHUNK_BYTES || eof {
+                if let Some(cut) = cutter.cut(&chunk, CHUNK_BYTES) {
+                    break cut;
+                }
+                if eof {
+                    break chunk.len();
+                }
+            }
+            let had = chunk.len();
+            chunk.resize(had + READ_BYTES, 0);
+            let n = loop {
+                match text.read(&mut chunk[had..]) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    other => break other?,
+                }
+            };
+            chunk.truncate(had + n);
+            eof = n == 0;
+        };
+        if cut == 0 {
+            return Ok(());
+        }
+        let rest = chunk[cut..].to_vec();
+        chunk.truncate(cut);
+        let lines = memchr::memchr_iter(b'\n', &chunk).count() as u64;
+        let (done_tx, done_rx) = sync_channel(1);
+        let job = (
+            std::mem::replace(&mut chunk, rest),
+            at.clone(),
+            lines,
+            done_tx,
+        );
+        at.set_byte(at.byte() + cut as u64);
+        at.set_line(at.line() + lines);
+        cutter.restart();
+        // Closed channels: the encoder stopped; its reason is reported.
+        if order.send(done_rx).is_err() || work.send(job).is_err() {
+            return Ok(());
+        }
+        chunk.reserve(CHUNK_BYTES + READ_BYTES);
+    }
+}
+
+impl Stop {
+    /// The error, whatever stopped the conversion.
+    pub(super) fn into_error(self) -> ConvertError {
+        match self {
+            Stop::Failed(e) | Stop::Misfit(e) => e,
+        }
+    }
+}
+
+/// A reader that keeps a copy of what it reads, when asked to: the text
+/// read ahead while the head is parsed is then read again as records.
+pub(super) struct Kept<R> {
+    inner: R,
+    kept: Option<Vec<u8>>,
+}
+
+impl<R: Read> Kept<R> {
+    pub(super) fn new(inner: R, keep: bool) -> Self {
+        Kept {
+            inner,
+            kept: keep.then(Vec::new),
+        }
+    }
+
+    /// Bytes kept so far.
+    pub(super) fn len(&self) -> usize {
+        self.kept.as_ref().map_or(0, Vec::len)
+    }
+
+    /// The text from byte `from` on (of what was kept), then the rest.
+    pub(super) fn text_from(self, from: u64) -> Replay<R> {
+        let kept = self.kept.unwrap_or_default();
+        Replay {
+            pos: (from as usize).min(kept.len()),
+            kept,
+            inner: self.inner,
+        }
+    }
+}
+
+impl<R: Read> Read for Kept<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(kept) = &mut self.kept {
+            kept.extend_from_slice(&buf[..n]);
+        }
+        Ok(n)
+    }
+}
+
+/// Kept text read again, then the rest; the kept text is freed once read.
+pub(super) struct Replay<R> {
+    kept: Vec<u8>,
+    pos: usize,
+    inner: R,
+}
+
+impl<R: Read> Read for Replay<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pos < self.kept.len() {
+            let n = buf.len().min(self.kept.len() - self.pos);
+            buf[..n].copy_from_slice(&self.kept[self.pos..self.pos + n]);
+            self.pos += n;
+            return Ok(n);
+        }
+        if !self.kept.is_empty() {
+            self.kept = Vec::new();
+            self.pos = 0;
+        }
+        self.inner.read(buf)
+    }
+}
