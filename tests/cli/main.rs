@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod catalog;
+mod chunks;
 mod concurrency;
 mod dialects;
 mod ducklake;
