@@ -5,6 +5,7 @@
 #   csv.gz   the same, gzipped
 #   csv.zst  the same, zstd
 #   ndjson   COPY (FROM read_json(F)) TO ...
+#   json     the same rows as one JSON array
 #   parquet  COPY (FROM read_parquet(F)) TO ...   (lake stores it as given)
 #
 #   bash bench/inputs.sh [ROWS]        (default 5000000 rows)
@@ -20,15 +21,16 @@ base="$work/inputs-$rows"
 [ -s "$base.csv.gz" ] || "$duckdb" -c "COPY (FROM read_csv('$csv')) TO '$base.csv.gz' (FORMAT csv, COMPRESSION gzip)"
 [ -s "$base.csv.zst" ] || "$duckdb" -c "COPY (FROM read_csv('$csv')) TO '$base.csv.zst' (FORMAT csv, COMPRESSION zstd)"
 [ -s "$base.ndjson" ] || "$duckdb" -c "COPY (FROM read_csv('$csv')) TO '$base.ndjson' (FORMAT json)"
+[ -s "$base.json" ] || "$duckdb" -c "COPY (FROM read_csv('$csv')) TO '$base.json' (FORMAT json, ARRAY true)"
 [ -s "$base.parquet" ] || "$duckdb" -c "COPY (FROM read_csv('$csv')) TO '$base.parquet' (FORMAT parquet)"
 echo "input: $rows rows; duckdb $("$duckdb" --version | head -1)"
 
 printf '\n%-8s %10s %10s %12s %12s %8s\n' input "duckdb s" "lake s" "duckdb MiB" "lake MiB" "time x"
-for form in csv csv.gz csv.zst ndjson parquet; do
+for form in csv csv.gz csv.zst ndjson json parquet; do
   file="$base.$form"
   [ "$form" = csv ] && file="$csv"
   case "$form" in
-    ndjson) reader="read_json('$file')" ;;
+    ndjson | json) reader="read_json('$file')" ;;
     parquet) reader="read_parquet('$file')" ;;
     *) reader="read_csv('$file')" ;;
   esac

@@ -150,56 +150,80 @@ pub(super) fn write_chunks<W: Write + Send, C: Chunking>(
 /// Reads `text` and hands it out in chunks cut at record ends, each job to
 /// the workers and its result's receiver to the encoder, in order.
 fn cut_chunks<T>(
-    mut text: impl Read,
-    mut at: csv::Position,
-    mut cutter: impl Cut,
+    text: impl Read,
+    at: csv::Position,
+    cutter: impl Cut,
     work: &SyncSender<Job<T>>,
     order: &SyncSender<Receiver<Parsed<T>>>,
 ) -> io::Result<()> {
-    let mut chunk: Vec<u8> = Vec::with_capacity(CHUNK_BYTES + READ_BYTES);
-    let mut eof = false;
-    loop {
+    let mut chunks = ChunkReader::new(text, at, cutter);
+    while let Some((chunk, at, lines)) = chunks.next_chunk()? {
+        let (done_tx, done_rx) = sync_channel(1);
+        // Closed channels: the encoder stopped; its reason is reported.
+        if order.send(done_rx).is_err() || work.send((chunk, at, lines, done_tx)).is_err() {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// Text read in chunks cut at record ends.
+pub(super) struct ChunkReader<R, C> {
+    text: R,
+    at: csv::Position,
+    cutter: C,
+    /// Read past the last cut.
+    chunk: Vec<u8>,
+    eof: bool,
+}
+
+impl<R: Read, C: Cut> ChunkReader<R, C> {
+    /// Chunks of `text`, which begins at `at`.
+    pub(super) fn new(text: R, at: csv::Position, cutter: C) -> Self {
+        ChunkReader {
+            text,
+            at,
+            cutter,
+            chunk: Vec::with_capacity(CHUNK_BYTES + READ_BYTES),
+            eof: false,
+        }
+    }
+
+    /// The next chunk, where it begins, and its number of line feeds;
+    /// `None` at the end of the text.
+    pub(super) fn next_chunk(&mut self) -> io::Result<Option<(Vec<u8>, csv::Position, u64)>> {
         let cut = loop {
-            if chunk.len() >= CHUNK_BYTES || eof {
-                if let Some(cut) = cutter.cut(&chunk, CHUNK_BYTES) {
+            if self.chunk.len() >= CHUNK_BYTES || self.eof {
+                if let Some(cut) = self.cutter.cut(&self.chunk, CHUNK_BYTES) {
                     break cut;
                 }
-                if eof {
-                    break chunk.len();
+                if self.eof {
+                    break self.chunk.len();
                 }
             }
-            let had = chunk.len();
-            chunk.resize(had + READ_BYTES, 0);
+            let had = self.chunk.len();
+            self.chunk.resize(had + READ_BYTES, 0);
             let n = loop {
-                match text.read(&mut chunk[had..]) {
+                match self.text.read(&mut self.chunk[had..]) {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     other => break other?,
                 }
             };
-            chunk.truncate(had + n);
-            eof = n == 0;
+            self.chunk.truncate(had + n);
+            self.eof = n == 0;
         };
         if cut == 0 {
-            return Ok(());
+            return Ok(None);
         }
-        let rest = chunk[cut..].to_vec();
-        chunk.truncate(cut);
-        let lines = memchr::memchr_iter(b'\n', &chunk).count() as u64;
-        let (done_tx, done_rx) = sync_channel(1);
-        let job = (
-            std::mem::replace(&mut chunk, rest),
-            at.clone(),
-            lines,
-            done_tx,
-        );
-        at.set_byte(at.byte() + cut as u64);
-        at.set_line(at.line() + lines);
-        cutter.restart();
-        // Closed channels: the encoder stopped; its reason is reported.
-        if order.send(done_rx).is_err() || work.send(job).is_err() {
-            return Ok(());
-        }
-        chunk.reserve(CHUNK_BYTES + READ_BYTES);
+        let mut rest = Vec::with_capacity(CHUNK_BYTES + READ_BYTES);
+        rest.extend_from_slice(&self.chunk[cut..]);
+        self.chunk.truncate(cut);
+        let lines = memchr::memchr_iter(b'\n', &self.chunk).count() as u64;
+        let at = self.at.clone();
+        self.at.set_byte(at.byte() + cut as u64);
+        self.at.set_line(at.line() + lines);
+        self.cutter.restart();
+        Ok(Some((std::mem::replace(&mut self.chunk, rest), at, lines)))
     }
 }
 

@@ -148,10 +148,8 @@ pub struct Scan {
     pub formats: Formats,
     /// The rows set aside (with `rejects`), in file order.
     pub rejects: Vec<Reject>,
-    /// A file of JSON Lines (an object on every line): its keys in the
-    /// order pass one met them, one per column. Its chunks are then
-    /// written on many threads.
-    pub json_lines_keys: Option<Vec<String>>,
+    /// A JSON file whose chunks are written on many threads.
+    pub json_chunks: Option<super::json::JsonChunks>,
 }
 
 /// What reading one more record gave.
@@ -693,7 +691,7 @@ pub(super) fn finish_scan(head: &Head, tally: &Tally) -> Scan {
         dictionary,
         formats: head.formats.clone(),
         rejects: Vec::new(),
-        json_lines_keys: None,
+        json_chunks: None,
     }
 }
 

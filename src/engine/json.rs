@@ -15,22 +15,41 @@ use std::fmt;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::rc::Rc;
 
-use arrow::datatypes::SchemaRef;
-use serde::de::{Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Number;
 
-use super::chunks::{Chunking, Cut, Parsed, Stop, write_chunks};
+use super::chunks::Stop;
 use super::convert::{
     ConvertError, DICTIONARY_SAMPLE_ROWS, DistinctSample, Progress, Scan, unique_names,
 };
 use super::infer::{Inferrer, fits_type};
 use super::one_pass::Converted;
-use super::parquet_writer::{
-    BATCH_ROWS, Batches, Builder, Written, arrow_schema, batch_of, builders, write_batches,
-};
+use super::parquet_writer::{Batches, Builder, Written, write_batches};
 use super::source::Source;
 use super::values::Formats;
 use crate::schema::{Column, ColumnType, Schema};
+
+mod chunks;
+
+use chunks::{Objects, each_element};
+
+/// How a file holds its objects, where chunks can be cut in it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum JsonForm {
+    /// An object on each line (JSON Lines).
+    Lines,
+    /// One array of objects.
+    Array,
+}
+
+/// What pass one found of a file whose chunks can be written on many
+/// threads.
+#[derive(Debug, Clone)]
+pub struct JsonChunks {
+    pub form: JsonForm,
+    /// The keys in the order they were met, one per column.
+    pub keys: Vec<String>,
+}
 
 /// How to read JSON: what the user fixed.
 #[derive(Debug, Clone, Default)]
@@ -374,7 +393,7 @@ impl<'o> Shape<'o> {
             rows: self.rows,
             formats: self.opts.formats.clone(),
             rejects: Vec::new(),
-            json_lines_keys: None,
+            json_chunks: None,
         })
     }
 }
@@ -387,7 +406,7 @@ pub fn scan(
 ) -> Result<Scan, ConvertError> {
     progress.start("scanning", source.len());
     let mut shape = Shape::new(opts);
-    let lines = each_object(source, progress, |object, at| {
+    let form = each_object(source, progress, |object, at| {
         shape.observe(&object, at, source)?;
         if shape.rows.is_multiple_of(8192) {
             progress.rows(8192);
@@ -396,9 +415,10 @@ pub fn scan(
     })?;
     progress.rows(shape.rows % 8192);
     let mut scan = shape.scan(source)?;
-    if lines {
-        scan.json_lines_keys = Some(shape.keys.raw.clone());
-    }
+    scan.json_chunks = form.map(|form| JsonChunks {
+        form,
+        keys: shape.keys.raw.clone(),
+    });
     Ok(scan)
 }
 
@@ -519,10 +539,10 @@ pub fn write_parquet<W: Write + Send>(
     progress: &dyn Progress,
 ) -> Result<(Written, W), ConvertError> {
     progress.start("writing", source.len());
-    if let Some(keys) = &scan.json_lines_keys {
-        let keys = Keys::of(keys);
-        let chunks = Lines::new(source, scan, &keys, &[]);
-        return write_lines(source, &chunks, out, progress)
+    if let Some(found) = &scan.json_chunks {
+        let keys = Keys::of(&found.keys);
+        let chunks = Objects::new(source, scan, found.form, &keys, &[]);
+        return chunks::write(&chunks, out, progress)
             .map(|(written, _)| written)
             .map_err(Stop::into_error);
     }
@@ -542,13 +562,12 @@ pub fn write_parquet<W: Write + Send>(
     })
 }
 
-/// Both passes in one, as for CSV (see `one_pass`), for JSON Lines: the
-/// columns and types are guessed from the head (the rows of the dictionary
-/// sample), then the whole file is written in chunks on many threads, every
-/// value checked. The guess holds when no key is new after the head and the
-/// types from every value are the guessed ones; then the object is the two
-/// passes' own. `None` when it does not hold, or the file is not JSON Lines
-/// (an array, or objects over several lines).
+/// Both passes in one, as for CSV (see `one_pass`): the columns and types
+/// are guessed from the head (the rows of the dictionary sample), then the
+/// whole file is written in chunks on many threads, every value checked.
+/// The guess holds when no key is new after the head and the types from
+/// every value are the guessed ones; then the object is the two passes'
+/// own. `None` when it does not hold, or objects are spread over lines.
 pub fn convert<W: Write + Send>(
     source: &Source,
     opts: &JsonOptions,
@@ -557,18 +576,21 @@ pub fn convert<W: Write + Send>(
 ) -> Result<Option<Converted<W>>, ConvertError> {
     progress.start("reading the head", source.len());
     let mut shape = Shape::new(opts);
-    let lines = each_object(source, progress, |object, at| {
+    let form = each_object(source, progress, |object, at| {
         shape.observe(&object, at, source)?;
         Ok(shape.rows < DICTIONARY_SAMPLE_ROWS)
     })?;
-    if !lines {
+    let Some(form) = form else {
         return Ok(None);
-    }
+    };
     let mut guess = shape.scan(source)?;
-    guess.json_lines_keys = Some(shape.keys.raw.clone());
-    let chunks = Lines::new(source, &guess, &shape.keys, &shape.forced);
+    guess.json_chunks = Some(JsonChunks {
+        form,
+        keys: shape.keys.raw.clone(),
+    });
+    let chunks = Objects::new(source, &guess, form, &shape.keys, &shape.forced);
     progress.start("converting", source.len());
-    let (written, tally) = match write_lines(source, &chunks, out, progress) {
+    let (written, tally) = match chunks::write(&chunks, out, progress) {
         Ok(done) => done,
         // A new key, a value of another kind, an object over several lines.
         Err(Stop::Misfit(_)) => return Ok(None),
@@ -583,170 +605,6 @@ pub fn convert<W: Write + Send>(
         ..guess
     };
     Ok(Some((scan, written)))
-}
-
-/// Writes the JSON Lines of `source` in chunks; what every value was.
-fn write_lines<W: Write + Send>(
-    source: &Source,
-    chunks: &Lines<'_>,
-    out: W,
-    progress: &dyn Progress,
-) -> Result<((Written, W), Kinds), Stop> {
-    let bytes = |n| progress.bytes(n);
-    let text = source.open(&bytes).map_err(|e| ConvertError::Read {
-        file: source.label().to_owned(),
-        source: e,
-    })?;
-    write_chunks(out, progress, text, csv::Position::new(), chunks)
-}
-
-/// JSON Lines in chunks (see `chunks`): a chunk ends at a line end, and
-/// every line holds a whole object (or nothing).
-struct Lines<'a> {
-    source: &'a Source,
-    scan: &'a Scan,
-    arrow: SchemaRef,
-    /// Where each key goes.
-    keys: &'a Keys,
-    /// The types given (none for pass two: its types are final).
-    forced: &'a [Option<ColumnType>],
-}
-
-/// What the values of each column were, and how many rows.
-struct Kinds {
-    kinds: Vec<u8>,
-    strings: Inferrer,
-    rows: u64,
-}
-
-impl<'a> Lines<'a> {
-    fn new(
-        source: &'a Source,
-        scan: &'a Scan,
-        keys: &'a Keys,
-        forced: &'a [Option<ColumnType>],
-    ) -> Self {
-        Lines {
-            source,
-            scan,
-            arrow: arrow_schema(&scan.schema),
-            keys,
-            forced,
-        }
-    }
-}
-
-/// Cuts after the first line feed at the target or later.
-struct LineEnds;
-
-impl Cut for LineEnds {
-    fn cut(&mut self, text: &[u8], target: usize) -> Option<usize> {
-        memchr::memchr(b'\n', text.get(target..)?).map(|i| target + i + 1)
-    }
-
-    fn restart(&mut self) {}
-}
-
-impl Chunking for Lines<'_> {
-    type Tally = Kinds;
-
-    fn scan(&self) -> &Scan {
-        self.scan
-    }
-
-    fn label(&self) -> &str {
-        self.source.label()
-    }
-
-    fn cutter(&self) -> impl Cut {
-        LineEnds
-    }
-
-    fn tally(&self) -> Kinds {
-        let columns = self.scan.schema.columns.len();
-        Kinds {
-            kinds: vec![0; columns],
-            strings: Inferrer::new(columns, self.scan.formats.clone()),
-            rows: 0,
-        }
-    }
-
-    fn merge(&self, tally: &mut Kinds, later: Kinds) {
-        tally
-            .kinds
-            .iter_mut()
-            .zip(&later.kinds)
-            .for_each(|(k, l)| *k |= l);
-        tally.strings.merge(&later.strings);
-        tally.rows += later.rows;
-    }
-
-    /// Parses each line as an object and appends it; a key the scan did
-    /// not have, a value its column does not take (of a type not given)
-    /// or an object over several lines stop it as a misfit.
-    fn parse(&self, text: &[u8], at: csv::Position, lines: u64) -> Parsed<Kinds> {
-        let source = self.source;
-        let columns = self.scan.schema.columns.len();
-        let mut rows = Rows {
-            keys: self.keys.clone(),
-            present: vec![false; columns],
-        };
-        let mut tally = self.tally();
-        let mut builders = builders(self.scan, lines as usize + 1);
-        let mut batches = Vec::new();
-        let mut in_batch = 0;
-        for (n, line) in text.split(|&b| b == b'\n').enumerate() {
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            let at = At {
-                line: at.line() + n as u64,
-            };
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            let object = match serde_json::from_slice::<Json>(line) {
-                Ok(Json::Object(object)) => object,
-                Ok(other) => return Err(Stop::Failed(not_an_object(source, at, &other))),
-                Err(e) if e.is_eof() => {
-                    return Err(Stop::Misfit(json_error(source, at.line, &e)));
-                }
-                Err(e) => return Err(Stop::Failed(json_error(source, at.line, &e))),
-            };
-            for (position, (key, value)) in object.iter().enumerate() {
-                let i = rows.keys.column(key, position);
-                if i >= columns {
-                    let e = misfit_error(source, at, self.scan, Misfit::NewKey);
-                    return Err(Stop::Misfit(e));
-                }
-                if self.forced.get(i).is_none_or(Option::is_none) && !matches!(value, Json::Null) {
-                    narrow(&mut tally.kinds, &mut tally.strings, i, value);
-                }
-            }
-            if let Err(misfit) = rows.append(&object, &mut builders) {
-                let given = match misfit {
-                    Misfit::Value { column, .. } => {
-                        self.forced.get(column).is_some_and(Option::is_some)
-                    }
-                    Misfit::NewKey => false,
-                };
-                let e = misfit_error(source, at, self.scan, misfit);
-                return Err(if given {
-                    Stop::Failed(e)
-                } else {
-                    Stop::Misfit(e)
-                });
-            }
-            tally.rows += 1;
-            in_batch += 1;
-            if in_batch == BATCH_ROWS {
-                batches.push(batch_of(&self.arrow, &mut builders).map_err(ConvertError::from)?);
-                in_batch = 0;
-            }
-        }
-        if in_batch > 0 {
-            batches.push(batch_of(&self.arrow, &mut builders).map_err(ConvertError::from)?);
-        }
-        Ok((batches, tally))
-    }
 }
 
 /// The error for a value that does not fit a type the user gave.
@@ -805,13 +663,13 @@ fn not_an_object(source: &Source, at: At, value: &Json<'_>) -> ConvertError {
 }
 
 /// Calls `each` with every object of the source, in order, and where it is,
-/// until `each` says stop; whether every object read was on a line of its
-/// own (JSON Lines).
+/// until `each` says stop; how the file holds its objects, when chunks can
+/// be cut in it (not when an object is spread over lines).
 fn each_object(
     source: &Source,
     progress: &dyn Progress,
     mut each: impl FnMut(Object<'_>, At) -> Result<bool, ConvertError>,
-) -> Result<bool, ConvertError> {
+) -> Result<Option<JsonForm>, ConvertError> {
     let read_err = |e| ConvertError::Read {
         file: source.label().to_owned(),
         source: e,
@@ -820,7 +678,7 @@ fn each_object(
     let mut input = BufReader::with_capacity(1 << 20, source.open(&bytes).map_err(read_err)?);
     let (first, skipped) = first_non_space(&mut input).map_err(read_err)?;
     if first == Some(b'[') {
-        return each_element(source, input, skipped + 1, each).map(|()| false);
+        return each_element(source, input, skipped + 1, each).map(|()| Some(JsonForm::Array));
     }
     // JSON Lines: an object per line, read a line at a time; an object
     // spread over lines is read on from there as a stream of values.
@@ -830,7 +688,7 @@ fn each_object(
         buf.clear();
         let n = input.read_until(b'\n', &mut buf).map_err(read_err)?;
         if n == 0 {
-            return Ok(true);
+            return Ok(Some(JsonForm::Lines));
         }
         line += 1;
         if buf.iter().all(u8::is_ascii_whitespace) {
@@ -842,13 +700,13 @@ fn each_object(
         match serde_json::from_slice::<Json>(text) {
             Ok(Json::Object(object)) => {
                 if !each(object, at)? {
-                    return Ok(true);
+                    return Ok(Some(JsonForm::Lines));
                 }
             }
             Ok(other) => return Err(not_an_object(source, at, &other)),
             Err(e) if e.is_eof() => {
                 let rest = io::Cursor::new(std::mem::take(&mut buf)).chain(input);
-                return each_streamed(source, rest, line, each).map(|()| false);
+                return each_streamed(source, rest, line, each).map(|()| None);
             }
             Err(e) => return Err(json_error(source, line, &e)),
         }
@@ -902,80 +760,6 @@ fn each_streamed(
         }
     }
     Ok(())
-}
-
-/// The elements of one top-level array, each an object.
-fn each_element(
-    source: &Source,
-    input: impl Read,
-    line: u64,
-    mut each: impl FnMut(Object<'_>, At) -> Result<bool, ConvertError>,
-) -> Result<(), ConvertError> {
-    let (input, lines) = LineCounter::new(input);
-    let mut de = serde_json::Deserializer::from_reader(input);
-    let mut failed = None;
-    let mut stopped = false;
-    let walked = Elements {
-        each: &mut |value: Json<'_>| {
-            let at = At {
-                line: line + lines.get(),
-            };
-            let result = match value {
-                Json::Object(object) => each(object, at),
-                other => Err(not_an_object(source, at, &other)),
-            };
-            match result {
-                Ok(true) => Ok(()),
-                Ok(false) => {
-                    stopped = true;
-                    Err(())
-                }
-                Err(e) => {
-                    failed = Some(e);
-                    Err(())
-                }
-            }
-        },
-    }
-    .deserialize(&mut de)
-    .and_then(|()| de.end());
-    if let Some(e) = failed {
-        return Err(e);
-    }
-    if stopped {
-        return Ok(());
-    }
-    walked.map_err(|e| json_error(source, line, &e))
-}
-
-/// Walks a JSON array, handing each element on without keeping it.
-struct Elements<'f> {
-    each: &'f mut dyn FnMut(Json<'_>) -> Result<(), ()>,
-}
-
-impl<'de> DeserializeSeed<'de> for Elements<'_> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<(), D::Error> {
-        de.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Elements<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an array of objects")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(value) = seq.next_element::<Json<'de>>()? {
-            if (self.each)(value).is_err() {
-                return Err(serde::de::Error::custom("stopped"));
-            }
-        }
-        Ok(())
-    }
 }
 
 /// Counts the line feeds read through it.

@@ -123,7 +123,7 @@ pub fn scan(source: &Source, progress: &dyn Progress) -> Result<Scan, ConvertErr
         rows,
         formats: Formats::default(),
         rejects: Vec::new(),
-        json_lines_keys: None,
+        json_chunks: None,
     })
 }
 

@@ -80,7 +80,7 @@ pub fn write_rejects<W: Write + Send>(
         dictionary: vec![false, false, true],
         formats: Formats::default(),
         rejects: Vec::new(),
-        json_lines_keys: None,
+        json_chunks: None,
     };
     write_batches(&scan, out, &NoProgress, |mut batches| {
         for r in rejects {

@@ -139,3 +139,47 @@ fn json_lines_across_chunks_read_as_one_reader_reads_them() {
         "{err}"
     );
 }
+
+#[test]
+fn json_arrays_across_chunks_read_as_one_reader_reads_them() {
+    let ctx = TestContext::new();
+    let rows: u64 = 70_000;
+    let (mut items, mut ids, mut chars) = (Vec::new(), 0, 0);
+    for i in 0..rows {
+        ids += i;
+        // Strings holding the array's own punctuation; a key first met
+        // after the head (so both passes run).
+        let s = format!("a,]}}[{{\"b\" {}", "x".repeat(i as usize % 7));
+        chars += s.chars().count() as u64;
+        let mut item = serde_json::json!({"id": i, "s": s});
+        if i == rows - 1 {
+            item["late"] = serde_json::json!(true);
+        }
+        items.push(item.to_string());
+    }
+    let text = format!("[\n  {}\n]\n", items.join(",\n  "));
+    assert!(text.len() > 2 << 20, "{} bytes: one chunk", text.len());
+    let path = ctx.write("t.json", &text);
+    let first = ingest(&ctx, &path);
+    assert_eq!(first["rows"], rows, "{first}");
+    assert_eq!(
+        ctx.sql("select count(*) as n, sum(id) as ids, sum(length(s)) as chars, count(late) as late from t"),
+        format!("n,ids,chars,late\n{rows},{ids},{chars},1\n")
+    );
+    let gz = ctx.write("t.json.gz", gzip(text.as_bytes()));
+    let again = ingest(&ctx, &gz);
+    assert_eq!(again["status"], "unchanged", "{again}");
+    // A trailing comma at the end, named with its line.
+    let path = ctx.write("bad.json", text.replacen("\n]", ",\n]", 1));
+    let err = ctx
+        .lake(&["ingest", path.to_str().unwrap(), "--name", "bad"])
+        .fails(1)
+        .to_owned();
+    assert!(
+        err.contains(&format!(
+            "line {}: invalid JSON: an element is missing before the closing ]",
+            rows + 2
+        )),
+        "{err}"
+    );
+}

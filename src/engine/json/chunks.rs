@@ -1,0 +1,454 @@
+//! JSON in chunks (see `engine::chunks`): JSON Lines cut at line ends, one
+//! array of objects cut after the commas between its elements (found by
+//! following strings and nesting). Each chunk's objects are parsed alone,
+//! checked and appended on a worker thread.
+
+use std::io::{Read, Write};
+use std::ops::Range;
+
+use arrow::datatypes::SchemaRef;
+
+use super::{
+    At, Json, JsonForm, Keys, Misfit, Object, Rows, json_error, misfit_error, narrow, not_an_object,
+};
+use crate::engine::chunks::{ChunkReader, Chunking, Cut, Parsed, Stop, write_chunks};
+use crate::engine::convert::{ConvertError, Progress, Scan};
+use crate::engine::infer::Inferrer;
+use crate::engine::parquet_writer::{BATCH_ROWS, Written, arrow_schema, batch_of, builders};
+use crate::engine::source::Source;
+use crate::schema::ColumnType;
+
+/// Writes the objects of `chunks`' source; what every value was.
+pub(super) fn write<W: Write + Send>(
+    chunks: &Objects<'_>,
+    out: W,
+    progress: &dyn Progress,
+) -> Result<((Written, W), Kinds), Stop> {
+    let bytes = |n| progress.bytes(n);
+    let text = chunks.source.open(&bytes).map_err(|e| ConvertError::Read {
+        file: chunks.source.label().to_owned(),
+        source: e,
+    })?;
+    write_chunks(out, progress, text, csv::Position::new(), chunks)
+}
+
+/// The objects of a JSON file, by chunks.
+pub(super) struct Objects<'a> {
+    source: &'a Source,
+    scan: &'a Scan,
+    form: JsonForm,
+    arrow: SchemaRef,
+    /// Where each key goes.
+    keys: &'a Keys,
+    /// The types given (none for pass two: its types are final).
+    forced: &'a [Option<ColumnType>],
+}
+
+/// What the values of each column were, and how many rows.
+pub(super) struct Kinds {
+    pub(super) kinds: Vec<u8>,
+    pub(super) strings: Inferrer,
+    pub(super) rows: u64,
+}
+
+impl<'a> Objects<'a> {
+    pub(super) fn new(
+        source: &'a Source,
+        scan: &'a Scan,
+        form: JsonForm,
+        keys: &'a Keys,
+        forced: &'a [Option<ColumnType>],
+    ) -> Self {
+        Objects {
+            source,
+            scan,
+            form,
+            arrow: arrow_schema(&scan.schema),
+            keys,
+            forced,
+        }
+    }
+}
+
+/// The pieces of a chunk that each hold one value (what is not white
+/// space), with the line each begins on.
+fn pieces(
+    source: &Source,
+    form: JsonForm,
+    text: &[u8],
+    at: &csv::Position,
+) -> Result<Vec<(Range<usize>, u64)>, ConvertError> {
+    let ranges = match form {
+        JsonForm::Lines => {
+            let mut start = 0;
+            let mut ranges = Vec::new();
+            for end in memchr::memchr_iter(b'\n', text).chain([text.len()]) {
+                ranges.push(start..end);
+                start = end + 1;
+            }
+            ranges
+        }
+        JsonForm::Array => {
+            elements(text, at.byte() == 0).map_err(|(i, what)| ConvertError::Parse {
+                file: source.label().to_owned(),
+                line: at.line() + line_feeds(&text[..i]),
+                reason: format!("invalid JSON: {what}"),
+            })?
+        }
+    };
+    let mut line = at.line();
+    let mut seen = 0;
+    let mut pieces = Vec::with_capacity(ranges.len());
+    for range in ranges {
+        let Some(first) = text[range.clone()]
+            .iter()
+            .position(|b| !b.is_ascii_whitespace())
+        else {
+            continue;
+        };
+        line += line_feeds(&text[seen..range.start + first]);
+        seen = range.start + first;
+        pieces.push((range.start + first..range.end, line));
+    }
+    Ok(pieces)
+}
+
+/// Calls `each` with every object of the array `input` holds (from its
+/// `[`, on line `line`), on this thread, until `each` says stop.
+pub(super) fn each_element(
+    source: &Source,
+    input: impl Read,
+    line: u64,
+    mut each: impl FnMut(Object<'_>, At) -> Result<bool, ConvertError>,
+) -> Result<(), ConvertError> {
+    let mut at = csv::Position::new();
+    at.set_line(line);
+    let mut chunks = ChunkReader::new(input, at, ElementEnds(Structure::default()));
+    let read_err = |e| ConvertError::Read {
+        file: source.label().to_owned(),
+        source: e,
+    };
+    while let Some((chunk, at, _)) = chunks.next_chunk().map_err(read_err)? {
+        for (range, line) in pieces(source, JsonForm::Array, &chunk, &at)? {
+            let at = At { line };
+            match serde_json::from_slice::<Json>(&chunk[range]) {
+                Ok(Json::Object(object)) => {
+                    if !each(object, at)? {
+                        return Ok(());
+                    }
+                }
+                Ok(other) => return Err(not_an_object(source, at, &other)),
+                Err(e) => return Err(json_error(source, line, &e)),
+            }
+        }
+    }
+    Ok(())
+}
+
+fn line_feeds(text: &[u8]) -> u64 {
+    memchr::memchr_iter(b'\n', text).count() as u64
+}
+
+/// Cuts after the first line feed at the target or later.
+struct LineEnds;
+
+impl Cut for LineEnds {
+    fn cut(&mut self, text: &[u8], target: usize) -> Option<usize> {
+        memchr::memchr(b'\n', text.get(target..)?).map(|i| target + i + 1)
+    }
+
+    fn restart(&mut self) {}
+}
+
+/// Follows strings and nesting to the bytes that matter at the top of one
+/// array: its `[`, the commas between its elements, its `]`.
+#[derive(Default)]
+struct Structure {
+    depth: u32,
+    in_string: bool,
+    pos: usize,
+}
+
+impl Structure {
+    /// The next of those bytes in `text` from where it stopped, and where.
+    fn next_top(&mut self, text: &[u8]) -> Option<(usize, u8)> {
+        while self.pos < text.len() {
+            if self.in_string {
+                let Some(i) = memchr::memchr2(b'"', b'\\', &text[self.pos..]) else {
+                    self.pos = text.len();
+                    return None;
+                };
+                let i = self.pos + i;
+                // An escape skips the byte after it (perhaps not read yet).
+                self.pos = i + if text[i] == b'\\' { 2 } else { 1 };
+                self.in_string = text[i] == b'\\';
+                continue;
+            }
+            let i = self.pos;
+            self.pos += 1;
+            match text[i] {
+                b'"' => self.in_string = true,
+                b @ (b'[' | b'{') => {
+                    self.depth += 1;
+                    if self.depth == 1 {
+                        return Some((i, b));
+                    }
+                }
+                b @ (b']' | b'}') => {
+                    self.depth = self.depth.saturating_sub(1);
+                    if self.depth == 0 {
+                        return Some((i, b));
+                    }
+                }
+                b',' if self.depth == 1 => return Some((i, b',')),
+                _ => {}
+            }
+        }
+        None
+    }
+}
+
+/// Cuts after the first comma between elements at the target or later.
+struct ElementEnds(Structure);
+
+impl Cut for ElementEnds {
+    fn cut(&mut self, text: &[u8], target: usize) -> Option<usize> {
+        while let Some((i, b)) = self.0.next_top(text) {
+            if b == b',' && i >= target {
+                return Some(i + 1);
+            }
+        }
+        None
+    }
+
+    /// Chunks after the first begin inside the array.
+    fn restart(&mut self) {
+        self.0 = Structure {
+            depth: 1,
+            ..Structure::default()
+        };
+    }
+}
+
+/// The elements of the array in a chunk (the first holds its `[`, the last
+/// its `]`); where and what is wrong with the array itself.
+fn elements(text: &[u8], first: bool) -> Result<Vec<Range<usize>>, (usize, &'static str)> {
+    let mut structure = Structure {
+        depth: u32::from(!first),
+        ..Structure::default()
+    };
+    let mut start = (!first).then_some(0);
+    let mut ranges: Vec<Range<usize>> = Vec::new();
+    let mut closed = None;
+    let blank = |r: &Range<usize>| text[r.clone()].iter().all(u8::is_ascii_whitespace);
+    while let Some((i, b)) = structure.next_top(text) {
+        match (b, start) {
+            (b'[', None) if closed.is_none() => start = Some(i + 1),
+            (b',', Some(s)) => {
+                if blank(&(s..i)) {
+                    return Err((i, "an element is missing before a comma"));
+                }
+                ranges.push(s..i);
+                start = Some(i + 1);
+            }
+            (b']', Some(s)) => {
+                // `[]` and `[ ]` hold no element; `,]` is a trailing comma.
+                if !blank(&(s..i)) {
+                    ranges.push(s..i);
+                } else if !ranges.is_empty() || !first {
+                    return Err((i, "an element is missing before the closing ]"));
+                }
+                start = None;
+                closed = Some(i);
+            }
+            _ => return Err((i, "expected an array of objects")),
+        }
+    }
+    match (start, closed) {
+        (Some(s), _) if !blank(&(s..text.len())) => Err((
+            text.len(),
+            "the array is never closed (the file ends inside it)",
+        )),
+        (None, Some(end)) if !blank(&(end + 1..text.len())) => {
+            Err((end + 1, "trailing characters after the array"))
+        }
+        _ => Ok(ranges),
+    }
+}
+
+impl Chunking for Objects<'_> {
+    type Tally = Kinds;
+
+    fn scan(&self) -> &Scan {
+        self.scan
+    }
+
+    fn label(&self) -> &str {
+        self.source.label()
+    }
+
+    fn cutter(&self) -> impl Cut {
+        match self.form {
+            JsonForm::Lines => Box::new(LineEnds) as Box<dyn Cut>,
+            JsonForm::Array => Box::new(ElementEnds(Structure::default())),
+        }
+    }
+
+    fn tally(&self) -> Kinds {
+        let columns = self.scan.schema.columns.len();
+        Kinds {
+            kinds: vec![0; columns],
+            strings: Inferrer::new(columns, self.scan.formats.clone()),
+            rows: 0,
+        }
+    }
+
+    fn merge(&self, tally: &mut Kinds, later: Kinds) {
+        tally
+            .kinds
+            .iter_mut()
+            .zip(&later.kinds)
+            .for_each(|(k, l)| *k |= l);
+        tally.strings.merge(&later.strings);
+        tally.rows += later.rows;
+    }
+
+    /// Parses each object and appends it; a key the scan did not have, a
+    /// value its column does not take (of a type not given) or an object
+    /// over several lines stop it as a misfit.
+    fn parse(&self, text: &[u8], at: csv::Position, lines: u64) -> Parsed<Kinds> {
+        let source = self.source;
+        let columns = self.scan.schema.columns.len();
+        let mut rows = Rows {
+            keys: self.keys.clone(),
+            present: vec![false; columns],
+        };
+        let mut tally = self.tally();
+        let mut builders = builders(self.scan, lines as usize + 1);
+        let mut batches = Vec::new();
+        let mut in_batch = 0;
+        for (range, line) in pieces(source, self.form, text, &at)? {
+            let at = At { line };
+            let piece = &text[range];
+            let piece = piece.strip_suffix(b"\r").unwrap_or(piece);
+            let object = match serde_json::from_slice::<Json>(piece) {
+                Ok(Json::Object(object)) => object,
+                Ok(other) => return Err(Stop::Failed(not_an_object(source, at, &other))),
+                // An object over several lines: the passes on one thread
+                // read it.
+                Err(e) if e.is_eof() && self.form == JsonForm::Lines => {
+                    return Err(Stop::Misfit(json_error(source, line, &e)));
+                }
+                Err(e) => return Err(Stop::Failed(json_error(source, line, &e))),
+            };
+            for (position, (key, value)) in object.iter().enumerate() {
+                let i = rows.keys.column(key, position);
+                if i >= columns {
+                    let e = misfit_error(source, at, self.scan, Misfit::NewKey);
+                    return Err(Stop::Misfit(e));
+                }
+                let given = self.forced.get(i).is_some_and(Option::is_some);
+                if !given && !matches!(value, Json::Null) {
+                    narrow(&mut tally.kinds, &mut tally.strings, i, value);
+                }
+            }
+            if let Err(misfit) = rows.append(&object, &mut builders) {
+                let given = match misfit {
+                    Misfit::Value { column, .. } => {
+                        self.forced.get(column).is_some_and(Option::is_some)
+                    }
+                    Misfit::NewKey => false,
+                };
+                let e = misfit_error(source, at, self.scan, misfit);
+                return Err(if given {
+                    Stop::Failed(e)
+                } else {
+                    Stop::Misfit(e)
+                });
+            }
+            tally.rows += 1;
+            in_batch += 1;
+            if in_batch == BATCH_ROWS {
+                batches.push(batch_of(&self.arrow, &mut builders).map_err(ConvertError::from)?);
+                in_batch = 0;
+            }
+        }
+        if in_batch > 0 {
+            batches.push(batch_of(&self.arrow, &mut builders).map_err(ConvertError::from)?);
+        }
+        Ok((batches, tally))
+    }
+}
+
+impl Cut for Box<dyn Cut> {
+    fn cut(&mut self, text: &[u8], target: usize) -> Option<usize> {
+        (**self).cut(text, target)
+    }
+
+    fn restart(&mut self) {
+        (**self).restart();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The chunks the cutter makes of `text`, whole.
+    fn chunks(text: &[u8], target: usize) -> Vec<&[u8]> {
+        let mut cutter = ElementEnds(Structure::default());
+        let mut rest = text;
+        let mut out = Vec::new();
+        while let Some(cut) = cutter.cut(rest, target) {
+            out.push(&rest[..cut]);
+            rest = &rest[cut..];
+            cutter.restart();
+        }
+        out.push(rest);
+        out
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+
+        /// Cut anywhere, the elements of every chunk are the array's own,
+        /// whatever their strings hold.
+        #[test]
+        fn arrays_are_cut_between_elements(
+            items in proptest::collection::vec((0i64..1000, "[a-z,\\[\\]{}\"\\\\ \n]{0,6}"), 0..30),
+            space in proptest::sample::select(vec!["", " ", "\n  "]),
+            target in 1usize..120,
+        ) {
+            let values: Vec<serde_json::Value> = items
+                .iter()
+                .map(|(id, s)| serde_json::json!({"id": id, "s": s, "n": [s, {"x": []}]}))
+                .collect();
+            let texts: Vec<String> = values.iter().map(|v| v.to_string()).collect();
+            let text = format!("{space}[{space}{}{space}]{space}", texts.join(&format!(",{space}")));
+            let mut got = Vec::new();
+            for (k, chunk) in chunks(text.as_bytes(), target).into_iter().enumerate() {
+                for range in elements(chunk, k == 0).unwrap() {
+                    got.push(serde_json::from_slice::<serde_json::Value>(&chunk[range]).unwrap());
+                }
+            }
+            proptest::prop_assert_eq!(got, values);
+        }
+    }
+
+    #[test]
+    fn a_broken_array_is_named() {
+        for (text, what) in [
+            ("[{\"a\": 1},]", "missing before the closing ]"),
+            ("[{\"a\": 1},,{}]", "missing before a comma"),
+            ("[{\"a\": 1}, {\"b\": 2}", "never closed"),
+            ("[{\"a\": 1}] x", "trailing characters"),
+        ] {
+            let err = elements(text.as_bytes(), true).unwrap_err();
+            assert!(err.1.contains(what), "{text}: {err:?}");
+        }
+        assert_eq!(
+            elements(b" [ ] ", true).unwrap(),
+            Vec::<Range<usize>>::new()
+        );
+    }
+}
