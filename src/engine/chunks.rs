@@ -12,7 +12,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use arrow::record_batch::RecordBatch;
 
-use super::convert::{ConvertError, Progress, Scan};
+use super::convert::{ConvertError, Peek, Progress, Scan};
 use super::parquet_writer::{Written, encode};
 
 /// About how much text one chunk holds: cut at the first record end after.
@@ -236,32 +236,43 @@ impl Stop {
     }
 }
 
-/// A reader that keeps a copy of what it reads, when asked to: the text
-/// read ahead while the head is parsed is then read again as records.
+/// A reader that keeps what it reads: all of it when asked to (the text
+/// read ahead while the head is parsed is then read again as records),
+/// else the last [`WINDOW`] bytes, for [`Peek`].
 pub(super) struct Kept<R> {
     inner: R,
-    kept: Option<Vec<u8>>,
+    kept: Vec<u8>,
+    /// Where `kept` begins in the text.
+    start: u64,
+    all: bool,
 }
 
+/// Bytes a reader keeps at least when not keeping all: more than the csv
+/// reader's buffer, so a record's start is still at hand after reading it.
+const WINDOW: usize = 2 << 20;
+
 impl<R: Read> Kept<R> {
-    pub(super) fn new(inner: R, keep: bool) -> Self {
+    pub(super) fn new(inner: R, all: bool) -> Self {
         Kept {
             inner,
-            kept: keep.then(Vec::new),
+            kept: Vec::new(),
+            start: 0,
+            all,
         }
     }
 
     /// Bytes kept so far.
     pub(super) fn len(&self) -> usize {
-        self.kept.as_ref().map_or(0, Vec::len)
+        self.kept.len()
     }
 
     /// The text from byte `from` on (of what was kept), then the rest.
     pub(super) fn text_from(self, from: u64) -> Replay<R> {
-        let kept = self.kept.unwrap_or_default();
         Replay {
-            pos: (from as usize).min(kept.len()),
-            kept,
+            pos: usize::try_from(from.saturating_sub(self.start))
+                .unwrap_or(usize::MAX)
+                .min(self.kept.len()),
+            kept: self.kept,
             inner: self.inner,
         }
     }
@@ -270,10 +281,54 @@ impl<R: Read> Kept<R> {
 impl<R: Read> Read for Kept<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        if let Some(kept) = &mut self.kept {
-            kept.extend_from_slice(&buf[..n]);
+        self.kept.extend_from_slice(&buf[..n]);
+        if !self.all && self.kept.len() > 2 * WINDOW {
+            let gone = self.kept.len() - WINDOW;
+            self.kept.drain(..gone);
+            self.start += gone as u64;
         }
         Ok(n)
+    }
+}
+
+impl<R> Peek for Kept<R> {
+    fn peek(&self, offset: u64) -> Option<u8> {
+        let i = usize::try_from(offset.checked_sub(self.start)?).ok()?;
+        self.kept.get(i).copied()
+    }
+}
+
+/// A chunk's text, read from where it begins in the file.
+pub(super) struct ChunkText<'a> {
+    text: io::Cursor<&'a [u8]>,
+    base: u64,
+}
+
+impl<'a> ChunkText<'a> {
+    pub(super) fn new(text: &'a [u8], at: &csv::Position) -> Self {
+        ChunkText {
+            text: io::Cursor::new(text),
+            base: at.byte(),
+        }
+    }
+}
+
+impl Read for ChunkText<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.text.read(buf)
+    }
+}
+
+impl io::Seek for ChunkText<'_> {
+    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+        self.text.seek(to)
+    }
+}
+
+impl Peek for ChunkText<'_> {
+    fn peek(&self, offset: u64) -> Option<u8> {
+        let i = usize::try_from(offset.checked_sub(self.base)?).ok()?;
+        self.text.get_ref().get(i).copied()
     }
 }
 

@@ -160,23 +160,53 @@ pub(super) enum Next {
     End,
 }
 
-/// Reads the next record into `record`. Keeping rejects, a record that is
-/// not UTF-8 is handed back as a reject instead of failing the file.
-pub(super) fn next_record<R: Read>(
+/// Reads the next record into `record`, placed on the line its text
+/// begins on. A record that is not UTF-8 fails the file, or keeping
+/// rejects, is handed back as a reject.
+pub(super) fn next_record<R: Read + Peek>(
     rdr: &mut csv::Reader<R>,
     record: &mut csv::StringRecord,
     opts: &CsvOptions,
-) -> Result<Next, csv::Error> {
+    source: &Source,
+    names: &[String],
+) -> Result<Next, ConvertError> {
+    let comment = opts.comment;
     if !opts.rejects {
-        return Ok(if rdr.read_record(record)? {
-            Next::Row
-        } else {
-            Next::End
-        });
+        return match rdr.read_record(record) {
+            Ok(false) => Ok(Next::End),
+            Ok(true) => {
+                if let Some(pos) = record
+                    .position()
+                    .and_then(|p| placed(rdr.get_ref(), p, comment))
+                {
+                    record.set_position(Some(pos));
+                }
+                Ok(Next::Row)
+            }
+            Err(e) => match (
+                e.kind(),
+                e.position().and_then(|p| placed(rdr.get_ref(), p, comment)),
+            ) {
+                (csv::ErrorKind::Utf8 { err, .. }, Some(pos)) => {
+                    Err(utf8_error(source, pos.line(), err.field(), names))
+                }
+                _ => Err(parse_error(source, e, names)),
+            },
+        };
     }
+    // Keeping rejects: the bytes of a record that is not UTF-8 are its text.
     let mut bytes = std::mem::take(record).into_byte_record();
-    if !rdr.read_byte_record(&mut bytes)? {
+    if !rdr
+        .read_byte_record(&mut bytes)
+        .map_err(|e| parse_error(source, e, names))?
+    {
         return Ok(Next::End);
+    }
+    if let Some(pos) = bytes
+        .position()
+        .and_then(|p| placed(rdr.get_ref(), p, comment))
+    {
+        bytes.set_position(Some(pos));
     }
     match csv::StringRecord::from_byte_record(bytes) {
         Ok(row) => {
@@ -192,6 +222,41 @@ pub(super) fn next_record<R: Read>(
             }))
         }
     }
+}
+
+/// What a reader can tell of the text it has read: the byte at an offset
+/// from where it began, while at hand.
+pub(super) trait Peek {
+    fn peek(&self, offset: u64) -> Option<u8>;
+}
+
+/// The csv crate places a record where the reader stood after the one
+/// before: ahead of the LF of a CRLF, of blank lines and of comment lines.
+/// Where it begins instead, on the line its text begins on, when that is
+/// another line (and the text is at hand).
+fn placed(text: &impl Peek, pos: &csv::Position, comment: Option<u8>) -> Option<csv::Position> {
+    let (mut at, mut line) = (pos.byte(), pos.line());
+    loop {
+        match text.peek(at) {
+            Some(b'\n') => line += 1,
+            Some(b'\r') => {}
+            Some(c) if Some(c) == comment => {
+                // A comment line, to its line feed.
+                while text.peek(at) != Some(b'\n') {
+                    text.peek(at)?;
+                    at += 1;
+                }
+                line += 1;
+            }
+            _ => break,
+        }
+        at += 1;
+    }
+    (line != pos.line()).then(|| {
+        let mut placed = pos.clone();
+        placed.set_line(line);
+        placed
+    })
 }
 
 /// Fields joined by the delimiter, as a reject's text.
@@ -278,7 +343,8 @@ pub(super) fn csv_reader<R: Read>(opts: &CsvOptions, input: R, buffer: usize) ->
         .quote(opts.quote)
         .escape(opts.escape)
         .comment(opts.comment)
-        .flexible(opts.null_padding || opts.rejects)
+        // Field counts are checked by `check_record`, on the right line.
+        .flexible(true)
         .buffer_capacity(buffer)
         .from_reader(input)
 }
@@ -297,14 +363,7 @@ pub(super) fn parse_error(source: &Source, err: csv::Error, headers: &[String]) 
     let line = err.position().map_or(0, |p| p.line());
     match err.into_kind() {
         csv::ErrorKind::Io(source) => ConvertError::Read { file, source },
-        csv::ErrorKind::Utf8 { err, .. } => ConvertError::Parse {
-            file,
-            line,
-            reason: format!(
-                "column {}: invalid UTF-8 (is this a text file?)",
-                column_label(err.field(), headers)
-            ),
-        },
+        csv::ErrorKind::Utf8 { err, .. } => utf8_error(source, line, err.field(), headers),
         csv::ErrorKind::UnequalLengths {
             expected_len, len, ..
         } => ConvertError::Parse {
@@ -320,6 +379,17 @@ pub(super) fn parse_error(source: &Source, err: csv::Error, headers: &[String]) 
             line,
             reason: format!("{other:?}"),
         },
+    }
+}
+
+fn utf8_error(source: &Source, line: u64, field: usize, headers: &[String]) -> ConvertError {
+    ConvertError::Parse {
+        file: source.label().to_owned(),
+        line,
+        reason: format!(
+            "column {}: invalid UTF-8 (is this a text file?)",
+            column_label(field, headers)
+        ),
     }
 }
 
@@ -552,8 +622,7 @@ pub fn scan(
     loop {
         let read = match next.take() {
             Some(read) => read,
-            None => next_record(&mut rdr, &mut record, opts)
-                .map_err(|e| parse_error(source, e, &head.names))?,
+            None => next_record(&mut rdr, &mut record, opts, source, &head.names)?,
         };
         let checked = match read {
             Next::End => break,

@@ -7,7 +7,7 @@ use std::io;
 
 use arrow::datatypes::SchemaRef;
 
-use super::chunks::{Chunking, Cut, Parsed, Stop};
+use super::chunks::{ChunkText, Chunking, Cut, Parsed, Stop};
 use super::convert::{
     ConvertError, CsvOptions, Head, Next, Scan, Tally, check_record, csv_reader, fields,
     next_record, parse_error, value_error,
@@ -212,7 +212,7 @@ impl Chunking for Rows<'_> {
     fn parse(&self, text: &[u8], at: csv::Position, lines: u64) -> Parsed<Tally> {
         let (source, head) = (self.source, self.head);
         let to_error = |e| parse_error(source, e, &head.names);
-        let mut rdr = csv_reader(&self.opts, io::Cursor::new(text), 64 << 10);
+        let mut rdr = csv_reader(&self.opts, ChunkText::new(text, &at), 64 << 10);
         let line = at.line();
         rdr.seek_raw(io::SeekFrom::Start(0), at).map_err(to_error)?;
         let mut tally = Tally::new(head, false, self.base);
@@ -225,7 +225,7 @@ impl Chunking for Rows<'_> {
         let first = self.rejected.partition_point(|&l| l < line);
         let mut rejected = self.rejected[first..].iter().copied().peekable();
         loop {
-            match next_record(&mut rdr, &mut record, &self.opts).map_err(to_error)? {
+            match next_record(&mut rdr, &mut record, &self.opts, source, &head.names)? {
                 Next::End => break,
                 Next::Bad(_) => continue,
                 Next::Row => {}

@@ -12,8 +12,8 @@ use std::io::Write;
 
 use super::chunks::{Stop, write_chunks};
 use super::convert::{
-    ConvertError, CsvOptions, DICTIONARY_SAMPLE_ROWS, Progress, Scan, Tally, finish_scan,
-    last_row_unterminated, open_head, parse_error, records_at,
+    ConvertError, CsvOptions, DICTIONARY_SAMPLE_ROWS, Next, Progress, Scan, Tally, finish_scan,
+    last_row_unterminated, next_record, open_head, records_at,
 };
 use super::csv_chunks::Rows;
 use super::parquet_writer::Written;
@@ -59,10 +59,7 @@ pub fn convert<W: Write + Send>(
         sampled.record(&record, &head, source)?;
     }
     while sampled.rows < DICTIONARY_SAMPLE_ROWS {
-        let more = rdr
-            .read_record(&mut record)
-            .map_err(|e| parse_error(source, e, &head.names))?;
-        if !more {
+        if let Next::End = next_record(&mut rdr, &mut record, opts, source, &head.names)? {
             break;
         }
         sampled.record(&record, &head, source)?;

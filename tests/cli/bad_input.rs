@@ -228,3 +228,39 @@ fn rejects_set_bad_rows_aside() {
     assert_eq!(out["rejects"], 1, "{out}");
     assert_eq!(out["rows"], 1, "{out}");
 }
+
+#[test]
+fn the_line_named_is_the_files_own_after_crlf_blank_and_comment_lines() {
+    let ctx = TestContext::new();
+    // The csv parser counts a CRLF's LF, blank lines and comment lines only
+    // once it reads the next row: lake names the row's own line.
+    let err = refused(&ctx, "crlf.csv", b"a,b\r\n1,2\r\n3\r\n");
+    assert!(err.contains("line 3: expected 2 fields, found 1"), "{err}");
+    let err = refused(&ctx, "blank.csv", b"a,b\n1,2\n\n\n3,\xff\n");
+    assert!(err.contains("line 5: column 2 (b): invalid UTF-8"), "{err}");
+    let path = ctx.write("comment.csv", "a,b\n# one\n1,2\n# two\n3\n");
+    let err = ctx
+        .lake(&["ingest", path.to_str().unwrap(), "--comment", "#"])
+        .fails(1)
+        .to_owned();
+    assert!(err.contains("line 5: expected 2 fields"), "{err}");
+    // Far into a CRLF file, in a chunk of its own.
+    let mut text = String::from("id,v\r\n");
+    for i in 0..150_000 {
+        text.push_str(&if i == 140_000 {
+            "x\r\n".to_owned()
+        } else {
+            format!("{i},v\r\n")
+        });
+    }
+    let err = refused(&ctx, "big.csv", text.as_bytes());
+    assert!(err.contains("line 140002: expected 2 fields"), "{err}");
+    // Rejects keep the file's own lines too.
+    let path = ctx.write("set_aside.csv", "a,b\r\n1,2\r\n3\r\n\r\n4,5,6\r\n7,8\r\n");
+    ctx.lake(&["ingest", path.to_str().unwrap(), "--rejects"])
+        .ok();
+    assert_eq!(
+        ctx.sql("select line from set_aside_rejects order by line"),
+        "line\n3\n5\n"
+    );
+}
