@@ -193,13 +193,13 @@ impl<R: Read, C: Cut> ChunkReader<R, C> {
     /// `None` at the end of the text.
     pub(super) fn next_chunk(&mut self) -> io::Result<Option<(Vec<u8>, csv::Position, u64)>> {
         let cut = loop {
-            if self.chunk.len() >= CHUNK_BYTES || self.eof {
-                if let Some(cut) = self.cutter.cut(&self.chunk, CHUNK_BYTES) {
-                    break cut;
-                }
-                if self.eof {
-                    break self.chunk.len();
-                }
+            // Asked as the chunk grows: a cutter may cut by rows, before
+            // the target.
+            if let Some(cut) = self.cutter.cut(&self.chunk, CHUNK_BYTES) {
+                break cut;
+            }
+            if self.eof {
+                break self.chunk.len();
             }
             let had = self.chunk.len();
             self.chunk.resize(had + READ_BYTES, 0);

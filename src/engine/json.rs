@@ -546,9 +546,12 @@ pub fn write_parquet<W: Write + Send>(
             .map(|(written, _)| written)
             .map_err(Stop::into_error);
     }
+    // Objects spread over lines, on this thread: batches end where chunks
+    // of the other forms would.
     write_batches(scan, out, progress, |mut batches: Batches<'_>| {
         let columns = &scan.schema.columns;
         let mut rows = Rows::new(columns.len());
+        let mut count = 0;
         each_object(source, progress, |object, at| {
             let bytes = match rows.append(&object, &mut batches.builders) {
                 Ok(bytes) => bytes,
@@ -556,6 +559,10 @@ pub fn write_parquet<W: Write + Send>(
                 Err(Misfit::NewKey) => 0,
                 Err(misfit) => return Err(misfit_error(source, at, scan, misfit)),
             };
+            count += 1;
+            if count % chunks::CHUNK_OBJECTS == 0 {
+                return Ok(batches.row_done(bytes)? && batches.end_batch()?);
+            }
             batches.row_done(bytes)
         })?;
         batches.finish()

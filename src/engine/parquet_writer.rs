@@ -299,6 +299,15 @@ impl Batches<'_> {
         Ok(true)
     }
 
+    /// Ends the batch here (if it holds rows); `false` when the writer has
+    /// stopped.
+    pub(super) fn end_batch(&mut self) -> Result<bool, ConvertError> {
+        if self.in_batch == 0 {
+            return Ok(true);
+        }
+        self.send()
+    }
+
     /// Sends the last batch; the number of rows in all.
     pub(super) fn finish(mut self) -> Result<u64, ConvertError> {
         if self.in_batch > 0 {

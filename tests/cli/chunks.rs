@@ -169,6 +169,16 @@ fn json_arrays_across_chunks_read_as_one_reader_reads_them() {
     let gz = ctx.write("t.json.gz", gzip(text.as_bytes()));
     let again = ingest(&ctx, &gz);
     assert_eq!(again["status"], "unchanged", "{again}");
+    // The same objects as JSON Lines, and each spread over two lines (read
+    // on one thread): chunks hold as many objects in every form, so the
+    // object is the same.
+    let lines = ctx.write("t.jsonl", items.join("\n") + "\n");
+    let again = ingest(&ctx, &lines);
+    assert_eq!(again["status"], "unchanged", "{again}");
+    let spread: Vec<String> = items.iter().map(|i| i.replacen(',', ",\n", 1)).collect();
+    let spread = ctx.write("spread.json", spread.join("\n"));
+    let again = ingest(&ctx, &spread);
+    assert_eq!(again["status"], "unchanged", "{again}");
     // A trailing comma at the end, named with its line.
     let path = ctx.write("bad.json", text.replacen("\n]", ",\n]", 1));
     let err = ctx

@@ -123,7 +123,7 @@ pub(super) fn each_element(
 ) -> Result<(), ConvertError> {
     let mut at = csv::Position::new();
     at.set_line(line);
-    let mut chunks = ChunkReader::new(input, at, ElementEnds(Structure::default()));
+    let mut chunks = ChunkReader::new(input, at, ElementEnds::default());
     let read_err = |e| ConvertError::Read {
         file: source.label().to_owned(),
         source: e,
@@ -149,15 +149,41 @@ fn line_feeds(text: &[u8]) -> u64 {
     memchr::memchr_iter(b'\n', text).count() as u64
 }
 
-/// Cuts after the first line feed at the target or later.
-struct LineEnds;
+/// Objects in a chunk: chunks of JSON end after this many objects (or at
+/// the first object end past [`TEXT_PER_TARGET`] times the chunk target:
+/// 8 MiB), whatever the form of the file, so the same objects give the
+/// same batches, and the same Parquet bytes, as JSON Lines, as an array, or
+/// spread over lines (see `write_parquet`) while they average under 2 KB.
+/// Unit tests cut after a few.
+pub(super) const CHUNK_OBJECTS: usize = if cfg!(test) { 5 } else { 4096 };
+/// How much more text than the chunk target a chunk of wide objects holds.
+const TEXT_PER_TARGET: usize = 8;
+
+/// Cuts after the line of the [`CHUNK_OBJECTS`]th object.
+#[derive(Default)]
+struct LineEnds {
+    objects: usize,
+    pos: usize,
+}
 
 impl Cut for LineEnds {
     fn cut(&mut self, text: &[u8], target: usize) -> Option<usize> {
-        memchr::memchr(b'\n', text.get(target..)?).map(|i| target + i + 1)
+        while let Some(i) = memchr::memchr(b'\n', &text[self.pos..]) {
+            let end = self.pos + i;
+            if text[self.pos..end].iter().any(|b| !b.is_ascii_whitespace()) {
+                self.objects += 1;
+            }
+            self.pos = end + 1;
+            if self.objects == CHUNK_OBJECTS || end >= target * TEXT_PER_TARGET {
+                return Some(self.pos);
+            }
+        }
+        None
     }
 
-    fn restart(&mut self) {}
+    fn restart(&mut self) {
+        *self = LineEnds::default();
+    }
 }
 
 /// Follows strings and nesting to the bytes that matter at the top of one
@@ -208,14 +234,21 @@ impl Structure {
     }
 }
 
-/// Cuts after the first comma between elements at the target or later.
-struct ElementEnds(Structure);
+/// Cuts after the comma that ends the [`CHUNK_OBJECTS`]th element.
+#[derive(Default)]
+struct ElementEnds {
+    structure: Structure,
+    objects: usize,
+}
 
 impl Cut for ElementEnds {
     fn cut(&mut self, text: &[u8], target: usize) -> Option<usize> {
-        while let Some((i, b)) = self.0.next_top(text) {
-            if b == b',' && i >= target {
-                return Some(i + 1);
+        while let Some((i, b)) = self.structure.next_top(text) {
+            if b == b',' {
+                self.objects += 1;
+                if self.objects == CHUNK_OBJECTS || i >= target * TEXT_PER_TARGET {
+                    return Some(i + 1);
+                }
             }
         }
         None
@@ -223,9 +256,12 @@ impl Cut for ElementEnds {
 
     /// Chunks after the first begin inside the array.
     fn restart(&mut self) {
-        self.0 = Structure {
-            depth: 1,
-            ..Structure::default()
+        *self = ElementEnds {
+            structure: Structure {
+                depth: 1,
+                ..Structure::default()
+            },
+            objects: 0,
         };
     }
 }
@@ -289,8 +325,8 @@ impl Chunking for Objects<'_> {
 
     fn cutter(&self) -> impl Cut {
         match self.form {
-            JsonForm::Lines => Box::new(LineEnds) as Box<dyn Cut>,
-            JsonForm::Array => Box::new(ElementEnds(Structure::default())),
+            JsonForm::Lines => Box::new(LineEnds::default()) as Box<dyn Cut>,
+            JsonForm::Array => Box::new(ElementEnds::default()),
         }
     }
 
@@ -396,7 +432,7 @@ mod tests {
 
     /// The chunks the cutter makes of `text`, whole.
     fn chunks(text: &[u8], target: usize) -> Vec<&[u8]> {
-        let mut cutter = ElementEnds(Structure::default());
+        let mut cutter = ElementEnds::default();
         let mut rest = text;
         let mut out = Vec::new();
         while let Some(cut) = cutter.cut(rest, target) {
