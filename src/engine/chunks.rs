@@ -10,10 +10,11 @@ use std::io::{self, Read, Write};
 use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
+use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 
 use super::convert::{ConvertError, Peek, Progress, Scan};
-use super::parquet_writer::{Written, encode};
+use super::parquet_writer::{BATCH_ROWS, Builder, Written, batch_of, builders, encode};
 
 /// About how much text one chunk holds: cut at the first record end after.
 /// Unit tests cut small chunks, so their tables cross many cuts.
@@ -23,6 +24,48 @@ const READ_BYTES: usize = 128 << 10;
 /// Chunks read ahead of the encoder: with the text and the batches of each,
 /// what bounds memory.
 const CHUNKS_IN_FLIGHT: usize = 4;
+
+/// The batches of one chunk's rows: one every [`BATCH_ROWS`] rows.
+pub(super) struct ChunkBatches<'a> {
+    /// One per column: append a field to each, then call
+    /// [`ChunkBatches::row_done`].
+    pub(super) builders: Vec<Builder>,
+    arrow: &'a SchemaRef,
+    batches: Vec<RecordBatch>,
+    in_batch: usize,
+}
+
+impl<'a> ChunkBatches<'a> {
+    /// Batches of `scan`'s schema (as `arrow`) for a chunk of `lines`
+    /// line feeds.
+    pub(super) fn new(scan: &Scan, arrow: &'a SchemaRef, lines: u64) -> Self {
+        ChunkBatches {
+            // A row ends on each line but the last, at most.
+            builders: builders(scan, lines as usize + 1),
+            arrow,
+            batches: Vec::new(),
+            in_batch: 0,
+        }
+    }
+
+    /// One more row is in the builders.
+    pub(super) fn row_done(&mut self) -> Result<(), ConvertError> {
+        self.in_batch += 1;
+        if self.in_batch == BATCH_ROWS {
+            self.batches.push(batch_of(self.arrow, &mut self.builders)?);
+            self.in_batch = 0;
+        }
+        Ok(())
+    }
+
+    /// The batches of all the rows.
+    pub(super) fn finish(mut self) -> Result<Vec<RecordBatch>, ConvertError> {
+        if self.in_batch > 0 {
+            self.batches.push(batch_of(self.arrow, &mut self.builders)?);
+        }
+        Ok(self.batches)
+    }
+}
 
 /// Finds where a chunk may end.
 pub(super) trait Cut: Send {

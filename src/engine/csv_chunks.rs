@@ -7,12 +7,12 @@ use std::io;
 
 use arrow::datatypes::SchemaRef;
 
-use super::chunks::{ChunkText, Chunking, Cut, Parsed, Stop};
+use super::chunks::{ChunkBatches, ChunkText, Chunking, Cut, Parsed, Stop};
 use super::convert::{
-    ConvertError, CsvOptions, Head, Next, Scan, Tally, check_record, csv_reader, fields,
-    next_record, parse_error, value_error,
+    CsvOptions, Head, Next, Scan, Tally, check_record, csv_reader, fields, next_record,
+    parse_error, value_error,
 };
-use super::parquet_writer::{BATCH_ROWS, arrow_schema, batch_of, builders};
+use super::parquet_writer::arrow_schema;
 use super::source::Source;
 
 /// Where the csv crate's parser is, as far as records go.
@@ -216,10 +216,7 @@ impl Chunking for Rows<'_> {
         let line = at.line();
         rdr.seek_raw(io::SeekFrom::Start(0), at).map_err(to_error)?;
         let mut tally = Tally::new(head, false, self.base);
-        // A row ends on each line but the last, at most.
-        let mut builders = builders(self.scan, lines as usize + 1);
-        let mut batches = Vec::new();
-        let mut in_batch = 0;
+        let mut batches = ChunkBatches::new(self.scan, &self.arrow, lines);
         let mut record = csv::StringRecord::new();
         let columns = head.names.len();
         let first = self.rejected.partition_point(|&l| l < line);
@@ -240,22 +237,15 @@ impl Chunking for Rows<'_> {
             check_record(&record, head, source)?;
             tally.observe(&record, head, self.unseen);
             for (i, field) in fields(&record, columns, &head.nulls).enumerate() {
-                if !builders[i].append(field) {
+                if !batches.builders[i].append(field) {
                     let t = self.scan.schema.columns[i].column_type;
                     let e = value_error(source, &record, i, &head.names, t, field);
                     return Err(Stop::Misfit(e));
                 }
             }
-            in_batch += 1;
-            if in_batch == BATCH_ROWS {
-                batches.push(batch_of(&self.arrow, &mut builders).map_err(ConvertError::from)?);
-                in_batch = 0;
-            }
+            batches.row_done()?;
         }
-        if in_batch > 0 {
-            batches.push(batch_of(&self.arrow, &mut builders).map_err(ConvertError::from)?);
-        }
-        Ok((batches, tally))
+        Ok((batches.finish()?, tally))
     }
 }
 

@@ -756,17 +756,27 @@ fn each_streamed(
         let at = At {
             line: line + lines.get(),
         };
-        match value {
-            Ok(Json::Object(object)) => {
-                if !each(object, at)? {
-                    return Ok(());
-                }
-            }
-            Ok(other) => return Err(not_an_object(source, at, &other)),
-            Err(e) => return Err(json_error(source, line, &e)),
+        if !hand_on(source, value, at, line, &mut each)? {
+            return Ok(());
         }
     }
     Ok(())
+}
+
+/// Hands a value read (from `line` on) to `each` when it is an object;
+/// whether to go on.
+fn hand_on(
+    source: &Source,
+    value: Result<Json<'_>, serde_json::Error>,
+    at: At,
+    line: u64,
+    each: &mut impl FnMut(Object<'_>, At) -> Result<bool, ConvertError>,
+) -> Result<bool, ConvertError> {
+    match value {
+        Ok(Json::Object(object)) => each(object, at),
+        Ok(other) => Err(not_an_object(source, at, &other)),
+        Err(e) => Err(json_error(source, line, &e)),
+    }
 }
 
 /// Counts the line feeds read through it.

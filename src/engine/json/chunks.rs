@@ -9,12 +9,13 @@ use std::ops::Range;
 use arrow::datatypes::SchemaRef;
 
 use super::{
-    At, Json, JsonForm, Keys, Misfit, Object, Rows, json_error, misfit_error, narrow, not_an_object,
+    At, Json, JsonForm, Keys, Misfit, Object, Rows, hand_on, json_error, misfit_error, narrow,
+    not_an_object,
 };
-use crate::engine::chunks::{ChunkReader, Chunking, Cut, Parsed, Stop, write_chunks};
+use crate::engine::chunks::{ChunkBatches, ChunkReader, Chunking, Cut, Parsed, Stop, write_chunks};
 use crate::engine::convert::{ConvertError, Progress, Scan};
 use crate::engine::infer::Inferrer;
-use crate::engine::parquet_writer::{BATCH_ROWS, Written, arrow_schema, batch_of, builders};
+use crate::engine::parquet_writer::{Written, arrow_schema};
 use crate::engine::source::Source;
 use crate::schema::ColumnType;
 
@@ -130,15 +131,9 @@ pub(super) fn each_element(
     };
     while let Some((chunk, at, _)) = chunks.next_chunk().map_err(read_err)? {
         for (range, line) in pieces(source, JsonForm::Array, &chunk, &at)? {
-            let at = At { line };
-            match serde_json::from_slice::<Json>(&chunk[range]) {
-                Ok(Json::Object(object)) => {
-                    if !each(object, at)? {
-                        return Ok(());
-                    }
-                }
-                Ok(other) => return Err(not_an_object(source, at, &other)),
-                Err(e) => return Err(json_error(source, line, &e)),
+            let value = serde_json::from_slice::<Json>(&chunk[range]);
+            if !hand_on(source, value, At { line }, line, &mut each)? {
+                return Ok(());
             }
         }
     }
@@ -360,9 +355,7 @@ impl Chunking for Objects<'_> {
             present: vec![false; columns],
         };
         let mut tally = self.tally();
-        let mut builders = builders(self.scan, lines as usize + 1);
-        let mut batches = Vec::new();
-        let mut in_batch = 0;
+        let mut batches = ChunkBatches::new(self.scan, &self.arrow, lines);
         for (range, line) in pieces(source, self.form, text, &at)? {
             let at = At { line };
             let piece = &text[range];
@@ -388,7 +381,7 @@ impl Chunking for Objects<'_> {
                     narrow(&mut tally.kinds, &mut tally.strings, i, value);
                 }
             }
-            if let Err(misfit) = rows.append(&object, &mut builders) {
+            if let Err(misfit) = rows.append(&object, &mut batches.builders) {
                 let given = match misfit {
                     Misfit::Value { column, .. } => {
                         self.forced.get(column).is_some_and(Option::is_some)
@@ -403,16 +396,9 @@ impl Chunking for Objects<'_> {
                 });
             }
             tally.rows += 1;
-            in_batch += 1;
-            if in_batch == BATCH_ROWS {
-                batches.push(batch_of(&self.arrow, &mut builders).map_err(ConvertError::from)?);
-                in_batch = 0;
-            }
+            batches.row_done()?;
         }
-        if in_batch > 0 {
-            batches.push(batch_of(&self.arrow, &mut builders).map_err(ConvertError::from)?);
-        }
-        Ok((batches, tally))
+        Ok((batches.finish()?, tally))
     }
 }
 
