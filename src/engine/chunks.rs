@@ -1,6 +1,6 @@
-//! Text to Parquet on every core. The text is cut into chunks of about
-//! [`CHUNK_BYTES`] at record ends (where, each input says: CSV follows
-//! quotes as its parser does, JSON Lines cut at line ends); worker threads
+//! Text to Parquet on every core. The text is cut into chunks at record
+//! ends (where, each input says: CSV follows quotes as its parser does and
+//! cuts after about [`CHUNK_BYTES`]; JSON counts objects); worker threads
 //! parse the chunks into Arrow batches, and the encoder writes them in file
 //! order. Where the cuts fall depends only on the text, so the same rows
 //! give the same batches, and the same Parquet bytes, however the file is
@@ -69,9 +69,11 @@ impl<'a> ChunkBatches<'a> {
 
 /// Finds where a chunk may end.
 pub(super) trait Cut: Send {
-    /// Just past the first record end at index `target` or later of the
-    /// chunk `text` (which begins at a record start); `None` when `text`
-    /// holds none yet: called again with `text` extended.
+    /// Where the chunk `text` (which begins at a record start) ends: just
+    /// past a record end, about `target` bytes in (CSV: the first at
+    /// `target` or later) or after as many records as the cutter counts
+    /// (JSON). `None` when `text` holds no such end yet: called again with
+    /// `text` extended, as it grows.
     fn cut(&mut self, text: &[u8], target: usize) -> Option<usize>;
     /// The next chunk begins.
     fn restart(&mut self);
