@@ -1,6 +1,6 @@
 //! CSV to Parquet in two streaming passes: the first reads every row to infer
-//! the schema, the second builds Arrow record batches and writes them with
-//! the Parquet `ArrowWriter`, hashing the bytes as they are written.
+//! the schema, the second writes the rows in chunks on every core (see
+//! `chunks`), hashing the bytes as they are written.
 
 use std::collections::HashSet;
 use std::io::{self, Read, Write};

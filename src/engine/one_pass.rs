@@ -1,6 +1,7 @@
 //! CSV to Parquet in one pass, for the common case. The types are guessed
-//! from the head of the file (the rows of the dictionary sample) and the
-//! rest is written as it is read, every row still checked. The guess holds
+//! from the head of the file (the rows of the dictionary sample), then the
+//! whole file is written in chunks (see `chunks`; the head's text is kept
+//! and read again), every row still checked. The guess holds
 //! when every later value fits it and no column empty in the head has values
 //! later: the types inferred from every row are then exactly the guessed
 //! ones (a value that fits the head's narrowest type cannot make the column

@@ -334,63 +334,24 @@ pub(super) fn write_batches<W: Write + Send>(
     progress: &dyn Progress,
     produce: impl FnOnce(Batches<'_>) -> Result<u64, ConvertError> + Send,
 ) -> Result<(Written, W), ConvertError> {
-    let (produced, written) = write_produced(out, progress, |start| produce(start.begin(scan)))?;
-    produced?;
-    written.ok_or_else(|| ConvertError::Write(io::Error::other("nothing was produced")))
-}
-
-/// How a producer begins: with the scan it found, which the encoder waits
-/// for.
-pub(super) struct Start<'a> {
-    scan_tx: std::sync::mpsc::SyncSender<Scan>,
-    tx: std::sync::mpsc::SyncSender<RecordBatch>,
-    progress: &'a dyn Progress,
-}
-
-impl<'a> Start<'a> {
-    /// Hands `scan` to the encoder; the batches to fill.
-    pub(super) fn begin(self, scan: &Scan) -> Batches<'a> {
-        // A closed channel means the encoder is gone; its error is reported.
-        let _ = self.scan_tx.send(scan.clone());
-        Batches {
-            builders: builders(scan, BATCH_ROWS),
-            arrow: arrow_schema(&scan.schema),
-            tx: self.tx,
-            progress: self.progress,
-            in_batch: 0,
-            batch_bytes: 0,
-            rows: 0,
-        }
-    }
-}
-
-/// Runs `produce` on its own thread while this one encodes what it appends.
-/// The producer decides the schema as it goes (after reading a head, say)
-/// and calls [`Start::begin`]; a producer that never does writes nothing
-/// (`None`). Returns what `produce` returned, and the object if any.
-pub(super) fn write_produced<W: Write + Send, T: Send>(
-    out: W,
-    progress: &dyn Progress,
-    produce: impl FnOnce(Start<'_>) -> T + Send,
-) -> Result<(T, Option<(Written, W)>), ConvertError> {
-    let (scan_tx, scan_rx) = sync_channel::<Scan>(1);
     let (tx, rx) = sync_channel::<RecordBatch>(BATCHES_IN_FLIGHT);
-    let start = Start {
-        scan_tx,
+    let batches = Batches {
+        builders: builders(scan, BATCH_ROWS),
+        arrow: arrow_schema(&scan.schema),
         tx,
         progress,
+        in_batch: 0,
+        batch_bytes: 0,
+        rows: 0,
     };
     std::thread::scope(|scope| {
-        let producer = scope.spawn(move || produce(start));
+        let producer = scope.spawn(move || produce(batches));
         // When encoding fails, the channel closes and the producer stops.
-        let written = match scan_rx.recv() {
-            Ok(scan) => Some(encode(&scan, out, rx.into_iter().map(Ok))),
-            Err(_) => None,
-        };
-        let produced = producer
+        let written = encode(scan, out, rx.into_iter().map(Ok));
+        producer
             .join()
-            .map_err(|_| ConvertError::Write(io::Error::other("the parser thread panicked")))?;
-        Ok((produced, written.transpose()?))
+            .map_err(|_| ConvertError::Write(io::Error::other("the parser thread panicked")))??;
+        written
     })
 }
 
