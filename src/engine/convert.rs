@@ -364,16 +364,6 @@ pub(super) fn parse_error(source: &Source, err: csv::Error, headers: &[String]) 
     match err.into_kind() {
         csv::ErrorKind::Io(source) => ConvertError::Read { file, source },
         csv::ErrorKind::Utf8 { err, .. } => utf8_error(source, line, err.field(), headers),
-        csv::ErrorKind::UnequalLengths {
-            expected_len, len, ..
-        } => ConvertError::Parse {
-            file,
-            line,
-            reason: format!(
-                "expected {expected_len} fields, found {len}{}",
-                short_row_hint(len < expected_len)
-            ),
-        },
         other => ConvertError::Parse {
             file,
             line,
