@@ -1,10 +1,11 @@
 //! Column types, schemas, the schema fingerprint and dataset identity: the
 //! vocabulary the catalog and the engine share.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -17,9 +18,9 @@ pub const DATASET_NAMESPACE: Uuid = Uuid::from_bytes([
 /// The longest dataset name, in bytes.
 pub const MAX_NAME_BYTES: usize = 63;
 
-/// A column type, named as SQL names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
+/// A column type, named as SQL names it (serialized as that name:
+/// `BIGINT`, `STRUCT("a" BIGINT, "b" VARCHAR[])`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ColumnType {
     Boolean,
     Bigint,
@@ -29,6 +30,10 @@ pub enum ColumnType {
     Timestamptz,
     Time,
     Varchar,
+    /// Named fields in order (a JSON object).
+    Struct(Vec<Column>),
+    /// Values of one type (a JSON array).
+    List(Box<ColumnType>),
 }
 
 impl ColumnType {
@@ -44,9 +49,10 @@ impl ColumnType {
         ColumnType::Varchar,
     ];
 
-    /// The SQL name, as it enters the fingerprint.
-    pub fn sql_name(self) -> &'static str {
-        match self {
+    /// The SQL name, as it enters the fingerprint: DuckDB's, with every
+    /// field name of a STRUCT quoted.
+    pub fn sql_name(&self) -> Cow<'static, str> {
+        Cow::Borrowed(match self {
             ColumnType::Boolean => "BOOLEAN",
             ColumnType::Bigint => "BIGINT",
             ColumnType::Double => "DOUBLE",
@@ -55,13 +61,32 @@ impl ColumnType {
             ColumnType::Timestamptz => "TIMESTAMPTZ",
             ColumnType::Time => "TIME",
             ColumnType::Varchar => "VARCHAR",
-        }
+            ColumnType::Struct(fields) => {
+                let fields = fields
+                    .iter()
+                    .map(|f| format!("{} {}", quote_ident(&f.name), f.column_type))
+                    .collect::<Vec<_>>();
+                return Cow::Owned(format!("STRUCT({})", fields.join(", ")));
+            }
+            ColumnType::List(element) => return Cow::Owned(format!("{element}[]")),
+        })
+    }
+
+    /// Whether values of the type hold other values (STRUCT, LIST).
+    pub fn is_nested(&self) -> bool {
+        matches!(self, ColumnType::Struct(_) | ColumnType::List(_))
     }
 }
 
+/// Quotes a SQL identifier.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
 impl ColumnType {
-    /// The type as DuckLake's catalog spells it.
-    pub fn ducklake_name(self) -> &'static str {
+    /// The type as DuckLake's catalog spells it (a nested type's children
+    /// are columns of their own).
+    pub fn ducklake_name(&self) -> &'static str {
         match self {
             ColumnType::Boolean => "boolean",
             ColumnType::Bigint => "int64",
@@ -71,6 +96,8 @@ impl ColumnType {
             ColumnType::Timestamptz => "timestamptz",
             ColumnType::Time => "time",
             ColumnType::Varchar => "varchar",
+            ColumnType::Struct(_) => "struct",
+            ColumnType::List(_) => "list",
         }
     }
 
@@ -156,35 +183,120 @@ pub struct ColumnStats {
 
 impl fmt::Display for ColumnType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.sql_name())
+        f.write_str(&self.sql_name())
+    }
+}
+
+impl Serialize for ColumnType {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.sql_name())
+    }
+}
+
+impl<'de> Deserialize<'de> for ColumnType {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        name.parse().map_err(serde::de::Error::custom)
     }
 }
 
 impl FromStr for ColumnType {
     type Err = String;
 
-    /// Parses a SQL type name, with the usual aliases.
+    /// Parses a SQL type name, with the usual aliases, and the nested types
+    /// as [`ColumnType::sql_name`] writes them (`STRUCT("a" BIGINT)`,
+    /// `VARCHAR[]`).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s.trim().to_ascii_uppercase().as_str() {
-            "BOOLEAN" | "BOOL" => ColumnType::Boolean,
-            "BIGINT" | "INT8" | "LONG" | "INTEGER" | "INT" => ColumnType::Bigint,
-            "DOUBLE" | "FLOAT8" | "FLOAT" | "REAL" => ColumnType::Double,
-            "DATE" => ColumnType::Date,
-            "TIMESTAMP" | "DATETIME" => ColumnType::Timestamp,
-            "TIMESTAMPTZ" | "TIMESTAMP WITH TIME ZONE" => ColumnType::Timestamptz,
-            "TIME" => ColumnType::Time,
-            "VARCHAR" | "TEXT" | "STRING" => ColumnType::Varchar,
-            other => {
-                return Err(format!(
-                    "unknown type {other:?} (expected one of BOOLEAN, BIGINT, DOUBLE, DATE, TIMESTAMP, TIMESTAMPTZ, TIME, VARCHAR)"
-                ));
-            }
-        })
+        let (t, rest) = parse_type(s)?;
+        if rest.trim().is_empty() {
+            Ok(t)
+        } else {
+            Err(format!("unexpected {:?} after the type {t}", rest.trim()))
+        }
     }
 }
 
-/// One column of a schema.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The type at the start of `s`, and what follows it.
+fn parse_type(s: &str) -> Result<(ColumnType, &str), String> {
+    let s = s.trim_start();
+    let (mut t, mut rest) = match s.get(..7) {
+        Some(head) if head.eq_ignore_ascii_case("STRUCT(") => parse_fields(&s[7..])?,
+        _ => {
+            let end = s.find([',', ')', '[']).unwrap_or(s.len());
+            (scalar_type(&s[..end])?, &s[end..])
+        }
+    };
+    while let Some(after) = rest.trim_start().strip_prefix("[]") {
+        t = ColumnType::List(Box::new(t));
+        rest = after;
+    }
+    Ok((t, rest))
+}
+
+/// The fields of a STRUCT after its `(`, and what follows the `)`.
+fn parse_fields(mut s: &str) -> Result<(ColumnType, &str), String> {
+    let mut fields = Vec::new();
+    loop {
+        s = s.trim_start();
+        let name;
+        if let Some(quoted) = s.strip_prefix('"') {
+            let mut text = String::new();
+            let mut chars = quoted.char_indices();
+            let end = loop {
+                match chars.next() {
+                    Some((i, '"')) if quoted[i + 1..].starts_with('"') => {
+                        text.push('"');
+                        chars.next();
+                    }
+                    Some((i, '"')) => break i + 1,
+                    Some((_, c)) => text.push(c),
+                    None => return Err("a field name's quote is never closed".into()),
+                }
+            };
+            name = text;
+            s = &quoted[end..];
+        } else {
+            let end = s.find(char::is_whitespace).unwrap_or(s.len());
+            name = s[..end].to_owned();
+            s = &s[end..];
+        }
+        if name.is_empty() {
+            return Err("a STRUCT field without a name".into());
+        }
+        let (column_type, rest) = parse_type(s)?;
+        fields.push(Column { name, column_type });
+        let rest = rest.trim_start();
+        if let Some(rest) = rest.strip_prefix(',') {
+            s = rest;
+        } else if let Some(rest) = rest.strip_prefix(')') {
+            return Ok((ColumnType::Struct(fields), rest));
+        } else {
+            return Err("a STRUCT without its closing ')'".into());
+        }
+    }
+}
+
+/// A scalar type by name.
+fn scalar_type(s: &str) -> Result<ColumnType, String> {
+    Ok(match s.trim().to_ascii_uppercase().as_str() {
+        "BOOLEAN" | "BOOL" => ColumnType::Boolean,
+        "BIGINT" | "INT8" | "LONG" | "INTEGER" | "INT" => ColumnType::Bigint,
+        "DOUBLE" | "FLOAT8" | "FLOAT" | "REAL" => ColumnType::Double,
+        "DATE" => ColumnType::Date,
+        "TIMESTAMP" | "DATETIME" => ColumnType::Timestamp,
+        "TIMESTAMPTZ" | "TIMESTAMP WITH TIME ZONE" => ColumnType::Timestamptz,
+        "TIME" => ColumnType::Time,
+        "VARCHAR" | "TEXT" | "STRING" => ColumnType::Varchar,
+        other => {
+            return Err(format!(
+                "unknown type {other:?} (expected one of BOOLEAN, BIGINT, DOUBLE, DATE, TIMESTAMP, TIMESTAMPTZ, TIME, VARCHAR)"
+            ));
+        }
+    })
+}
+
+/// One column of a schema, or one field of a STRUCT.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Column {
     pub name: String,
     #[serde(rename = "type")]
@@ -205,7 +317,7 @@ impl Schema {
         fingerprint_of(
             self.columns
                 .iter()
-                .map(|c| (c.name.clone(), c.column_type.sql_name().to_owned())),
+                .map(|c| (c.name.clone(), c.column_type.sql_name().into_owned())),
         )
     }
 
@@ -216,7 +328,7 @@ impl Schema {
                 .columns
                 .iter()
                 .find(|c| c.name == name)
-                .map(|c| c.column_type)
+                .map(|c| c.column_type.clone())
         };
         let mut diff = SchemaDiff::default();
         for col in &new.columns {
@@ -225,7 +337,7 @@ impl Schema {
                 Some(old) if old != col.column_type => diff.retyped.push(Retyped {
                     name: col.name.clone(),
                     from: old,
-                    to: col.column_type,
+                    to: col.column_type.clone(),
                 }),
                 Some(_) => {}
             }
@@ -335,10 +447,24 @@ impl fmt::Display for EvolvePlan {
 }
 
 /// Whether a column of type `from` may become `to` with its old files read
-/// as `to`: BIGINT to DOUBLE, and anything to VARCHAR (DuckLake's rules).
-pub fn widens(from: ColumnType, to: ColumnType) -> bool {
+/// as `to`: BIGINT to DOUBLE, any type but a nested one to VARCHAR
+/// (DuckLake's rules), and a LIST or STRUCT whose values (fields in the
+/// same order) do.
+pub fn widens(from: &ColumnType, to: &ColumnType) -> bool {
+    let same_or_wider = |from, to| from == to || widens(from, to);
     from != to
-        && ((from == ColumnType::Bigint && to == ColumnType::Double) || to == ColumnType::Varchar)
+        && match (from, to) {
+            (ColumnType::Bigint, ColumnType::Double) => true,
+            (from, ColumnType::Varchar) => !from.is_nested(),
+            (ColumnType::List(from), ColumnType::List(to)) => same_or_wider(from, to),
+            (ColumnType::Struct(from), ColumnType::Struct(to)) => {
+                from.len() == to.len()
+                    && from.iter().zip(to).all(|(f, t)| {
+                        f.name == t.name && same_or_wider(&f.column_type, &t.column_type)
+                    })
+            }
+            _ => false,
+        }
 }
 
 /// The plan that takes `live` to a schema that reads `new` files, or the
@@ -352,9 +478,11 @@ pub fn evolve_plan(live: &Schema, new: &Schema) -> Result<EvolvePlan, SchemaDiff
     };
     let mut refused = SchemaDiff::default();
     for r in diff.retyped {
-        if widens(r.from, r.to) {
+        // A nested column's children keep their types: its files may be
+        // read as a wider type, but the column does not become one.
+        if widens(&r.from, &r.to) && !r.from.is_nested() {
             plan.widened.push(r);
-        } else if widens(r.to, r.from) {
+        } else if widens(&r.to, &r.from) {
             plan.kept.push(r);
         } else {
             refused.retyped.push(r);
@@ -429,7 +557,7 @@ mod tests {
                 .iter()
                 .map(|(n, t)| Column {
                     name: (*n).to_owned(),
-                    column_type: *t,
+                    column_type: t.clone(),
                 })
                 .collect(),
         }
@@ -489,6 +617,66 @@ mod tests {
             diff.to_string(),
             "added email VARCHAR; removed name VARCHAR; retyped id BIGINT -> VARCHAR"
         );
+    }
+
+    #[test]
+    fn nested_types_are_named_and_parsed_as_duckdb_names_them() {
+        let t = ColumnType::Struct(vec![
+            Column {
+                name: "id".into(),
+                column_type: ColumnType::Bigint,
+            },
+            Column {
+                name: "say \"hi\", you".into(),
+                column_type: ColumnType::List(Box::new(ColumnType::Struct(vec![Column {
+                    name: "at".into(),
+                    column_type: ColumnType::Timestamptz,
+                }]))),
+            },
+        ]);
+        let name = t.to_string();
+        assert_eq!(
+            name,
+            r#"STRUCT("id" BIGINT, "say ""hi"", you" STRUCT("at" TIMESTAMPTZ)[])"#
+        );
+        assert_eq!(name.parse::<ColumnType>(), Ok(t.clone()));
+        assert_eq!(
+            "struct(a int[][], b timestamp with time zone)".parse::<ColumnType>(),
+            Ok(ColumnType::Struct(vec![
+                Column {
+                    name: "a".into(),
+                    column_type: ColumnType::List(Box::new(ColumnType::List(Box::new(
+                        ColumnType::Bigint
+                    )))),
+                },
+                Column {
+                    name: "b".into(),
+                    column_type: ColumnType::Timestamptz,
+                },
+            ]))
+        );
+        assert_eq!(serde_json::to_value(&t).unwrap(), serde_json::json!(name));
+        for bad in [
+            "STRUCT(a BIGINT",
+            "STRUCT(\"a BIGINT)",
+            "STRUCT()",
+            "BIGINT]",
+            "NUMBER[]",
+        ] {
+            assert!(bad.parse::<ColumnType>().is_err(), "{bad}");
+        }
+        assert!(widens(&ColumnType::Bigint, &ColumnType::Varchar));
+        assert!(!widens(&t, &ColumnType::Varchar));
+        let list = |t| ColumnType::List(Box::new(t));
+        assert!(widens(&list(ColumnType::Bigint), &list(ColumnType::Double)));
+        assert!(!widens(
+            &list(ColumnType::Double),
+            &list(ColumnType::Bigint)
+        ));
+        let wider = "STRUCT(\"id\" DOUBLE, \"say \"\"hi\"\", you\" STRUCT(\"at\" VARCHAR)[])";
+        assert!(widens(&t, &wider.parse().unwrap()));
+        let other = "STRUCT(\"id\" DOUBLE, \"say\" STRUCT(\"at\" VARCHAR)[])";
+        assert!(!widens(&t, &other.parse().unwrap()));
     }
 
     proptest! {

@@ -20,7 +20,7 @@ pub(super) struct TableColumnStats {
 
 /// Compares two statistics values of type `t`; `None` if either does not
 /// parse.
-fn compare(t: ColumnType, a: &str, b: &str) -> Option<Ordering> {
+fn compare(t: &ColumnType, a: &str, b: &str) -> Option<Ordering> {
     match t {
         ColumnType::Bigint => Some(a.parse::<i128>().ok()?.cmp(&b.parse::<i128>().ok()?)),
         ColumnType::Double => a.parse::<f64>().ok()?.partial_cmp(&b.parse::<f64>().ok()?),
@@ -34,7 +34,7 @@ fn compare(t: ColumnType, a: &str, b: &str) -> Option<Ordering> {
 pub(super) fn merge(
     current: Option<TableColumnStats>,
     new: &ColumnStats,
-    t: ColumnType,
+    t: &ColumnType,
 ) -> TableColumnStats {
     let fresh = TableColumnStats {
         contains_null: Some(new.null_count > 0),
@@ -94,15 +94,15 @@ mod tests {
 
     #[test]
     fn bounds_widen_numerically_for_numbers() {
-        let a = merge(None, &file("9", "10", 0), ColumnType::Bigint);
-        let b = merge(Some(a), &file("-2", "100", 1), ColumnType::Bigint);
+        let a = merge(None, &file("9", "10", 0), &ColumnType::Bigint);
+        let b = merge(Some(a), &file("-2", "100", 1), &ColumnType::Bigint);
         assert_eq!(
             (b.min.as_deref(), b.max.as_deref()),
             (Some("-2"), Some("100"))
         );
         assert_eq!(b.contains_null, Some(true));
         // As text "9" > "10": numbers must not compare as text.
-        let c = merge(Some(b), &file("50", "60", 0), ColumnType::Bigint);
+        let c = merge(Some(b), &file("50", "60", 0), &ColumnType::Bigint);
         assert_eq!(
             (c.min.as_deref(), c.max.as_deref()),
             (Some("-2"), Some("100"))
@@ -120,7 +120,7 @@ mod tests {
         let m = merge(
             Some(unknown.clone()),
             &file("0", "zz", 0),
-            ColumnType::Varchar,
+            &ColumnType::Varchar,
         );
         assert_eq!((m.min.as_deref(), m.max), (Some("0"), None));
         let all_null = ColumnStats {
@@ -128,7 +128,7 @@ mod tests {
             null_count: 5,
             ..ColumnStats::default()
         };
-        let m = merge(Some(unknown), &all_null, ColumnType::Varchar);
+        let m = merge(Some(unknown), &all_null, &ColumnType::Varchar);
         assert_eq!((m.min.as_deref(), m.contains_null), (Some("a"), Some(true)));
     }
 }

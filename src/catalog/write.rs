@@ -7,7 +7,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::read::{self, MainSchema, Snap, TableColumn, TableRow, last_snapshot, live};
 use super::stats::{self, TableColumnStats};
 use super::{CatalogError, ColumnStats, NewObject, SnapshotId, now, sql};
-use crate::schema::{Column, ColumnType, EvolvePlan};
+use crate::engine::nested::LIST_ELEMENT;
+use crate::schema::{Column, ColumnType, EvolvePlan, quote_ident};
 
 /// One snapshot being written on top of the newest one.
 pub(super) struct Writer<'c> {
@@ -88,8 +89,8 @@ impl<'c> Writer<'c> {
             .map_err(sql("recording a dataset id"))?;
         self.change(format!(
             "created_table:{}.{}",
-            quote("main"),
-            quote(&table.name)
+            quote_ident("main"),
+            quote_ident(&table.name)
         ));
         Ok(table)
     }
@@ -103,8 +104,8 @@ impl<'c> Writer<'c> {
         self.insert_table_row(main, table)?;
         self.change(format!(
             "created_table:{}.{}",
-            quote("main"),
-            quote(&table.name)
+            quote_ident("main"),
+            quote_ident(&table.name)
         ));
         Ok(())
     }
@@ -173,14 +174,8 @@ impl<'c> Writer<'c> {
             .map_err(sql("reading columns"))?;
         let mut out = Vec::with_capacity(columns.len());
         for (i, col) in columns.iter().enumerate() {
-            let column = TableColumn {
-                column_id: self.catalog_id(),
-                name: col.name.clone(),
-                ducklake_type: col.column_type.ducklake_name().to_owned(),
-                initial_default: None,
-                nested: false,
-            };
-            self.insert_column(table_id, &column, order + 1 + i as i64)?;
+            let column = self.new_column(&col.name, &col.column_type);
+            self.insert_column(table_id, &column, order + 1 + i as i64, None)?;
             out.push(column);
         }
         self.schema_changed(table_id);
@@ -190,18 +185,41 @@ impl<'c> Writer<'c> {
         Ok(out)
     }
 
+    /// A new column of type `t` with new ids, its children's too (a
+    /// LIST's element is named `element`, as DuckLake names it).
+    fn new_column(&mut self, name: &str, t: &ColumnType) -> TableColumn {
+        let column_id = self.catalog_id();
+        let children = match t {
+            ColumnType::Struct(fields) => fields
+                .iter()
+                .map(|f| self.new_column(&f.name, &f.column_type))
+                .collect(),
+            ColumnType::List(element) => vec![self.new_column(LIST_ELEMENT, element)],
+            _ => Vec::new(),
+        };
+        TableColumn {
+            column_id,
+            name: name.to_owned(),
+            ducklake_type: t.ducklake_name().to_owned(),
+            initial_default: None,
+            children,
+        }
+    }
+
+    /// Records a column (under `parent`, if a child) and its children.
     fn insert_column(
         &self,
         table_id: i64,
         c: &TableColumn,
         order: i64,
+        parent: Option<i64>,
     ) -> Result<(), CatalogError> {
         self.conn
             .prepare_cached(
                 "INSERT INTO ducklake_column (column_id, begin_snapshot, end_snapshot, table_id,
                      column_order, column_name, column_type, initial_default, default_value,
                      nulls_allowed, parent_column, default_value_type, default_value_dialect)
-                 VALUES (?1, ?2, NULL, ?3, ?4, ?5, ?6, ?7, 'NULL', 1, NULL, 'literal', 'duckdb')",
+                 VALUES (?1, ?2, NULL, ?3, ?4, ?5, ?6, ?7, 'NULL', 1, ?8, 'literal', 'duckdb')",
             )
             .and_then(|mut stmt| {
                 stmt.execute(params![
@@ -211,10 +229,14 @@ impl<'c> Writer<'c> {
                     order,
                     c.name,
                     c.ducklake_type,
-                    c.initial_default
+                    c.initial_default,
+                    parent
                 ])
             })
             .map_err(sql("adding a column"))?;
+        for (i, child) in c.children.iter().enumerate() {
+            self.insert_column(table_id, child, i as i64 + 1, Some(c.column_id))?;
+        }
         Ok(())
     }
 
@@ -229,7 +251,9 @@ impl<'c> Writer<'c> {
         let find = |name: &str| columns.iter().find(|c| c.name == name);
         for col in &plan.removed {
             if let Some(c) = find(&col.name) {
-                self.end_column(table_id, c.column_id)?;
+                for id in c.ids() {
+                    self.end_column(table_id, id)?;
+                }
             }
         }
         for r in &plan.widened {
@@ -251,7 +275,7 @@ impl<'c> Writer<'c> {
                 ducklake_type: r.to.ducklake_name().to_owned(),
                 ..c.clone()
             };
-            self.insert_column(table_id, &widened, order)?;
+            self.insert_column(table_id, &widened, order, None)?;
             if r.to == ColumnType::Varchar {
                 // Old bounds compare as numbers, not text: a text bound is
                 // unknown. "" is below every string, so the table keeps a
@@ -400,12 +424,21 @@ impl<'c> Writer<'c> {
     /// with these ids and types): one per shape and table, so that files of
     /// one shape are read together.
     fn mapping(&mut self, table_id: i64, columns: &[TableColumn]) -> Result<i64, CatalogError> {
-        let shape = crate::schema::fingerprint_of(columns.iter().map(|c| {
-            (
-                c.name.clone(),
-                format!("{}#{}", c.ducklake_type, c.column_id),
+        /// A column's type and id, its children's inside.
+        fn shape_of(c: &TableColumn) -> String {
+            let children = c
+                .children
+                .iter()
+                .map(|c| format!("{} {}", quote_ident(&c.name), shape_of(c)));
+            format!(
+                "{}#{}({})",
+                c.ducklake_type,
+                c.column_id,
+                children.collect::<Vec<_>>().join(",")
             )
-        }));
+        }
+        let shape =
+            crate::schema::fingerprint_of(columns.iter().map(|c| (c.name.clone(), shape_of(c))));
         let existing: Option<i64> = self
             .conn
             .query_row(
@@ -433,13 +466,21 @@ impl<'c> Writer<'c> {
             .prepare_cached(
                 "INSERT INTO ducklake_name_mapping (mapping_id, column_id, source_name,
                      target_field_id, parent_column, is_partition)
-                 VALUES (?1, ?2, ?3, ?4, NULL, 0)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, 0)",
             )
             .map_err(sql("recording a column mapping"))?;
-        for (i, c) in columns.iter().enumerate() {
+        // Numbered in order, parents before their children (how DuckDB
+        // reads them back).
+        let mut next = 0i64;
+        let mut todo: Vec<(&TableColumn, Option<i64>)> =
+            columns.iter().rev().map(|c| (c, None)).collect();
+        while let Some((c, parent)) = todo.pop() {
+            let id = next;
+            next += 1;
             insert
-                .execute(params![mapping_id, i as i64, c.name, c.column_id])
+                .execute(params![mapping_id, id, c.name, c.column_id, parent])
                 .map_err(sql("recording a column mapping"))?;
+            todo.extend(c.children.iter().rev().map(|child| (child, Some(id))));
         }
         drop(insert);
         self.conn
@@ -622,11 +663,6 @@ impl<'c> Writer<'c> {
     }
 }
 
-/// A DuckDB-style quoted identifier, as `changes_made` spells names.
-fn quote(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
 /// Per-file column statistics, merged into the table's.
 pub(super) fn write_file_stats(
     conn: &Connection,
@@ -635,7 +671,12 @@ pub(super) fn write_file_stats(
     columns: &[TableColumn],
     stats: &[ColumnStats],
 ) -> Result<(), CatalogError> {
-    for (c, s) in columns.iter().zip(stats) {
+    // A nested column's statistics would be its children's: not recorded.
+    for (c, s) in columns
+        .iter()
+        .zip(stats)
+        .filter(|(c, _)| c.children.is_empty())
+    {
         conn.prepare_cached(
             "INSERT INTO ducklake_file_column_stats (data_file_id, table_id, column_id,
                  column_size_bytes, value_count, null_count, min_value, max_value, contains_nan,
@@ -677,7 +718,7 @@ pub(super) fn write_file_stats(
             })
             .map_err(sql("reading table statistics"))?;
         let existed = current.is_some();
-        let merged = stats::merge(current, s, t);
+        let merged = stats::merge(current, s, &t);
         let values = params![
             table_id,
             c.column_id,

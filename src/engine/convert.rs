@@ -130,7 +130,14 @@ pub fn parse_schema_override(spec: &str) -> Result<Vec<(String, ColumnType)>, Co
             let (name, ty) = part.rsplit_once(':').ok_or_else(|| {
                 ConvertError::SchemaOverride(format!("{part:?} is not of the form column:TYPE"))
             })?;
-            let ty = ty.parse().map_err(ConvertError::SchemaOverride)?;
+            let ty: ColumnType = ty.parse().map_err(ConvertError::SchemaOverride)?;
+            if ty.is_nested() {
+                return Err(ConvertError::SchemaOverride(format!(
+                    "{}: {ty} is a nested type, which lake infers from JSON and never takes \
+                     from --schema",
+                    name.trim()
+                )));
+            }
             Ok((name.trim().to_owned(), ty))
         })
         .collect()
@@ -553,7 +560,7 @@ pub(super) fn check_record(
     }
     if head.forced.iter().any(Option::is_some) {
         for (i, field) in fields(record, expected, &head.nulls).enumerate() {
-            if let Some(t) = head.forced[i]
+            if let Some(t) = &head.forced[i]
                 && !field.is_empty()
                 && !fits_type(field, t, &head.formats)
             {
@@ -737,7 +744,7 @@ pub(super) fn finish_scan(head: &Head, tally: &Tally) -> Scan {
         .enumerate()
         .map(|(i, name)| Column {
             name: name.clone(),
-            column_type: head.forced[i].unwrap_or(inferred[i]),
+            column_type: head.forced[i].clone().unwrap_or(inferred[i].clone()),
         })
         .collect::<Vec<_>>();
     let dictionary = match &tally.sample {
@@ -875,7 +882,7 @@ pub(super) fn value_error(
     record: &csv::StringRecord,
     i: usize,
     names: &[String],
-    t: ColumnType,
+    t: &ColumnType,
     field: &str,
 ) -> ConvertError {
     let shown: String = field.chars().take(40).collect();
@@ -905,7 +912,7 @@ fn resolve_overrides(
                     names.join(", ")
                 ))
             })?;
-        forced[i] = Some(*t);
+        forced[i] = Some(t.clone());
     }
     Ok(forced)
 }

@@ -238,7 +238,7 @@ impl Chunking for Rows<'_> {
             tally.observe(&record, head, self.unseen);
             for (i, field) in fields(&record, columns, &head.nulls).enumerate() {
                 if !batches.builders[i].append(field) {
-                    let t = self.scan.schema.columns[i].column_type;
+                    let t = &self.scan.schema.columns[i].column_type;
                     let e = value_error(source, &record, i, &head.names, t, field);
                     return Err(Stop::Misfit(e));
                 }

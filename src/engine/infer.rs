@@ -48,8 +48,9 @@ fn fits(s: &str, mask: u8, formats: &Formats) -> u8 {
     out
 }
 
-/// Whether `s` fits `t`, for a column whose type was given, not inferred.
-pub fn fits_type(s: &str, t: ColumnType, formats: &Formats) -> bool {
+/// Whether `s` fits `t`, for a column whose type was given, not inferred
+/// (never a nested type: those are inferred only).
+pub fn fits_type(s: &str, t: &ColumnType, formats: &Formats) -> bool {
     match t {
         ColumnType::Boolean => values::parse_bool(s).is_some(),
         ColumnType::Bigint => values::parse_i64(s).is_some(),
@@ -59,6 +60,7 @@ pub fn fits_type(s: &str, t: ColumnType, formats: &Formats) -> bool {
         ColumnType::Timestamptz => values::parse_timestamptz(s).is_some(),
         ColumnType::Time => values::parse_time(s).is_some(),
         ColumnType::Varchar => true,
+        ColumnType::Struct(_) | ColumnType::List(_) => false,
     }
 }
 
@@ -85,6 +87,11 @@ impl Inferrer {
     }
 
     /// One more column, knowing nothing yet.
+    /// The number of columns.
+    pub fn columns(&self) -> usize {
+        self.masks.len()
+    }
+
     pub fn add_column(&mut self) {
         self.masks.push(ANY);
         self.seen.push(false);
@@ -146,7 +153,7 @@ mod tests {
         for v in values {
             inf.observe(0, v);
         }
-        inf.finish()[0]
+        inf.finish().remove(0)
     }
 
     #[test]
@@ -183,7 +190,7 @@ mod tests {
         for v in ["12/31/2023", "2024-01-01", ""] {
             us.observe(0, v);
         }
-        assert_eq!(us.finish()[0], ColumnType::Date);
+        assert_eq!(us.finish(), [ColumnType::Date]);
         assert_eq!(infer(&["1", "x"]), ColumnType::Varchar);
         assert_eq!(infer(&["true", "1"]), ColumnType::Varchar);
         assert_eq!(infer(&["007", "8"]), ColumnType::Varchar);

@@ -5,8 +5,11 @@
 //!
 //! Types come from the JSON values: booleans BOOLEAN, integers BIGINT,
 //! numbers DOUBLE, strings VARCHAR unless every one is a date, timestamp or
-//! time; a key whose values are of different kinds, or are objects or
-//! arrays, is VARCHAR holding the JSON text. A missing key or `null` is NULL.
+//! time; objects STRUCT (a field per key) and arrays LIST, their values
+//! typed alike. A key whose values are of different kinds (an object here,
+//! a number there) is VARCHAR holding the JSON text, as is an object with
+//! keys a STRUCT cannot have (empty, alike but for case, more than
+//! [`MAX_FIELDS`]). A missing key or `null` is NULL.
 
 use std::borrow::Cow;
 use std::cell::Cell;
@@ -30,8 +33,10 @@ use super::values::Formats;
 use crate::schema::{Column, ColumnType, Schema};
 
 mod chunks;
+mod nested;
 
 use chunks::{Objects, each_element};
+use nested::{Nested, append_value};
 
 /// How a file holds its objects, where chunks can be cut in it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -65,7 +70,12 @@ const BOOL: u8 = 1;
 const INT: u8 = 2;
 const FLOAT: u8 = 4;
 const STRING: u8 = 8;
-const NESTED: u8 = 16;
+const OBJECT: u8 = 16;
+const ARRAY: u8 = 32;
+
+/// The most fields an object of a STRUCT may have: objects with more keys
+/// are mostly maps (a key per user, per day), held as JSON text.
+pub const MAX_FIELDS: usize = 200;
 
 /// A JSON value whose objects keep their keys in the order written (the
 /// order columns and JSON text follow).
@@ -91,7 +101,8 @@ impl Json<'_> {
             Json::Number(n) if n.is_i64() => INT,
             Json::Number(_) => FLOAT,
             Json::String(_) => STRING,
-            Json::Array(_) | Json::Object(_) => NESTED,
+            Json::Object(_) => OBJECT,
+            Json::Array(_) => ARRAY,
         }
     }
 
@@ -242,7 +253,7 @@ struct At {
 }
 
 /// The columns seen so far, by key in order of first appearance.
-#[derive(Default, Clone)]
+#[derive(Debug, Default, Clone)]
 struct Keys {
     index: HashMap<String, usize>,
     raw: Vec<String>,
@@ -284,6 +295,10 @@ struct Shape<'o> {
     strings: Inferrer,
     sample: DistinctSample,
     forced: Vec<Option<ColumnType>>,
+    /// The objects and arrays among each column's values.
+    nested: Vec<Nested>,
+    /// What the strings inside them fit.
+    inner_strings: Inferrer,
     rows: u64,
     row_text: Vec<String>,
 }
@@ -297,6 +312,8 @@ impl<'o> Shape<'o> {
             strings: Inferrer::new(0, opts.formats.clone()),
             sample: DistinctSample::new(0),
             forced: Vec::new(),
+            nested: Vec::new(),
+            inner_strings: Inferrer::new(0, opts.formats.clone()),
             rows: 0,
             row_text: Vec::new(),
         }
@@ -323,14 +340,15 @@ impl<'o> Shape<'o> {
                         .types
                         .iter()
                         .find(|(name, _)| name.eq_ignore_ascii_case(key.trim()))
-                        .map(|(_, t)| *t),
+                        .map(|(_, t)| t.clone()),
                 );
+                self.nested.push(Nested::default());
                 self.row_text.push(String::new());
             }
             if let Json::Null = value {
                 continue;
             }
-            match self.forced[i] {
+            match &self.forced[i] {
                 Some(t) => {
                     let text = value.text().unwrap_or_default();
                     if !text.is_empty() && !fits_type(&text, t, &self.opts.formats) {
@@ -354,11 +372,21 @@ impl<'o> Shape<'o> {
     /// given.
     fn kind(&mut self, i: usize, value: &Json<'_>) {
         narrow(&mut self.kinds, &mut self.strings, i, value);
+        self.nested[i].observe(value, &mut self.inner_strings);
     }
 
     /// The types, from every value seen.
     fn types(&self) -> Vec<ColumnType> {
-        types_of(&self.kinds, &self.strings, &self.forced)
+        let strings = self.strings.finish();
+        let inner_strings = self.inner_strings.finish();
+        (0..self.kinds.len())
+            .map(|i| match &self.forced[i] {
+                Some(t) => t.clone(),
+                None => self.nested[i]
+                    .column_type(self.kinds[i], &inner_strings)
+                    .unwrap_or_else(|| column_type(self.kinds[i], &strings[i])),
+            })
+            .collect()
     }
 
     /// The schema of what was seen.
@@ -431,17 +459,9 @@ fn narrow(kinds: &mut [u8], strings: &mut Inferrer, i: usize, value: &Json<'_>) 
     }
 }
 
-/// The column types from the kinds of value each held, types given first.
-fn types_of(kinds: &[u8], strings: &Inferrer, forced: &[Option<ColumnType>]) -> Vec<ColumnType> {
-    let strings = strings.finish();
-    (0..kinds.len())
-        .map(|i| forced[i].unwrap_or_else(|| column_type(kinds[i], strings[i])))
-        .collect()
-}
-
-/// The type of a key that held values of `kinds`, given what its strings
-/// (if any) were inferred as.
-fn column_type(kinds: u8, strings: ColumnType) -> ColumnType {
+/// The type of a key that held values of `kinds` (none of them objects
+/// or arrays only), given what its strings (if any) were inferred as.
+fn column_type(kinds: u8, strings: &ColumnType) -> ColumnType {
     match kinds {
         BOOL => ColumnType::Boolean,
         INT => ColumnType::Bigint,
@@ -450,7 +470,7 @@ fn column_type(kinds: u8, strings: ColumnType) -> ColumnType {
             ColumnType::Date
             | ColumnType::Timestamp
             | ColumnType::Timestamptz
-            | ColumnType::Time => strings,
+            | ColumnType::Time => strings.clone(),
             _ => ColumnType::Varchar,
         },
         _ => ColumnType::Varchar,
@@ -495,32 +515,8 @@ impl Rows {
                 continue;
             }
             self.present[i] = true;
-            let builder = &mut builders[i];
-            // Numbers and booleans straight into columns of their type.
-            let direct = match value {
-                Json::Number(n) => {
-                    n.as_i64().is_some_and(|v| builder.append_i64(v))
-                        || n.as_f64().is_some_and(|v| builder.append_f64(v))
-                }
-                Json::Bool(b) => builder.append_bool(*b),
-                _ => false,
-            };
-            if direct {
-                bytes += 8;
-                continue;
-            }
-            match value.text() {
-                None => builder.append_null(),
-                Some(text) => {
-                    bytes += text.len();
-                    if !builder.append_text(&text) {
-                        return Err(Misfit::Value {
-                            column: i,
-                            text: text.into_owned(),
-                        });
-                    }
-                }
-            }
+            bytes += append_value(&mut builders[i], value)
+                .map_err(|text| Misfit::Value { column: i, text })?;
         }
         for (i, p) in self.present.iter().enumerate() {
             if !p {
@@ -574,7 +570,9 @@ pub fn write_parquet<W: Write + Send>(
 /// whole file is written in chunks on many threads, every value checked.
 /// The guess holds when no key is new after the head and the types from
 /// every value are the guessed ones; then the object is the two passes'
-/// own. `None` when it does not hold, or objects are spread over lines.
+/// own. `None` when it does not hold, when objects are spread over lines,
+/// and when a key holds objects or arrays (STRUCT, LIST): their keys may
+/// grow after the head, and the two passes follow them.
 pub fn convert<W: Write + Send>(
     source: &Source,
     opts: &JsonOptions,
@@ -591,6 +589,14 @@ pub fn convert<W: Write + Send>(
         return Ok(None);
     };
     let mut guess = shape.scan(source)?;
+    if guess
+        .schema
+        .columns
+        .iter()
+        .any(|c| c.column_type.is_nested())
+    {
+        return Ok(None);
+    }
     guess.json_chunks = Some(JsonChunks {
         form,
         keys: shape.keys.raw.clone(),
@@ -603,9 +609,18 @@ pub fn convert<W: Write + Send>(
         Err(Stop::Misfit(_)) => return Ok(None),
         Err(Stop::Failed(e)) => return Err(e),
     };
-    let guessed = guess.schema.columns.iter().map(|c| c.column_type);
-    if !guessed.eq(types_of(&tally.kinds, &tally.strings, &shape.forced)) {
-        return Ok(None);
+    let strings = tally.strings.finish();
+    for (i, c) in guess.schema.columns.iter().enumerate() {
+        let kinds = tally.kinds[i];
+        let found = match &shape.forced[i] {
+            Some(t) => t.clone(),
+            // Objects only or arrays only after a head without them.
+            None if kinds == OBJECT || kinds == ARRAY => return Ok(None),
+            None => column_type(kinds, &strings[i]),
+        };
+        if found != c.column_type {
+            return Ok(None);
+        }
     }
     let scan = Scan {
         rows: tally.rows,
@@ -619,7 +634,7 @@ fn misfit_error(source: &Source, at: At, scan: &Scan, misfit: Misfit) -> Convert
     match misfit {
         Misfit::Value { column, text } => {
             let c = &scan.schema.columns[column];
-            value_error(source, at, &c.name, c.column_type, &text)
+            value_error(source, at, &c.name, &c.column_type, &text)
         }
         Misfit::NewKey => ConvertError::Input {
             file: source.label().to_owned(),
@@ -628,7 +643,7 @@ fn misfit_error(source: &Source, at: At, scan: &Scan, misfit: Misfit) -> Convert
     }
 }
 
-fn value_error(source: &Source, at: At, key: &str, t: ColumnType, text: &str) -> ConvertError {
+fn value_error(source: &Source, at: At, key: &str, t: &ColumnType, text: &str) -> ConvertError {
     let shown: String = text.chars().take(40).collect();
     ConvertError::Parse {
         file: source.label().to_owned(),

@@ -7,6 +7,7 @@ pub mod csv_chunks;
 pub mod infer;
 pub mod input;
 pub mod json;
+pub mod nested;
 pub mod one_pass;
 pub mod parquet_input;
 pub mod parquet_stats;

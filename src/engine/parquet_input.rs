@@ -64,6 +64,27 @@ fn lake_type(t: &DataType) -> Option<ColumnType> {
             ColumnType::Varchar
         }
         DataType::Dictionary(_, value) => return lake_type(value),
+        DataType::Struct(fields) => {
+            let raw = fields.iter().map(|f| f.name().as_str());
+            // Field names a STRUCT of lake's can have, as they are.
+            if fields.is_empty() || !unique_names(raw.clone()).iter().eq(raw) {
+                return None;
+            }
+            ColumnType::Struct(
+                fields
+                    .iter()
+                    .map(|f| {
+                        Some(Column {
+                            name: f.name().clone(),
+                            column_type: lake_type(f.data_type())?,
+                        })
+                    })
+                    .collect::<Option<_>>()?,
+            )
+        }
+        DataType::List(element) | DataType::LargeList(element) => {
+            ColumnType::List(Box::new(lake_type(element.data_type())?))
+        }
         _ => return None,
     })
 }
@@ -81,7 +102,7 @@ fn schema_of(source: &Source, file: &ArrowSchema) -> Result<Schema, ConvertError
                 reason: format!(
                     "column {:?}: Parquet type {} is not one lake stores \
                      (BOOLEAN, integers, floating point and decimals, DATE, TIMESTAMP, \
-                     TIMESTAMPTZ, TIME, VARCHAR)",
+                     TIMESTAMPTZ, TIME, VARCHAR, and STRUCT and LIST of them)",
                     field.name(),
                     field.data_type()
                 ),

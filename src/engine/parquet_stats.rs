@@ -15,12 +15,14 @@ pub struct ObjectStats {
     /// The length of the Parquet footer (the little-endian u32 before the
     /// final `PAR1`).
     pub footer_size: u64,
-    /// One per column of `schema`, in order.
+    /// One per column of `schema`, in order; a nested column's hold only
+    /// its size (DuckLake keeps the statistics of its children, which lake
+    /// does not record).
     pub columns: Vec<ColumnStats>,
 }
 
 /// A min or max of one row group as DuckLake text; `None` when unknown.
-fn text(stats: &Statistics, t: ColumnType, max: bool) -> Option<String> {
+fn text(stats: &Statistics, t: &ColumnType, max: bool) -> Option<String> {
     fn pick<T: Clone>(s: &parquet::file::statistics::ValueStatistics<T>, max: bool) -> Option<T> {
         if max { s.max_opt() } else { s.min_opt() }.cloned()
     }
@@ -56,7 +58,7 @@ fn text(stats: &Statistics, t: ColumnType, max: bool) -> Option<String> {
 }
 
 /// Whether `a` is before `b` as values of type `t`.
-fn less(t: ColumnType, a: &str, b: &str) -> bool {
+fn less(t: &ColumnType, a: &str, b: &str) -> bool {
     match t {
         ColumnType::Bigint => a.parse::<i64>().ok() < b.parse::<i64>().ok(),
         ColumnType::Double => {
@@ -74,12 +76,29 @@ pub fn object_stats(file: &File, schema: &Schema) -> parquet::errors::Result<Obj
     let mut tail = [0u8; 8];
     f.read_exact(&mut tail)?;
     let footer_size = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
+    // The Parquet columns (leaves) of each column: a nested one has many.
+    let descr = meta.file_metadata().schema_descr();
+    let mut leaves = vec![Vec::new(); schema.columns.len()];
+    for leaf in 0..descr.num_columns() {
+        if let Some(of) = leaves.get_mut(descr.get_column_root_idx(leaf)) {
+            of.push(leaf);
+        }
+    }
     let mut columns = Vec::with_capacity(schema.columns.len());
-    for (i, col) in schema.columns.iter().enumerate() {
-        let t = col.column_type;
+    for (col, leaves) in schema.columns.iter().zip(leaves) {
+        let t = &col.column_type;
         let mut out = ColumnStats {
-            contains_nan: (t == ColumnType::Double).then_some(false),
+            contains_nan: (*t == ColumnType::Double).then_some(false),
             ..ColumnStats::default()
+        };
+        let [i] = leaves[..] else {
+            for rg in meta.row_groups() {
+                for &leaf in &leaves {
+                    out.size_bytes += rg.column(leaf).compressed_size().max(0) as u64;
+                }
+            }
+            columns.push(out);
+            continue;
         };
         // `None` once any row group with values has no bound.
         let (mut min, mut max): (Option<Option<String>>, Option<Option<String>>) = (None, None);

@@ -20,6 +20,7 @@ use parquet::schema::types::ColumnPath;
 use sha2::{Digest, Sha256};
 
 use super::convert::{ConvertError, Progress, Scan};
+use super::nested::{self, ListColumn, StructColumn};
 use super::values::{self, Formats};
 use crate::schema::{ColumnType, Schema};
 
@@ -43,23 +44,25 @@ pub fn arrow_schema(schema: &Schema) -> SchemaRef {
         schema
             .columns
             .iter()
-            .map(|c| {
-                let dt = match c.column_type {
-                    ColumnType::Boolean => DataType::Boolean,
-                    ColumnType::Bigint => DataType::Int64,
-                    ColumnType::Double => DataType::Float64,
-                    ColumnType::Date => DataType::Date32,
-                    ColumnType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
-                    ColumnType::Timestamptz => {
-                        DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into()))
-                    }
-                    ColumnType::Time => DataType::Time64(TimeUnit::Microsecond),
-                    ColumnType::Varchar => DataType::Utf8,
-                };
-                Field::new(&c.name, dt, true)
-            })
+            .map(|c| Field::new(&c.name, arrow_type(&c.column_type), true))
             .collect::<Vec<_>>(),
     ))
+}
+
+/// The Arrow type a lake type is written as.
+pub(super) fn arrow_type(t: &ColumnType) -> DataType {
+    match t {
+        ColumnType::Boolean => DataType::Boolean,
+        ColumnType::Bigint => DataType::Int64,
+        ColumnType::Double => DataType::Float64,
+        ColumnType::Date => DataType::Date32,
+        ColumnType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
+        ColumnType::Timestamptz => DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into())),
+        ColumnType::Time => DataType::Time64(TimeUnit::Microsecond),
+        ColumnType::Varchar => DataType::Utf8,
+        ColumnType::Struct(fields) => DataType::Struct(nested::struct_fields(fields)),
+        ColumnType::List(element) => DataType::LargeList(nested::list_field(element)),
+    }
 }
 
 /// Builds one column of a batch from text fields.
@@ -72,6 +75,8 @@ pub(super) enum Builder {
     Timestamptz(TimestampMicrosecondBuilder),
     Time(Time64MicrosecondBuilder),
     Varchar(StringBuilder),
+    Struct(Box<StructColumn>),
+    List(Box<ListColumn>),
 }
 
 /// The zone instants are stored in.
@@ -79,7 +84,7 @@ const UTC: &str = "UTC";
 
 impl Builder {
     /// A builder with room for `rows` values.
-    fn new(t: ColumnType, formats: &Formats, rows: usize) -> Builder {
+    pub(super) fn new(t: &ColumnType, formats: &Formats, rows: usize) -> Builder {
         match t {
             ColumnType::Boolean => Builder::Boolean(BooleanBuilder::with_capacity(rows)),
             ColumnType::Bigint => Builder::Bigint(Int64Builder::with_capacity(rows)),
@@ -94,6 +99,12 @@ impl Builder {
             ),
             ColumnType::Time => Builder::Time(Time64MicrosecondBuilder::with_capacity(rows)),
             ColumnType::Varchar => Builder::Varchar(StringBuilder::with_capacity(rows, rows * 16)),
+            ColumnType::Struct(fields) => {
+                Builder::Struct(Box::new(StructColumn::new(fields, formats, rows)))
+            }
+            ColumnType::List(element) => {
+                Builder::List(Box::new(ListColumn::new(element, formats, rows)))
+            }
         }
     }
 
@@ -157,6 +168,8 @@ impl Builder {
                 Builder::Timestamp(b, _) | Builder::Timestamptz(b) => b.append_null(),
                 Builder::Time(b) => b.append_null(),
                 Builder::Varchar(b) => b.append_null(),
+                Builder::Struct(b) => b.append_null(),
+                Builder::List(b) => b.append_null(),
             }
             return true;
         }
@@ -175,10 +188,12 @@ impl Builder {
                 b.append_value(field);
                 true
             }
+            // Text is never a nested value.
+            Builder::Struct(_) | Builder::List(_) => false,
         }
     }
 
-    fn finish(&mut self) -> ArrayRef {
+    pub(super) fn finish(&mut self) -> ArrayRef {
         match self {
             Builder::Boolean(b) => Arc::new(b.finish()),
             Builder::Bigint(b) => Arc::new(b.finish()),
@@ -187,6 +202,8 @@ impl Builder {
             Builder::Timestamp(b, _) | Builder::Timestamptz(b) => Arc::new(b.finish()),
             Builder::Time(b) => Arc::new(b.finish()),
             Builder::Varchar(b) => Arc::new(b.finish()),
+            Builder::Struct(b) => b.finish(),
+            Builder::List(b) => b.finish(),
         }
     }
 }
@@ -260,7 +277,7 @@ pub(super) fn builders(scan: &Scan, rows: usize) -> Vec<Builder> {
     scan.schema
         .columns
         .iter()
-        .map(|c| Builder::new(c.column_type, &scan.formats, rows))
+        .map(|c| Builder::new(&c.column_type, &scan.formats, rows))
         .collect()
 }
 

@@ -74,10 +74,7 @@ pub fn read_only(sql: &str) -> String {
     )
 }
 
-/// Quotes a SQL identifier.
-pub fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
+pub use crate::schema::quote_ident;
 
 /// Quotes a SQL string literal.
 pub fn quote_literal(s: &str) -> String {

@@ -4,7 +4,8 @@
 
 use crate::{TestContext, json};
 
-fn gzip(text: &[u8]) -> Vec<u8> {
+/// `text` gzipped.
+pub fn gzip(text: &[u8]) -> Vec<u8> {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     std::io::Write::write_all(&mut gz, text).unwrap();
     gz.finish().unwrap()

@@ -935,3 +935,84 @@ fn a_column_type_lake_does_not_ingest_is_a_clear_conflict() {
         .unwrap();
     assert_same_rows(&ctx, "people", now);
 }
+
+#[test]
+fn structs_and_lists_are_duckdb_columns_with_children_both_ways() {
+    let ctx = TestContext::new();
+    let v1 = ctx.write(
+        "nested.jsonl",
+        concat!(
+            r#"{"id": 1, "user": {"name": "Ann", "tags": ["a", "b"], "born": "2001-02-03"}, "scores": [1, 2.5]}"#,
+            "\n",
+            r#"{"id": 2, "user": {"name": "Bob", "tags": [], "born": null}, "scores": null}"#,
+            "\n",
+            r#"{"id": 3, "user": null, "scores": [3]}"#,
+            "\n",
+        ),
+    );
+    let s1 = ingest(&ctx, &v1, &[])["snapshot"].as_i64().unwrap();
+    assert_same_rows(&ctx, "nested", s1);
+    let described = duck_read(&ctx, &["DESCRIBE lake.nested"]).remove(0);
+    assert_eq!(
+        described.rows[1][1],
+        "STRUCT(\"name\" VARCHAR, tags VARCHAR[], born DATE)"
+    );
+    // DuckDB's own rows (its Parquet has field ids) read in lake.
+    duck_write(
+        &ctx,
+        &[
+            "CALL lake.set_option('data_inlining_row_limit', 0)",
+            "INSERT INTO lake.nested VALUES \
+             (9, {'name': 'Dee', 'tags': ['d'], 'born': DATE '1999-01-01'}, [7.5])",
+        ],
+    );
+    assert_eq!(
+        ctx.sql("select user.name, user.tags, scores from nested where id = 9"),
+        "name,tags,scores\nDee,\"[\"\"d\"\"]\",[7.5]\n"
+    );
+    // The same shape appends; a key a STRUCT lacks is a retype no
+    // evolution takes.
+    let v2 = ctx.write(
+        "more.jsonl",
+        r#"{"id": 4, "user": {"name": "Cy", "tags": ["c"], "born": "1990-05-06"}, "scores": [0.5]}"#,
+    );
+    ingest(&ctx, &v2, &["--name", "nested", "--append"]);
+    let v3 = ctx.write(
+        "wider.jsonl",
+        r#"{"id": 5, "user": {"name": "Eve", "tags": [], "born": null, "age": 3}, "scores": [1]}"#,
+    );
+    for extra in [&[][..], &["--evolve"][..]] {
+        let mut args = vec![
+            "ingest",
+            v3.to_str().unwrap(),
+            "--name",
+            "nested",
+            "--append",
+        ];
+        args.extend_from_slice(extra);
+        let err = ctx.lake(&args).fails(3).to_owned();
+        assert!(err.contains("user STRUCT(\"name\" VARCHAR"), "{err}");
+        assert!(err.contains("\"age\" BIGINT)"), "{err}");
+    }
+    // Evolution drops a nested column (its children with it) and adds one.
+    let v4 = ctx.write(
+        "moved.jsonl",
+        r#"{"id": 6, "scores": [6], "place": {"at": [{"x": 1.5, "y": 2}]}}"#,
+    );
+    let out = ingest(&ctx, &v4, &["--name", "nested", "--append", "--evolve"]);
+    assert_eq!(
+        out["evolved"],
+        "added place STRUCT(\"at\" STRUCT(\"x\" DOUBLE, \"y\" BIGINT)[]); \
+         removed user STRUCT(\"name\" VARCHAR, \"tags\" VARCHAR[], \"born\" DATE)"
+    );
+    assert_eq!(
+        ctx.sql("select id, place.at[1].x as x from nested where id = 6"),
+        "id,x\n6,1.5\n"
+    );
+    let now = json(&ctx.lake(&["info", "--format", "json"]))["snapshot"]
+        .as_i64()
+        .unwrap();
+    for s in s1..=now {
+        assert_same_rows(&ctx, "nested", s);
+    }
+}

@@ -2,6 +2,7 @@
 //! arrays, Parquet, and zstd compression. DuckDB 1.5 (the external client)
 //! reads the same files as the oracle, and writes the Parquet and zstd ones.
 
+use crate::chunks::gzip;
 use crate::dialects::csv_field;
 use crate::ducklake::duckdb;
 use crate::{TestContext, json};
@@ -97,48 +98,117 @@ fn the_same_rows_are_the_same_object_whatever_the_json_form() {
     assert_eq!(piped["key"], first["key"]);
 }
 
+/// Objects and arrays, nested, with keys some objects lack and `null`s at
+/// every level.
+const NESTED: &str = r#"{"id": 1, "user": {"name": "Ann", "tags": ["a", "b"], "born": "2001-02-03"}, "scores": [1, 2.5], "spots": [{"x": 1, "y": [true]}]}
+{"id": 2, "user": {"name": "Bob", "tags": [], "born": null, "home": {"city": "Oslo"}}, "scores": null, "spots": []}
+{"id": 3, "user": null, "scores": [3], "spots": [{"y": [false, null]}, null]}
+{"id": 4, "user": {"name": "Cy", "tags": ["c"]}, "scores": [], "spots": null}
+"#;
+
 #[test]
-fn nested_and_mixed_values_are_kept_as_json_text() {
+fn objects_and_arrays_are_structs_and_lists_as_duckdb_reads_them() {
     let ctx = TestContext::new();
-    let path = ctx.write(
-        "nested.ndjson",
-        concat!(
-            r#"{"id": 1, "tags": ["a", "b"], "where": {"z": 1, "a": [true, null]}, "mixed": 1}"#,
-            "\n",
-            r#"{"id": 2, "tags": [], "where": null, "mixed": "one"}"#,
-            "\n",
-        ),
-    );
-    ingest(&ctx, &path, "nested");
+    let path = ctx.write("nested.jsonl", NESTED);
+    let report = ingest(&ctx, &path, "nested");
+    assert_eq!(report["rows"], 4, "{report}");
+    let got = ctx.schema("nested");
     assert_eq!(
-        ctx.schema("nested"),
+        got[1].1,
+        r#"STRUCT("name" VARCHAR, "tags" VARCHAR[], "born" DATE, "home" STRUCT("city" VARCHAR))"#
+    );
+    let theirs = duckdb(&[format!(
+        "DESCRIBE SELECT * FROM read_json('{}')",
+        path.display()
+    )])
+    .unwrap();
+    assert_eq!(got.len(), theirs[0].rows.len());
+    // DuckDB quotes only the field names that need it.
+    for ((name, ours), row) in got.iter().zip(&theirs[0].rows) {
+        assert_eq!(Some(name.as_str()), row[0].as_str());
+        let theirs = row[1].as_str().unwrap().replace('"', "");
+        assert_eq!(ours.replace('"', ""), theirs, "{name}");
+    }
+    assert_eq!(
+        ctx.sql(&as_text("nested")),
+        duckdb_csv(
+            &["id", "user", "scores", "spots"],
+            &as_text(&format!("read_json('{}')", path.display()))
+        )
+    );
+    // Fields are columns of their own to SQL.
+    assert_eq!(
+        ctx.sql("select id, user.home.city, spots[1].y[1] as y from nested order by id"),
+        "id,city,y\n1,,true\n2,Oslo,\n3,,false\n4,,\n"
+    );
+    // Every form of the same objects is the same object: an array cut in
+    // chunks, objects spread over lines, gzip, a pipe.
+    let objects: Vec<&str> = NESTED.lines().collect();
+    let array = format!("[\n  {}\n]\n", objects.join(",\n  "));
+    let again = ingest(&ctx, &ctx.write("nested.json", &array), "nested");
+    assert_eq!(again["status"], "unchanged", "{again}");
+    let spread = objects.join("\n").replace(", \"", ",\n    \"");
+    let again = ingest(&ctx, &ctx.write("spread.json", spread), "nested");
+    assert_eq!(again["key"], report["key"], "{again}");
+    let piped = json(&ctx.lake_stdin(
+        &["ingest", "-", "--name", "nested", "--format", "json"],
+        &gzip(NESTED.as_bytes()),
+    ));
+    assert_eq!(piped["key"], report["key"]);
+    // Nested types are inferred, never given.
+    let err = ctx
+        .lake(&[
+            "ingest",
+            path.to_str().unwrap(),
+            "--schema",
+            "scores:DOUBLE[]",
+        ])
+        .fails(2)
+        .to_owned();
+    assert!(err.contains("scores: DOUBLE[] is a nested type"), "{err}");
+}
+
+#[test]
+fn values_of_several_kinds_and_objects_no_struct_can_hold_are_json_text() {
+    let ctx = TestContext::new();
+    let wide: Vec<String> = (0..201).map(|i| format!(r#""k{i}": {i}"#)).collect();
+    let text = format!(
+        "{}\n{}\n",
+        format_args!(
+            r#"{{"id": 1, "mixed": {{"z": 1, "a": [true, null]}}, "wide": {{{}}}, "cased": {{"a": 1, "A": 2}}, "inner": {{"v": 1, "w": {{}}}}}}"#,
+            wide.join(", ")
+        ),
+        r#"{"id": 2, "mixed": "one", "wide": {"k0": 1}, "cased": null, "inner": {"v": "x", "w": {}}}"#,
+    );
+    let path = ctx.write("kinds.ndjson", text);
+    ingest(&ctx, &path, "kinds");
+    assert_eq!(
+        ctx.schema("kinds"),
         [
             ("id", "BIGINT"),
-            ("tags", "VARCHAR"),
-            ("where", "VARCHAR"),
-            ("mixed", "VARCHAR")
+            ("mixed", "VARCHAR"),
+            ("wide", "VARCHAR"),
+            ("cased", "VARCHAR"),
+            ("inner", r#"STRUCT("v" VARCHAR, "w" VARCHAR)"#)
         ]
         .map(|(n, t)| (n.to_owned(), t.to_owned()))
     );
-    // Objects keep their keys in the order written.
+    // Objects keep their keys in the order written; the text is JSON.
     assert_eq!(
-        ctx.sql("select * from nested order by id"),
-        "id,tags,where,mixed\n\
-         1,\"[\"\"a\"\",\"\"b\"\"]\",\"{\"\"z\"\":1,\"\"a\"\":[true,null]}\",1\n\
-         2,[],,one\n"
+        ctx.sql("select id, mixed, cased, \"inner\".v, \"inner\".w from kinds order by id"),
+        "id,mixed,cased,v,w\n\
+         1,\"{\"\"z\"\":1,\"\"a\"\":[true,null]}\",\"{\"\"a\"\":1,\"\"A\"\":2}\",1,{}\n\
+         2,one,,x,{}\n"
     );
-    // The text is JSON.
-    let answer = crate::json(&ctx.lake(&[
+    let answer = json(&ctx.lake(&[
         "sql",
         "--format",
         "json",
-        "select tags, \"where\" from nested where id = 1",
+        "select wide from kinds where id = 1",
     ]));
-    let row = &answer[0];
-    let tags: serde_json::Value = serde_json::from_str(row["tags"].as_str().unwrap()).unwrap();
-    assert_eq!(tags, serde_json::json!(["a", "b"]));
-    let place: serde_json::Value = serde_json::from_str(row["where"].as_str().unwrap()).unwrap();
-    assert_eq!(place["a"], serde_json::json!([true, null]));
+    let wide: serde_json::Value =
+        serde_json::from_str(answer[0]["wide"].as_str().unwrap()).unwrap();
+    assert_eq!(wide["k200"], 200);
 }
 
 #[test]
@@ -272,6 +342,7 @@ fn parquet_is_stored_as_given_or_rewritten_with_lake_types() {
     let lakes_own = work.join("plain.parquet");
     let other = work.join("other.parquet");
     let nested = work.join("nested.parquet");
+    let map = work.join("map.parquet");
     duckdb(&[
         // Types lake stores as they are.
         format!(
@@ -290,8 +361,13 @@ fn parquet_is_stored_as_given_or_rewritten_with_lake_types() {
             other.display()
         ),
         format!(
-            "COPY (SELECT 1 AS id, [1, 2] AS list) TO '{}' (FORMAT parquet)",
+            "COPY (SELECT 1 AS id, [1, 2]::INTEGER[] AS list, {{'a': 'x', 'b': [1.5]}} AS s \
+             UNION ALL SELECT 2, [], NULL) TO '{}' (FORMAT parquet)",
             nested.display()
+        ),
+        format!(
+            "COPY (SELECT MAP {{'k': 1}} AS m) TO '{}' (FORMAT parquet)",
+            map.display()
         ),
     ])
     .unwrap();
@@ -345,11 +421,25 @@ fn parquet_is_stored_as_given_or_rewritten_with_lake_types() {
     let again = ingest(&ctx, &other, "other");
     assert_eq!(again["status"], "unchanged");
 
+    // STRUCT and LIST of lake's types, rewritten as lake writes them.
+    ingest(&ctx, &nested, "nested");
+    assert_eq!(
+        ctx.schema("nested")[1..],
+        [
+            ("list", "BIGINT[]"),
+            ("s", r#"STRUCT("a" VARCHAR, "b" DOUBLE[])"#)
+        ]
+        .map(|(n, t)| (n.to_owned(), t.to_owned()))
+    );
+    assert_eq!(
+        ctx.sql(&as_text("nested")),
+        "id,list,s\n1,\"[1, 2]\",\"{'a': x, 'b': [1.5]}\"\n2,[],\n"
+    );
     let err = ctx
-        .lake(&["ingest", nested.to_str().unwrap()])
+        .lake(&["ingest", map.to_str().unwrap()])
         .fails(1)
         .to_owned();
-    assert!(err.contains("column \"list\": Parquet type List"), "{err}");
+    assert!(err.contains("column \"m\": Parquet type Map"), "{err}");
     let err = ctx
         .lake(&["ingest", other.to_str().unwrap(), "--schema", "u:VARCHAR"])
         .fails(2)

@@ -1,0 +1,176 @@
+//! Objects and arrays inside a key's values: what pass one learns of them
+//! (the keys of the objects, the elements of the arrays, each typed as a
+//! column is) and how the second pass appends them to STRUCT and LIST
+//! builders.
+
+use super::{ARRAY, Json, Keys, MAX_FIELDS, OBJECT, column_type};
+use crate::engine::convert::unique_names;
+use crate::engine::infer::Inferrer;
+use crate::engine::parquet_writer::Builder;
+use crate::schema::{Column, ColumnType};
+
+/// What the values at one place inside a key's values were (a field of its
+/// objects, the elements of its arrays).
+#[derive(Debug, Clone)]
+struct Place {
+    /// Kinds of value seen (not null).
+    kinds: u8,
+    /// Its column in the inferrer of strings inside objects and arrays.
+    strings: usize,
+    inner: Nested,
+}
+
+impl Place {
+    fn new(strings: &mut Inferrer) -> Place {
+        strings.add_column();
+        Place {
+            kinds: 0,
+            strings: strings.columns() - 1,
+            inner: Nested::default(),
+        }
+    }
+
+    fn observe(&mut self, value: &Json<'_>, strings: &mut Inferrer) {
+        self.kinds |= value.kind();
+        match value {
+            Json::String(s) => strings.observe(self.strings, s),
+            Json::Object(_) | Json::Array(_) => self.inner.observe(value, strings),
+            _ => {}
+        }
+    }
+
+    fn column_type(&self, string_types: &[ColumnType]) -> ColumnType {
+        self.inner
+            .column_type(self.kinds, string_types)
+            .unwrap_or_else(|| column_type(self.kinds, &string_types[self.strings]))
+    }
+}
+
+/// The objects and arrays among one place's values: their keys and
+/// elements.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Nested {
+    keys: Keys,
+    fields: Vec<Place>,
+    /// Objects had more keys than a STRUCT takes (their fields are no
+    /// longer followed).
+    too_wide: bool,
+    element: Option<Box<Place>>,
+}
+
+impl Nested {
+    /// Learns an object or an array (anything else is not nested).
+    pub(super) fn observe(&mut self, value: &Json<'_>, strings: &mut Inferrer) {
+        match value {
+            Json::Object(members) if !self.too_wide => {
+                for (position, (key, value)) in members.iter().enumerate() {
+                    let i = self.keys.column(key, position);
+                    if i == self.fields.len() {
+                        if i == MAX_FIELDS {
+                            self.too_wide = true;
+                            self.keys = Keys::default();
+                            self.fields = Vec::new();
+                            return;
+                        }
+                        self.fields.push(Place::new(strings));
+                    }
+                    if !matches!(value, Json::Null) {
+                        self.fields[i].observe(value, strings);
+                    }
+                }
+            }
+            Json::Array(items) => {
+                let element = self
+                    .element
+                    .get_or_insert_with(|| Box::new(Place::new(strings)));
+                for item in items.iter().filter(|v| !matches!(v, Json::Null)) {
+                    element.observe(item, strings);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The type of a place whose values were of `kinds`, when they were
+    /// objects only (a STRUCT) or arrays only (a LIST); `None` for the
+    /// other kinds, and objects whose keys a STRUCT cannot have.
+    /// `string_types` are the types of the strings inside, by place.
+    pub(super) fn column_type(&self, kinds: u8, string_types: &[ColumnType]) -> Option<ColumnType> {
+        match kinds {
+            OBJECT if !self.too_wide && !self.fields.is_empty() => {
+                let names = unique_names(self.keys.raw.iter().map(String::as_str));
+                if names != self.keys.raw {
+                    return None;
+                }
+                let fields = names
+                    .into_iter()
+                    .zip(&self.fields)
+                    .map(|(name, place)| Column {
+                        name,
+                        column_type: place.column_type(string_types),
+                    })
+                    .collect();
+                Some(ColumnType::Struct(fields))
+            }
+            ARRAY => Some(ColumnType::List(Box::new(
+                self.element
+                    .as_ref()
+                    .map_or(ColumnType::Varchar, |e| e.column_type(string_types)),
+            ))),
+            _ => None,
+        }
+    }
+}
+
+/// Appends a value of a key (`null` for none) to its column's builder; the
+/// bytes of input it stands for, or the JSON text of the value (inside it)
+/// that the column's type does not take.
+pub(super) fn append_value(builder: &mut Builder, value: &Json<'_>) -> Result<usize, String> {
+    match (&mut *builder, value) {
+        (builder, Json::Null) => {
+            builder.append_null();
+            return Ok(0);
+        }
+        (Builder::Struct(s), Json::Object(members)) => {
+            let mut bytes = 0;
+            for (key, member) in members {
+                match s.field(key) {
+                    Ok(Some(field)) => bytes += append_value(field, member)?,
+                    // A key given twice: the first value holds.
+                    Ok(None) => {}
+                    Err(()) => return Err(value.to_string()),
+                }
+            }
+            s.end_row();
+            return Ok(bytes);
+        }
+        (Builder::List(l), Json::Array(items)) => {
+            let mut bytes = 0;
+            for item in items {
+                bytes += append_value(l.element(), item)?;
+                l.element_done();
+            }
+            l.end_row();
+            return Ok(bytes);
+        }
+        _ => {}
+    }
+    // Numbers and booleans straight into columns of their type.
+    let direct = match value {
+        Json::Number(n) => {
+            n.as_i64().is_some_and(|v| builder.append_i64(v))
+                || n.as_f64().is_some_and(|v| builder.append_f64(v))
+        }
+        Json::Bool(b) => builder.append_bool(*b),
+        _ => false,
+    };
+    if direct {
+        return Ok(8);
+    }
+    let text = value.text().unwrap_or_default();
+    if builder.append_text(&text) {
+        Ok(text.len())
+    } else {
+        Err(text.into_owned())
+    }
+}
