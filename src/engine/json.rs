@@ -571,8 +571,8 @@ pub fn write_parquet<W: Write + Send>(
 /// The guess holds when no key is new after the head and the types from
 /// every value are the guessed ones; then the object is the two passes'
 /// own. `None` when it does not hold, when objects are spread over lines,
-/// and when a key holds objects or arrays (STRUCT, LIST): their keys may
-/// grow after the head, and the two passes follow them.
+/// and when a place inside the head's objects and arrays held no value (its
+/// type is not known).
 pub fn convert<W: Write + Send>(
     source: &Source,
     opts: &JsonOptions,
@@ -589,12 +589,8 @@ pub fn convert<W: Write + Send>(
         return Ok(None);
     };
     let mut guess = shape.scan(source)?;
-    if guess
-        .schema
-        .columns
-        .iter()
-        .any(|c| c.column_type.is_nested())
-    {
+    let unsettled = |i: usize| !shape.nested[i].settled(shape.kinds[i]);
+    if (0..shape.kinds.len()).any(unsettled) {
         return Ok(None);
     }
     guess.json_chunks = Some(JsonChunks {
@@ -612,11 +608,14 @@ pub fn convert<W: Write + Send>(
     let strings = tally.strings.finish();
     for (i, c) in guess.schema.columns.iter().enumerate() {
         let kinds = tally.kinds[i];
-        let found = match &shape.forced[i] {
-            Some(t) => t.clone(),
+        let found = match (&shape.forced[i], &c.column_type) {
+            (Some(t), _) => t.clone(),
+            // What is inside was checked as it was appended.
+            (None, ColumnType::Struct(_)) if kinds & !OBJECT == 0 => continue,
+            (None, ColumnType::List(_)) if kinds & !ARRAY == 0 => continue,
             // Objects only or arrays only after a head without them.
-            None if kinds == OBJECT || kinds == ARRAY => return Ok(None),
-            None => column_type(kinds, &strings[i]),
+            (None, _) if kinds == OBJECT || kinds == ARRAY => return Ok(None),
+            (None, _) => column_type(kinds, &strings[i]),
         };
         if found != c.column_type {
             return Ok(None);
@@ -888,6 +887,37 @@ mod tests {
             format!("{{\"id\":\n{i}}}")
         } else {
             format!(r#"{{"id": {i}}}"#)
+        })));
+        // Objects and arrays, the same all through.
+        assert!(one_pass_holds(&lines(n, |i| format!(
+            r#"{{"id": {i}, "o": {{"a": [{i}, 1.5], "b": {{"c": "2024-01-0{}"}}}}}}"#,
+            1 + i % 9
+        ))));
+        let nested = |late: &str| {
+            lines(n, move |i| match i == head + 1 {
+                true => format!(r#"{{"id": {i}, "o": {late}}}"#),
+                false => format!(r#"{{"id": {i}, "o": {{"a": [{i}], "b": null}}}}"#),
+            })
+        };
+        // A field null in the whole head.
+        assert!(!one_pass_holds(&nested(r#"{"a": [1], "b": 1}"#)));
+        // A field first seen after the head.
+        assert!(!one_pass_holds(&lines(n, |i| if i == head + 1 {
+            format!(r#"{{"id": {i}, "o": {{"a": [1], "z": 1}}}}"#)
+        } else {
+            format!(r#"{{"id": {i}, "o": {{"a": [{i}]}}}}"#)
+        })));
+        // A string of digits among integers inside an array.
+        assert!(!one_pass_holds(&lines(n, |i| if i == head + 1 {
+            format!(r#"{{"id": {i}, "o": {{"a": ["12"]}}}}"#)
+        } else {
+            format!(r#"{{"id": {i}, "o": {{"a": [{i}]}}}}"#)
+        })));
+        // A number where the head had objects.
+        assert!(!one_pass_holds(&lines(n, |i| if i == head + 1 {
+            format!(r#"{{"id": {i}, "o": 1}}"#)
+        } else {
+            format!(r#"{{"id": {i}, "o": {{"a": [{i}]}}}}"#)
         })));
         // A key null in the whole head that holds integers later.
         assert!(!one_pass_holds(&lines(n, |i| if i > head {

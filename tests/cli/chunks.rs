@@ -145,16 +145,21 @@ fn json_lines_across_chunks_read_as_one_reader_reads_them() {
 fn json_arrays_across_chunks_read_as_one_reader_reads_them() {
     let ctx = TestContext::new();
     let rows: u64 = 70_000;
-    let (mut items, mut ids, mut chars) = (Vec::new(), 0, 0);
+    let (mut items, mut ids, mut chars, mut elements) = (Vec::new(), 0, 0, 0);
     for i in 0..rows {
         ids += i;
         // Strings holding the array's own punctuation; a key first met
-        // after the head (so both passes run).
+        // after the head (so both passes run), and one inside an object.
         let s = format!("a,]}}[{{\"b\" {}", "x".repeat(i as usize % 7));
         chars += s.chars().count() as u64;
-        let mut item = serde_json::json!({"id": i, "s": s});
+        elements += i % 4;
+        let l = vec![i % 3; i as usize % 4];
+        let mut item = serde_json::json!({"id": i, "s": s, "n": {"k": i, "l": l}});
         if i == rows - 1 {
             item["late"] = serde_json::json!(true);
+        }
+        if i == rows - 2 {
+            item["n"]["extra"] = serde_json::json!("]},");
         }
         items.push(item.to_string());
     }
@@ -166,6 +171,13 @@ fn json_arrays_across_chunks_read_as_one_reader_reads_them() {
     assert_eq!(
         ctx.sql("select count(*) as n, sum(id) as ids, sum(length(s)) as chars, count(late) as late from t"),
         format!("n,ids,chars,late\n{rows},{ids},{chars},1\n")
+    );
+    let schema = ctx.schema("t");
+    let n = schema.iter().find(|(name, _)| name == "n").unwrap();
+    assert_eq!(n.1, r#"STRUCT("k" BIGINT, "l" BIGINT[], "extra" VARCHAR)"#);
+    assert_eq!(
+        ctx.sql("select sum(n.k) as k, sum(len(n.l)) as l, max(n.extra) as extra from t"),
+        format!("k,l,extra\n{ids},{elements},\"]}},\"\n")
     );
     let gz = ctx.write("t.json.gz", gzip(text.as_bytes()));
     let again = ingest(&ctx, &gz);

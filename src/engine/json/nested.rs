@@ -44,6 +44,10 @@ impl Place {
             .column_type(self.kinds, string_types)
             .unwrap_or_else(|| column_type(self.kinds, &string_types[self.strings]))
     }
+
+    fn settled(&self) -> bool {
+        self.kinds != 0 && self.inner.settled(self.kinds)
+    }
 }
 
 /// The objects and arrays among one place's values: their keys and
@@ -91,6 +95,17 @@ impl Nested {
         }
     }
 
+    /// Whether every place inside a place whose values were of `kinds` held
+    /// a value (not null, not an empty array): later values cannot make
+    /// the type of an unsettled place another.
+    pub(super) fn settled(&self, kinds: u8) -> bool {
+        match kinds {
+            OBJECT => self.fields.iter().all(Place::settled),
+            ARRAY => self.element.as_ref().is_some_and(|e| e.settled()),
+            _ => true,
+        }
+    }
+
     /// The type of a place whose values were of `kinds`, when they were
     /// objects only (a STRUCT) or arrays only (a LIST); `None` for the
     /// other kinds, and objects whose keys a STRUCT cannot have.
@@ -124,8 +139,14 @@ impl Nested {
 
 /// Appends a value of a key (`null` for none) to its column's builder; the
 /// bytes of input it stands for, or the JSON text of the value (inside it)
-/// that the column's type does not take.
+/// that the column's type does not take. Inside objects and arrays a
+/// string never goes into a BOOLEAN, BIGINT or DOUBLE (only a type given
+/// to a key takes strings that read as one).
 pub(super) fn append_value(builder: &mut Builder, value: &Json<'_>) -> Result<usize, String> {
+    append_at(builder, value, false)
+}
+
+fn append_at(builder: &mut Builder, value: &Json<'_>, inside: bool) -> Result<usize, String> {
     match (&mut *builder, value) {
         (builder, Json::Null) => {
             builder.append_null();
@@ -135,7 +156,7 @@ pub(super) fn append_value(builder: &mut Builder, value: &Json<'_>) -> Result<us
             let mut bytes = 0;
             for (key, member) in members {
                 match s.field(key) {
-                    Ok(Some(field)) => bytes += append_value(field, member)?,
+                    Ok(Some(field)) => bytes += append_at(field, member, true)?,
                     // A key given twice: the first value holds.
                     Ok(None) => {}
                     Err(()) => return Err(value.to_string()),
@@ -147,7 +168,7 @@ pub(super) fn append_value(builder: &mut Builder, value: &Json<'_>) -> Result<us
         (Builder::List(l), Json::Array(items)) => {
             let mut bytes = 0;
             for item in items {
-                bytes += append_value(l.element(), item)?;
+                bytes += append_at(l.element(), item, true)?;
                 l.element_done();
             }
             l.end_row();
@@ -168,7 +189,11 @@ pub(super) fn append_value(builder: &mut Builder, value: &Json<'_>) -> Result<us
         return Ok(8);
     }
     let text = value.text().unwrap_or_default();
-    if builder.append_text(&text) {
+    let typed = matches!(
+        builder,
+        Builder::Boolean(_) | Builder::Bigint(_) | Builder::Double(_)
+    );
+    if !(inside && typed) && builder.append_text(&text) {
         Ok(text.len())
     } else {
         Err(text.into_owned())
