@@ -264,3 +264,55 @@ fn the_line_named_is_the_files_own_after_crlf_blank_and_comment_lines() {
         "line\n3\n5\n"
     );
 }
+
+#[test]
+fn deep_nesting_is_stored_to_a_limit_and_refused_past_it_with_its_place() {
+    let ctx = TestContext::new();
+    let nested = |depth: usize| {
+        format!(
+            "{{\"id\": 1}}\n{{\"a\": {}1{}, \"b\": {}1{}}}\n",
+            "[".repeat(depth),
+            "]".repeat(depth),
+            "{\"x\": ".repeat(depth),
+            "}".repeat(depth)
+        )
+    };
+    // 16 levels of STRUCT or LIST (DuckDB slows down twice with each level
+    // of LIST from there); the rest is JSON text.
+    let path = ctx.write("deep.jsonl", nested(60));
+    ctx.lake(&["ingest", path.to_str().unwrap()]).ok();
+    let depth = |t: &str| t.matches("STRUCT(").count() + t.matches("[]").count();
+    let schema = ctx.schema("deep");
+    assert_eq!((depth(&schema[1].1), depth(&schema[2].1)), (16, 16));
+    assert_eq!(
+        ctx.sql(&format!(
+            "select a{} as a, b{} as b from deep where id is null",
+            "[1]".repeat(16),
+            ".x".repeat(16)
+        )),
+        format!(
+            "a,b\n{},{}\n",
+            crate::dialects::csv_field(&serde_json::Value::from(format!(
+                "{}1{}",
+                "[".repeat(44),
+                "]".repeat(44)
+            ))),
+            crate::dialects::csv_field(&serde_json::Value::from(format!(
+                "{}1{}",
+                "{\"x\":".repeat(44),
+                "}".repeat(44)
+            )))
+        )
+    );
+    let path = ctx.write("deeper.jsonl", nested(200));
+    let err = ctx
+        .lake(&["ingest", path.to_str().unwrap()])
+        .fails(1)
+        .to_owned();
+    assert!(
+        err.contains("deeper.jsonl: line 2: invalid JSON column ")
+            && err.contains("recursion limit exceeded"),
+        "{err}"
+    );
+    assert!(!ctx.lake(&["ls"]).ok().contains("deeper"));
+}

@@ -3,7 +3,7 @@
 //! column is) and how the second pass appends them to STRUCT and LIST
 //! builders.
 
-use super::{ARRAY, Json, Keys, MAX_FIELDS, OBJECT, column_type};
+use super::{ARRAY, Json, Keys, MAX_DEPTH, MAX_FIELDS, OBJECT, column_type};
 use crate::engine::convert::unique_names;
 use crate::engine::infer::Inferrer;
 use crate::engine::parquet_writer::Builder;
@@ -21,12 +21,16 @@ struct Place {
 }
 
 impl Place {
-    fn new(strings: &mut Inferrer) -> Place {
+    /// A place inside `depth` objects and arrays.
+    fn new(strings: &mut Inferrer, depth: usize) -> Place {
         strings.add_column();
         Place {
             kinds: 0,
             strings: strings.columns() - 1,
-            inner: Nested::default(),
+            inner: Nested {
+                depth,
+                ..Nested::default()
+            },
         }
     }
 
@@ -54,6 +58,8 @@ impl Place {
 /// elements.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Nested {
+    /// Objects and arrays around the place (0: a key's own values).
+    depth: usize,
     keys: Keys,
     fields: Vec<Place>,
     /// Objects had more keys than a STRUCT takes (their fields are no
@@ -65,6 +71,9 @@ pub(super) struct Nested {
 impl Nested {
     /// Learns an object or an array (anything else is not nested).
     pub(super) fn observe(&mut self, value: &Json<'_>, strings: &mut Inferrer) {
+        if self.depth == MAX_DEPTH {
+            return;
+        }
         match value {
             Json::Object(members) if !self.too_wide => {
                 for (position, (key, value)) in members.iter().enumerate() {
@@ -76,7 +85,7 @@ impl Nested {
                             self.fields = Vec::new();
                             return;
                         }
-                        self.fields.push(Place::new(strings));
+                        self.fields.push(Place::new(strings, self.depth + 1));
                     }
                     if !matches!(value, Json::Null) {
                         self.fields[i].observe(value, strings);
@@ -86,7 +95,7 @@ impl Nested {
             Json::Array(items) => {
                 let element = self
                     .element
-                    .get_or_insert_with(|| Box::new(Place::new(strings)));
+                    .get_or_insert_with(|| Box::new(Place::new(strings, self.depth + 1)));
                 for item in items.iter().filter(|v| !matches!(v, Json::Null)) {
                     element.observe(item, strings);
                 }
@@ -99,6 +108,9 @@ impl Nested {
     /// a value (not null, not an empty array): later values cannot make
     /// the type of an unsettled place another.
     pub(super) fn settled(&self, kinds: u8) -> bool {
+        if self.depth == MAX_DEPTH {
+            return true;
+        }
         match kinds {
             OBJECT => self.fields.iter().all(Place::settled),
             ARRAY => self.element.as_ref().is_some_and(|e| e.settled()),
@@ -108,9 +120,13 @@ impl Nested {
 
     /// The type of a place whose values were of `kinds`, when they were
     /// objects only (a STRUCT) or arrays only (a LIST); `None` for the
-    /// other kinds, and objects whose keys a STRUCT cannot have.
+    /// other kinds, objects whose keys a STRUCT cannot have, and values
+    /// deeper than [`MAX_DEPTH`].
     /// `string_types` are the types of the strings inside, by place.
     pub(super) fn column_type(&self, kinds: u8, string_types: &[ColumnType]) -> Option<ColumnType> {
+        if self.depth == MAX_DEPTH {
+            return None;
+        }
         match kinds {
             OBJECT if !self.too_wide && !self.fields.is_empty() => {
                 let names = unique_names(self.keys.raw.iter().map(String::as_str));
