@@ -425,17 +425,18 @@ impl<'c> Writer<'c> {
     /// one shape are read together.
     fn mapping(&mut self, table_id: i64, columns: &[TableColumn]) -> Result<i64, CatalogError> {
         /// A column's type and id, its children's inside.
+        /// `type#id`, as catalogs before nested types recorded it, with
+        /// the children's inside `(...)`.
         fn shape_of(c: &TableColumn) -> String {
+            let shape = format!("{}#{}", c.ducklake_type, c.column_id);
+            if c.children.is_empty() {
+                return shape;
+            }
             let children = c
                 .children
                 .iter()
                 .map(|c| format!("{} {}", quote_ident(&c.name), shape_of(c)));
-            format!(
-                "{}#{}({})",
-                c.ducklake_type,
-                c.column_id,
-                children.collect::<Vec<_>>().join(",")
-            )
+            format!("{shape}({})", children.collect::<Vec<_>>().join(","))
         }
         let shape =
             crate::schema::fingerprint_of(columns.iter().map(|c| (c.name.clone(), shape_of(c))));
