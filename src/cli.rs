@@ -61,6 +61,14 @@ pub enum Command {
     Sql(SqlArgs),
     /// Remove a dataset from the present (earlier snapshots keep it).
     Rm(RmArgs),
+    /// Expire old snapshots, then delete the objects no kept snapshot names
+    /// (by default: keep every snapshot, remove only orphans).
+    Gc(GcArgs),
+    /// Check the lake: every object the catalog names is in the store at
+    /// its size (with --deep: its bytes and footer too), DuckLake's
+    /// invariants hold; count what gc would remove. Exit 1 when something is
+    /// wrong.
+    Doctor(DoctorArgs),
     /// Make a dataset's data what it was at an earlier snapshot (a new
     /// snapshot naming the same objects: nothing is copied).
     Restore(RestoreArgs),
@@ -212,6 +220,35 @@ pub struct LogArgs {
 pub struct RmArgs {
     /// The dataset.
     pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Keep only the newest N snapshots.
+    #[arg(long, value_name = "N", conflicts_with = "older_than")]
+    pub keep: Option<u64>,
+    /// Expire the snapshots older than this (`7d`, `12h`); the newest is
+    /// always kept.
+    #[arg(long, value_name = "AGE")]
+    pub older_than: Option<String>,
+    /// Keep unreferenced objects younger than this: an ingest may not have
+    /// committed its object yet.
+    #[arg(long, value_name = "AGE", default_value = "1h")]
+    pub grace: String,
+    /// Say what would go; remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Also read every object: its hash against its key, its Parquet footer.
+    #[arg(long)]
+    pub deep: bool,
+    /// Unreferenced objects younger than this are not counted as orphans
+    /// (gc's grace).
+    #[arg(long, value_name = "AGE", default_value = "1h")]
+    pub grace: String,
 }
 
 #[derive(Debug, Args)]

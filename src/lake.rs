@@ -225,6 +225,12 @@ pub struct DatasetSummary {
 }
 
 /// An open lake home.
+mod doctor;
+mod gc;
+
+pub use doctor::DoctorReport;
+pub use gc::{GcOptions, GcReport, parse_duration};
+
 pub struct Lake {
     home: PathBuf,
     catalog: Catalog,
@@ -553,12 +559,7 @@ impl Lake {
             self.catalog.object_prefix(name)?,
             written.sha256
         );
-        if self.store.exists(&key)? {
-            drop(tmp); // the same bytes are already there
-        } else {
-            self.store.publish(&key, tmp)?;
-        }
-        let committed = self.catalog.commit(&Commit {
+        let commit = Commit {
             name,
             dataset_id,
             schema,
@@ -574,7 +575,13 @@ impl Lake {
             },
             mode,
             evolve,
-        })?;
+            object_present: None,
+        };
+        // Announced first: gc keeps the object until the commit names it.
+        self.catalog.pend(&key)?;
+        let committed = self.publish_and_commit(tmp, commit);
+        let _ = self.catalog.unpend(&key);
+        let committed = committed?;
         Ok(IngestReport {
             name: committed.name,
             dataset_id: dataset_id.to_owned(),
@@ -589,6 +596,28 @@ impl Lake {
             rejects: 0,
             rejects_dataset: None,
         })
+    }
+
+    /// Publishes the object of `commit` (unless the same bytes are there
+    /// already) and commits it; the commit checks, under the catalog's write
+    /// lock, that the object is still there.
+    fn publish_and_commit(
+        &mut self,
+        tmp: tempfile::NamedTempFile,
+        commit: Commit<'_>,
+    ) -> Result<Committed, LakeError> {
+        let key = &commit.object.object.key;
+        if self.store.exists(key)? {
+            drop(tmp);
+        } else {
+            self.store.publish(key, tmp)?;
+        }
+        let store = &self.store;
+        let present = || store.exists(key).unwrap_or(false);
+        Ok(self.catalog.commit(&Commit {
+            object_present: Some(&present),
+            ..commit.clone()
+        })?)
     }
 
     /// One summary per dataset, by name: what `lake ls` and the catalog list

@@ -45,6 +45,22 @@ impl Printer {
         }
     }
 
+    /// A spinner with a message on standard error when it is a terminal
+    /// (work of unknown length: set its message as it goes).
+    pub fn spinner(&self, prefix: &'static str) -> Option<ProgressBar> {
+        if self.quiet || !self.stderr_terminal {
+            return None;
+        }
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("{prefix:>8} {spinner} {msg} ({elapsed})")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.set_prefix(prefix);
+        bar.enable_steady_tick(Duration::from_millis(200));
+        Some(bar)
+    }
+
     /// A progress bar on standard error when it is a terminal.
     pub fn progress(&self) -> Box<dyn Progress> {
         if self.quiet || !self.stderr_terminal {

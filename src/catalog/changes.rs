@@ -61,6 +61,11 @@ fn immediate(conn: &mut Connection) -> Result<rusqlite::Transaction<'_>, Catalog
 
 pub(super) fn commit(conn: &mut Connection, c: &Commit<'_>) -> Result<Committed, CatalogError> {
     let tx = immediate(conn)?;
+    if c.object_present.is_some_and(|present| !present()) {
+        return Err(CatalogError::ObjectGone {
+            key: c.object.object.key.clone(),
+        });
+    }
     let mut w = Writer::begin(&tx)?;
     let at = w.base.id;
     let main = main_schema(&tx, at)?;

@@ -51,6 +51,16 @@ const MIGRATIONS: &[Migration] = &[
     // 2: the catalog becomes a DuckLake 1.0 catalog; the versions of 1 become
     // its snapshots, and their tables go.
     Migration::Code(super::legacy::to_ducklake),
+    // 3: objects being written, which gc keeps until their commit.
+    Migration::Sql(
+        "
+    CREATE TABLE lake_pending (
+        key   TEXT NOT NULL,
+        since TEXT NOT NULL
+    );
+    CREATE INDEX lake_pending_key ON lake_pending (key);
+    ",
+    ),
 ];
 
 /// Brings the catalog up to the newest version. Safe when several processes

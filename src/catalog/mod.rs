@@ -8,6 +8,7 @@
 
 mod changes;
 mod ducklake_ddl;
+mod gc;
 mod legacy;
 mod log;
 mod migrations;
@@ -25,6 +26,7 @@ use thiserror::Error;
 use crate::schema::{EvolvePlan, Schema, SchemaDiff, evolve_plan};
 
 pub use crate::schema::ColumnStats;
+pub use gc::{Expired, FileObject, Keep};
 pub use log::LogEntry;
 pub use read::{DeleteRef, LiveFile, TableColumn, TableState};
 
@@ -70,6 +72,11 @@ pub enum CatalogError {
     },
     #[error("catalog: {0}")]
     Invalid(String),
+    #[error(
+        "object {key} is not in the store at commit time (a concurrent gc removed it, or the \
+         store did not answer); nothing was recorded"
+    )]
+    ObjectGone { key: String },
     #[error("catalog holds a schema it cannot read for {name}")]
     BadSchema {
         name: String,
@@ -176,7 +183,7 @@ impl std::fmt::Display for CommitStatus {
 }
 
 /// A new object offered to a dataset.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Commit<'a> {
     pub name: &'a str,
     pub dataset_id: &'a str,
@@ -185,6 +192,9 @@ pub struct Commit<'a> {
     pub mode: WriteMode,
     /// Accept added, removed and widened columns (`--evolve`).
     pub evolve: bool,
+    /// Whether the object is in the store, asked under the write lock (gc
+    /// deletes under it too): a commit never names a deleted object.
+    pub object_present: Option<&'a dyn Fn() -> bool>,
 }
 
 /// The outcome of a commit.
@@ -415,6 +425,48 @@ impl Catalog {
     /// version. One write transaction: either all of it is recorded or none.
     pub fn commit(&mut self, commit: &Commit<'_>) -> Result<Committed, CatalogError> {
         changes::commit(&mut self.conn, commit)
+    }
+
+    /// Expires the snapshots `keep` does not keep (nothing changes when
+    /// `dry_run`); what went, and the store keys the remaining file rows
+    /// name.
+    pub fn expire(
+        &mut self,
+        keep: &Keep,
+        dry_run: bool,
+    ) -> Result<(Expired, std::collections::HashSet<String>), CatalogError> {
+        gc::expire(&mut self.conn, keep, dry_run)
+    }
+
+    /// Runs `f` with the store keys every file row names, holding the write
+    /// lock: no commit names an object until `f` returns.
+    pub fn with_references<T>(
+        &mut self,
+        f: impl FnOnce(&std::collections::HashSet<String>) -> T,
+    ) -> Result<T, CatalogError> {
+        gc::with_references(&mut self.conn, f)
+    }
+
+    /// Announces that the object `key` is being written: gc keeps it until
+    /// a commit names it or [`Catalog::unpend`] is called.
+    pub fn pend(&mut self, key: &str) -> Result<(), CatalogError> {
+        gc::pend(&mut self.conn, key)
+    }
+
+    /// Ends an announcement of [`Catalog::pend`] (a write that failed).
+    pub fn unpend(&mut self, key: &str) -> Result<(), CatalogError> {
+        gc::unpend(&self.conn, key)
+    }
+
+    /// The objects every data and delete file row names (under
+    /// `datasets/`), with the sizes the rows record.
+    pub fn file_objects(&self) -> Result<Vec<FileObject>, CatalogError> {
+        gc::file_objects(&self.conn)
+    }
+
+    /// The DuckLake invariants the catalog breaks, one line each.
+    pub fn check(&self) -> Result<Vec<String>, CatalogError> {
+        gc::check(&self.conn)
     }
 
     /// Removes a dataset from the present: a snapshot that drops its table.

@@ -39,6 +39,7 @@ fn commit_of(s: &Schema, rows: u64) -> Commit<'_> {
         object: obj("t", "k1", rows),
         mode: WriteMode::Overwrite,
         evolve: false,
+        object_present: None,
     }
 }
 

@@ -1,5 +1,7 @@
 //! One module per subcommand: read the arguments, call the library, print.
 
+mod doctor;
+mod gc;
 mod get;
 mod info;
 mod ingest;
@@ -50,6 +52,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Log(args) => log::run(&open()?, args, printer),
         Command::Sql(args) => sql::run(&open()?, args, printer),
         Command::Rm(args) => rm::run(&mut open()?, args, printer),
+        Command::Gc(args) => gc::run(&mut open()?, args, printer),
+        Command::Doctor(args) => doctor::run(&open()?, args, printer),
         Command::Restore(args) => restore::run(&mut open()?, args, printer),
         Command::Put(args) => put::run(&open()?, args, printer),
         Command::Get(args) => get::run(&open()?, args, printer),

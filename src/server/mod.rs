@@ -106,7 +106,12 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
                 .delete(routes::delete_object),
         )
         .route("/v1/catalog/list", get(routes::list_datasets))
-        .route("/v1/catalog/{name}", get(routes::show_dataset))
+        .route(
+            "/v1/catalog/{name}",
+            get(routes::show_dataset).delete(routes::remove_dataset),
+        )
+        .route("/v1/gc", post(routes::gc))
+        .route("/v1/doctor", get(routes::doctor))
         .route("/v1/catalog/{name}/log", get(routes::dataset_log))
         .route("/v1/ingest", post(routes::ingest))
         .route("/v1/sql", post(sql::sql))

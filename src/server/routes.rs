@@ -20,7 +20,7 @@ use crate::catalog::{CommitStatus, WriteMode};
 use crate::engine::convert::NoProgress;
 use crate::engine::sniff::{self, DialectFlags};
 use crate::engine::source::{Content, Source};
-use crate::lake::{IngestRequest, Lake, LakeError, name_for_file};
+use crate::lake::{GcOptions, IngestRequest, Lake, LakeError, name_for_file, parse_duration};
 use crate::store::chunks::ChunkReader;
 use crate::store::key;
 
@@ -272,6 +272,83 @@ pub(crate) async fn show_dataset(
     Ok(Json(
         blocking(&state, permit, move |lake| lake.describe(&name)).await?,
     ))
+}
+
+pub(crate) async fn remove_dataset(
+    State(state): State<Arc<AppState>>,
+    Extension(permit): Extension<Permit>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let snapshot = blocking(&state, permit, {
+        let name = name.clone();
+        move |lake| lake.remove(&name)
+    })
+    .await?;
+    Ok(Json(
+        json!({"name": name, "snapshot": snapshot, "status": "removed"}),
+    ))
+}
+
+/// `POST /v1/gc`: the options of `lake gc`, as JSON.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct GcRequest {
+    keep: Option<u64>,
+    older_than: Option<String>,
+    grace: Option<String>,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+pub(crate) async fn gc(
+    State(state): State<Arc<AppState>>,
+    Extension(permit): Extension<Permit>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let request: GcRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        GcRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                format!("gc options: {e}"),
+            )
+        })?
+    };
+    let opts = GcOptions::from_flags(
+        request.keep,
+        request.older_than.as_deref(),
+        request.grace.as_deref().unwrap_or("1h"),
+        request.dry_run,
+    )?;
+    let report = blocking(&state, permit, move |lake| lake.gc(&opts, &mut |_, _| {})).await?;
+    Ok(Json(json!(report)))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct DoctorQuery {
+    #[serde(default)]
+    deep: bool,
+    grace: Option<String>,
+}
+
+/// `GET /v1/doctor`: the report of `lake doctor`, with `healthy`.
+pub(crate) async fn doctor(
+    State(state): State<Arc<AppState>>,
+    Extension(permit): Extension<Permit>,
+    q: Result<Query<DoctorQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(q) = q.map_err(bad_query)?;
+    let grace = parse_duration(q.grace.as_deref().unwrap_or("1h"))
+        .map_err(|e| LakeError::Usage(format!("grace: {e}")))?;
+    let report = blocking(&state, permit, move |lake| {
+        lake.doctor(q.deep, grace, &mut |_| {})
+    })
+    .await?;
+    let mut answer = json!(report);
+    answer["healthy"] = Value::from(report.problems.is_empty());
+    Ok(Json(answer))
 }
 
 pub(crate) async fn dataset_log(

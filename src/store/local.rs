@@ -96,6 +96,20 @@ impl LocalStore {
         Ok(())
     }
 
+    /// Deletes the objects `keys`; those already gone are no error.
+    pub fn delete_all(&self, keys: &[String]) -> Result<(), StoreError> {
+        for key in keys {
+            Self::check_not_internal(key)?;
+            match fs::remove_file(self.path_of(key)) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                    return Err(io_err("deleting", key)(e));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     pub fn put(&self, key: &str, reader: &mut dyn Read) -> Result<u64, StoreError> {
         Self::check_not_internal(key)?;
         let mut tmp = self.temp_file()?;
@@ -220,6 +234,7 @@ impl LocalStore {
                 out.push(ObjectInfo {
                     key,
                     size: meta.len(),
+                    modified: meta.modified().ok(),
                 });
             }
         }

@@ -142,6 +142,8 @@ impl std::fmt::Display for StoreUrl {
 pub struct ObjectInfo {
     pub key: String,
     pub size: u64,
+    /// When the object was last written, if the store says.
+    pub modified: Option<std::time::SystemTime>,
 }
 
 /// A temporary file untouched this long belongs to a process that is gone
@@ -277,6 +279,22 @@ impl Store {
         match self {
             Store::Local(s) => s.delete(key),
             Store::S3 { s3, .. } => s3.delete(key),
+        }
+    }
+
+    /// Deletes objects of datasets (keys under `datasets/`) that no kept
+    /// snapshot names: the garbage collector's, in batches on S3. A key
+    /// already gone is no error.
+    pub fn delete_dataset_objects(&self, keys: &[String]) -> Result<(), StoreError> {
+        for key in keys {
+            key::validate(key)?;
+            if !key.starts_with(key::DATASETS_PREFIX) {
+                return Err(KeyError::Reserved { key: key.clone() }.into());
+            }
+        }
+        match self {
+            Store::Local(s) => s.delete_all(keys),
+            Store::S3 { s3, .. } => s3.delete_all(keys),
         }
     }
 

@@ -285,6 +285,30 @@ impl S3Store {
             .map_err(|e| self.error("deleting", key, e))
     }
 
+    /// Deletes the objects `keys` with batch requests (up to 1,000 keys
+    /// each); those already gone are no error.
+    pub fn delete_all(&self, keys: &[String]) -> Result<(), StoreError> {
+        self.usable()?;
+        let paths = keys
+            .iter()
+            .map(|k| self.path(k))
+            .collect::<Result<Vec<_>, _>>()?;
+        let client = self.client.clone();
+        self.rt
+            .block_on(async move {
+                let stream = futures::stream::iter(paths.into_iter().map(Ok)).boxed();
+                let mut results = object_store::ObjectStore::delete_stream(&*client, stream);
+                while let Some(result) = results.next().await {
+                    match result {
+                        Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(())
+            })
+            .map_err(|e| self.error("deleting", keys.first().map_or("", |k| k.as_str()), e))
+    }
+
     /// Keys (relative to the store's prefix) that start with `prefix`,
     /// after `start_after`, in key order, at most `limit`: S3 lists from
     /// `start_after` itself, a page of `limit` keys per request.
@@ -325,6 +349,7 @@ impl S3Store {
                         out.push(ObjectInfo {
                             key,
                             size: meta.size,
+                            modified: Some(meta.last_modified.into()),
                         });
                     }
                     match page.page_token {

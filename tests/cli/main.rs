@@ -7,6 +7,7 @@ mod chunks;
 mod concurrency;
 mod dialects;
 mod ducklake;
+mod gc;
 mod ingest;
 mod inputs;
 mod objects;

@@ -106,7 +106,7 @@ pub fn s3_context(server: &S3Server) -> TestContext {
 }
 
 /// A context whose lake lives in `s3://lake-test/PREFIX` on a fresh server.
-fn s3_lake(prefix: &str) -> (TestContext, S3Server) {
+pub fn s3_lake(prefix: &str) -> (TestContext, S3Server) {
     let server = S3Server::start();
     let ctx = s3_context(&server);
     let url = format!("s3://{BUCKET}/{prefix}");

@@ -1,0 +1,343 @@
+//! What the garbage collector and the doctor ask of the catalog: expiring
+//! old snapshots (the file rows only they saw go with them), the objects
+//! every remaining file row names (read under the write lock for a
+//! deletion, so that no commit can name an object between the check and
+//! its deletion), and the DuckLake invariants it keeps.
+
+use std::collections::{HashMap, HashSet};
+
+use rusqlite::{Connection, TransactionBehavior};
+use serde::Serialize;
+
+use super::{CatalogError, DATASETS_PREFIX, SnapshotId, sql};
+
+/// Which snapshots `gc` keeps (the newest is always kept).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Keep {
+    /// Every snapshot.
+    All,
+    /// The newest N.
+    Newest(u64),
+    /// Those taken at or after a time (`YYYY-MM-DD HH:MM:SS`, UTC, as the
+    /// catalog writes them).
+    Since(String),
+}
+
+/// What expiring removed from the catalog (or would, in a dry run).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Expired {
+    /// Snapshots removed.
+    pub snapshots: u64,
+    /// The oldest snapshot kept.
+    pub oldest_kept: SnapshotId,
+    /// Data and delete file rows no kept snapshot sees.
+    pub files: u64,
+}
+
+/// Expires the snapshots `keep` does not keep, in one transaction (rolled
+/// back when `dry_run`); returns what went and the keys the remaining file
+/// rows name.
+pub(super) fn expire(
+    conn: &mut Connection,
+    keep: &Keep,
+    dry_run: bool,
+) -> Result<(Expired, HashSet<String>), CatalogError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(sql("starting gc"))?;
+    let snapshots: Vec<(SnapshotId, String)> = tx
+        .prepare("SELECT snapshot_id, snapshot_time FROM ducklake_snapshot ORDER BY snapshot_id")
+        .and_then(|mut stmt| {
+            stmt.query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                ))
+            })?
+            .collect()
+        })
+        .map_err(sql("reading snapshots"))?;
+    let Some(&(newest, _)) = snapshots.last() else {
+        return Err(CatalogError::Invalid("the catalog has no snapshot".into()));
+    };
+    let oldest_kept = match keep {
+        Keep::All => snapshots[0].0,
+        Keep::Newest(n) => {
+            let n = (*n).max(1) as usize;
+            snapshots[snapshots.len().saturating_sub(n)].0
+        }
+        Keep::Since(time) => snapshots
+            .iter()
+            .find(|(_, t)| t.as_str() >= time.as_str())
+            .map_or(newest, |(id, _)| *id),
+    };
+    let expired = |table: &str| {
+        tx.execute(
+            &format!(
+                "DELETE FROM {table} WHERE data_file_id IN (SELECT data_file_id FROM {table}
+                 WHERE end_snapshot IS NOT NULL AND end_snapshot <= ?1)"
+            ),
+            [oldest_kept],
+        )
+    };
+    // Statistics and lake's facts about the files go first: they name them.
+    for table in ["ducklake_file_column_stats", "lake_object"] {
+        tx.execute(
+            &format!(
+                "DELETE FROM {table} WHERE data_file_id IN (SELECT data_file_id
+                 FROM ducklake_data_file WHERE end_snapshot IS NOT NULL AND end_snapshot <= ?1)"
+            ),
+            [oldest_kept],
+        )
+        .map_err(sql("expiring files"))?;
+    }
+    let files = expired("ducklake_delete_file").map_err(sql("expiring files"))?
+        + expired("ducklake_data_file").map_err(sql("expiring files"))?;
+    let mut snapshots_gone = 0;
+    for table in ["ducklake_snapshot_changes", "ducklake_snapshot"] {
+        snapshots_gone = tx
+            .execute(
+                &format!("DELETE FROM {table} WHERE snapshot_id < ?1"),
+                [oldest_kept],
+            )
+            .map_err(sql("expiring snapshots"))?;
+    }
+    let referenced = referenced_keys(&tx)?;
+    if dry_run {
+        tx.rollback().map_err(sql("ending a dry run"))?;
+    } else {
+        tx.commit().map_err(sql("committing gc"))?;
+    }
+    Ok((
+        Expired {
+            snapshots: snapshots_gone as u64,
+            oldest_kept,
+            files: files as u64,
+        },
+        referenced,
+    ))
+}
+
+/// Runs `f` with the keys every file row names, holding the catalog's write
+/// lock: no commit can name an object until `f` returns.
+pub(super) fn with_references<T>(
+    conn: &mut Connection,
+    f: impl FnOnce(&HashSet<String>) -> T,
+) -> Result<T, CatalogError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(sql("locking the catalog"))?;
+    let referenced = referenced_keys(&tx)?;
+    let out = f(&referenced);
+    tx.commit().map_err(sql("unlocking the catalog"))?;
+    Ok(out)
+}
+
+/// How long an object announced as being written is kept without its
+/// commit: a writer killed between the two leaves it to gc after this.
+const PENDING_FOR: &str = "-1 day";
+
+/// The store keys (under `datasets/`) every data and delete file row names,
+/// whatever snapshot sees it, and those being written (see [`pend`]).
+pub(super) fn referenced_keys(conn: &Connection) -> Result<HashSet<String>, CatalogError> {
+    let mut keys: HashSet<String> = file_objects(conn)?.into_iter().map(|f| f.key).collect();
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT key FROM lake_pending WHERE since > datetime('now', '{PENDING_FOR}')"
+        ))
+        .map_err(sql("reading objects being written"))?;
+    let pending = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+        .map_err(sql("reading objects being written"))?;
+    keys.extend(pending);
+    Ok(keys)
+}
+
+/// Announces that an object is being written (before it is published):
+/// gc keeps it until the commit that names it ends the announcement (or a
+/// day has passed). Announcements older than that go.
+pub(super) fn pend(conn: &mut Connection, key: &str) -> Result<(), CatalogError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(sql("announcing an object"))?;
+    tx.execute(
+        &format!("DELETE FROM lake_pending WHERE since <= datetime('now', '{PENDING_FOR}')"),
+        [],
+    )
+    .map_err(sql("announcing an object"))?;
+    tx.execute(
+        "INSERT INTO lake_pending (key, since) VALUES (?1, datetime('now'))",
+        [key],
+    )
+    .map_err(sql("announcing an object"))?;
+    tx.commit().map_err(sql("announcing an object"))
+}
+
+/// Ends one announcement of `key` (in the commit's transaction, or when
+/// the write failed).
+pub(super) fn unpend(conn: &Connection, key: &str) -> Result<(), CatalogError> {
+    conn.execute(
+        "DELETE FROM lake_pending WHERE rowid = (SELECT rowid FROM lake_pending WHERE key = ?1 LIMIT 1)",
+        [key],
+    )
+    .map_err(sql("ending an announcement"))?;
+    Ok(())
+}
+
+/// An object a data or delete file row names.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FileObject {
+    pub key: String,
+    /// The size the row records.
+    pub bytes: u64,
+    pub table_id: i64,
+}
+
+/// The objects (under `datasets/`) every data and delete file row names,
+/// whatever snapshot sees it. A file outside the store names no key.
+pub(super) fn file_objects(conn: &Connection) -> Result<Vec<FileObject>, CatalogError> {
+    let data_path = super::read::metadata(conn, "data_path")?.unwrap_or_default();
+    // Each table's directory: a key prefix (relative to the data path,
+    // as lake's readers resolve it) or an absolute path.
+    let mut dirs: HashMap<i64, (String, bool)> = HashMap::new();
+    let mut stmt = conn
+        .prepare(
+            "SELECT t.table_id, t.path, t.path_is_relative, s.path, s.path_is_relative
+             FROM ducklake_table t LEFT JOIN ducklake_schema s USING (schema_id)",
+        )
+        .map_err(sql("reading tables"))?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                r.get::<_, Option<i64>>(2)?.unwrap_or(1) != 0,
+                r.get::<_, Option<String>>(3)?.unwrap_or_default(),
+                r.get::<_, Option<i64>>(4)?.unwrap_or(1) != 0,
+            ))
+        })
+        .map_err(sql("reading tables"))?;
+    for row in rows {
+        let (table_id, path, relative, schema_path, schema_relative) =
+            row.map_err(sql("reading tables"))?;
+        let dir = match (relative, schema_relative) {
+            (true, true) => (format!("{schema_path}{path}"), true),
+            (true, false) => (format!("{schema_path}{path}"), false),
+            (false, _) => (path, false),
+        };
+        dirs.insert(table_id, dir);
+    }
+    let mut out = Vec::new();
+    for table in ["ducklake_data_file", "ducklake_delete_file"] {
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT table_id, path, path_is_relative, file_size_bytes FROM {table}"
+            ))
+            .map_err(sql("reading files"))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<i64>>(2)?.unwrap_or(1) != 0,
+                    r.get::<_, Option<i64>>(3)?.unwrap_or(0).max(0) as u64,
+                ))
+            })
+            .map_err(sql("reading files"))?;
+        for row in rows {
+            let (table_id, path, relative, bytes) = row.map_err(sql("reading files"))?;
+            let key = match dirs.get(&table_id) {
+                Some((dir, true)) if relative => Some(format!("{dir}{path}")),
+                Some((dir, false)) if relative => format!("{dir}{path}")
+                    .strip_prefix(&data_path)
+                    .map(str::to_owned),
+                _ if !relative => path.strip_prefix(&data_path).map(str::to_owned),
+                _ => {
+                    return Err(CatalogError::Invalid(format!(
+                        "file {path} belongs to table {table_id}, which the catalog does not have: \
+                         gc cannot tell where it is"
+                    )));
+                }
+            };
+            // An object under another name is not lake's to delete.
+            if let Some(key) = key.filter(|k| k.starts_with(DATASETS_PREFIX)) {
+                out.push(FileObject {
+                    key,
+                    bytes,
+                    table_id,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// DuckLake invariants the catalog breaks, one line each: ids unique and
+/// below the counters that hand them out, snapshot ranges that end after
+/// they begin, statistics of lake's objects recorded.
+pub(super) fn check(conn: &Connection) -> Result<Vec<String>, CatalogError> {
+    let mut problems = Vec::new();
+    let mut each = |query: &str, say: &dyn Fn(i64) -> String| -> Result<(), CatalogError> {
+        let mut stmt = conn.prepare(query).map_err(sql("checking the catalog"))?;
+        let ids = stmt
+            .query_map([], |r| r.get::<_, i64>(0))
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(sql("checking the catalog"))?;
+        problems.extend(ids.into_iter().map(say));
+        Ok(())
+    };
+    for (table, id) in [
+        ("ducklake_snapshot", "snapshot_id"),
+        ("ducklake_data_file", "data_file_id"),
+        ("ducklake_delete_file", "delete_file_id"),
+        ("ducklake_column_mapping", "mapping_id"),
+    ] {
+        each(
+            &format!("SELECT {id} FROM {table} GROUP BY {id} HAVING count(*) > 1"),
+            &|v| format!("{table}: {id} {v} is not unique"),
+        )?;
+    }
+    let next = "(SELECT next_file_id FROM ducklake_snapshot ORDER BY snapshot_id DESC LIMIT 1)";
+    for (table, id) in [
+        ("ducklake_data_file", "data_file_id"),
+        ("ducklake_delete_file", "delete_file_id"),
+        ("ducklake_column_mapping", "mapping_id"),
+    ] {
+        each(
+            &format!("SELECT {id} FROM {table} WHERE {id} >= {next}"),
+            &|v| format!("{table}: {id} {v} is not below the snapshot's next_file_id"),
+        )?;
+    }
+    let next = "(SELECT next_catalog_id FROM ducklake_snapshot ORDER BY snapshot_id DESC LIMIT 1)";
+    for (table, id) in [
+        ("ducklake_table", "table_id"),
+        ("ducklake_column", "column_id"),
+    ] {
+        each(
+            &format!("SELECT DISTINCT {id} FROM {table} WHERE {id} >= {next}"),
+            &|v| format!("{table}: {id} {v} is not below the snapshot's next_catalog_id"),
+        )?;
+    }
+    let last = "(SELECT max(snapshot_id) FROM ducklake_snapshot)";
+    for (table, id) in [
+        ("ducklake_data_file", "data_file_id"),
+        ("ducklake_delete_file", "delete_file_id"),
+        ("ducklake_table", "table_id"),
+        ("ducklake_column", "column_id"),
+    ] {
+        each(
+            &format!(
+                "SELECT {id} FROM {table} WHERE (end_snapshot IS NOT NULL AND \
+                 end_snapshot < begin_snapshot) OR begin_snapshot > {last}"
+            ),
+            &|v| format!("{table}: {id} {v} has a snapshot range that is not valid"),
+        )?;
+    }
+    each(
+        "SELECT o.data_file_id FROM lake_object o JOIN ducklake_data_file f USING (data_file_id)
+         WHERE o.stats_recorded = 0 AND f.end_snapshot IS NULL",
+        &|v| format!("data file {v}: statistics not recorded"),
+    )?;
+    Ok(problems)
+}

@@ -1,0 +1,130 @@
+//! `doctor`: does the store hold every object the catalog names, at the
+//! size it records (and, deep, with the bytes its key says and a Parquet
+//! footer that opens)? Does the catalog keep DuckLake's invariants? What
+//! would gc remove?
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Read;
+use std::time::SystemTime;
+
+use parquet::file::metadata::ParquetMetaDataReader;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::{Lake, LakeError};
+use crate::catalog::DATASETS_PREFIX;
+use crate::store::ObjectInfo;
+use crate::store::cache::content_hash;
+
+/// Objects listed at a time.
+const PAGE: usize = 1000;
+
+/// What `doctor` found.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DoctorReport {
+    /// What is wrong, one line each; empty when the lake is healthy.
+    pub problems: Vec<String>,
+    /// Objects the catalog names, and their bytes.
+    pub objects: u64,
+    pub bytes: u64,
+    /// Objects no snapshot names, older than gc's grace: what `gc` would
+    /// remove.
+    pub orphans: u64,
+    pub orphan_bytes: u64,
+}
+
+impl Lake {
+    /// Checks the lake; `deep` also re-hashes content-addressed objects and
+    /// opens every footer. Objects unreferenced for less than `grace` are
+    /// not orphans yet. `progress` is told how many objects were checked.
+    pub fn doctor(
+        &self,
+        deep: bool,
+        grace: std::time::Duration,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<DoctorReport, LakeError> {
+        let mut report = DoctorReport {
+            problems: self.catalog.check()?,
+            ..DoctorReport::default()
+        };
+        let mut named: HashMap<String, u64> = HashMap::new();
+        for f in self.catalog.file_objects()? {
+            named.insert(f.key, f.bytes);
+        }
+        report.objects = named.len() as u64;
+        report.bytes = named.values().sum();
+        let old_before = SystemTime::now()
+            .checked_sub(grace)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        let mut after: Option<String> = None;
+        let mut checked = 0u64;
+        loop {
+            let page = self.store.list(DATASETS_PREFIX, after.as_deref(), PAGE)?;
+            let Some(last) = page.last() else {
+                break;
+            };
+            after = Some(last.key.clone());
+            for object in page {
+                match named.remove(&object.key) {
+                    None => {
+                        if object.modified.is_some_and(|m| m <= old_before) {
+                            report.orphans += 1;
+                            report.orphan_bytes += object.size;
+                        }
+                    }
+                    Some(bytes) if bytes != object.size => report.problems.push(format!(
+                        "{}: {} bytes, the catalog records {bytes}",
+                        object.key, object.size
+                    )),
+                    Some(_) if deep => {
+                        if let Err(problem) = self.examine(&object) {
+                            report.problems.push(format!("{}: {problem}", object.key));
+                        }
+                    }
+                    Some(_) => {}
+                }
+                checked += 1;
+            }
+            progress(checked);
+        }
+        let mut missing: Vec<String> = named.into_keys().collect();
+        missing.sort();
+        report.problems.extend(
+            missing
+                .into_iter()
+                .map(|k| format!("{k}: missing from the store")),
+        );
+        Ok(report)
+    }
+
+    /// Reads an object whole: its SHA-256 must be the one its key names
+    /// (lake's objects), and its Parquet footer must open.
+    fn examine(&self, object: &ObjectInfo) -> Result<(), String> {
+        let readable = self
+            .store
+            .readable(&object.key)
+            .map_err(|e| e.to_string())?;
+        let open = || File::open(&readable.path).map_err(|e| e.to_string());
+        if let Some(hash) = content_hash(&object.key) {
+            let mut file = open()?;
+            let mut hasher = Sha256::new();
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n = file.read(&mut buf).map_err(|e| e.to_string())?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buf[..n]);
+            }
+            let got = hex::encode(hasher.finalize());
+            if got != hash {
+                return Err(format!("its bytes hash to {got}, not to its name"));
+            }
+        }
+        ParquetMetaDataReader::new()
+            .parse_and_finish(&open()?)
+            .map(|_| ())
+            .map_err(|e| format!("its Parquet footer does not open: {e}"))
+    }
+}
