@@ -123,7 +123,7 @@ fn attach(ctx: &TestContext, read_only: bool) -> String {
 
 /// DuckDB's answer to `queries` on the lake attached as `lake`.
 #[track_caller]
-fn duck_read(ctx: &TestContext, queries: &[&str]) -> Vec<Answer> {
+pub fn duck_read(ctx: &TestContext, queries: &[&str]) -> Vec<Answer> {
     let mut statements = vec![attach(ctx, true)];
     statements.extend(queries.iter().map(|q| (*q).to_owned()));
     let mut answers = duckdb(&statements).unwrap_or_else(|e| panic!("DuckDB failed: {e}"));

@@ -127,6 +127,16 @@ fn gc_on_a_local_store_removes_exactly_what_no_kept_snapshot_names() {
     let ctx = TestContext::new();
     let root = ctx.home.path().join("store");
     gc_removes_exactly_what_no_kept_snapshot_names(&ctx, &root);
+    // DuckDB's DuckLake reads what is kept, and knows the rest is gone.
+    let answers = crate::ducklake::duck_read(
+        &ctx,
+        &[
+            "SELECT count(*) FROM lake.people",
+            "SELECT count(*) FROM lake.snapshots()",
+        ],
+    );
+    assert_eq!(answers[0].rows, [[serde_json::json!(3)]]);
+    assert_eq!(answers[1].rows, [[serde_json::json!(1)]]);
 }
 
 #[test]
