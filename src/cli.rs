@@ -69,6 +69,9 @@ pub enum Command {
     /// invariants hold; count what gc would remove. Exit 1 when something is
     /// wrong.
     Doctor(DoctorArgs),
+    /// Merge a dataset's objects into as few as a target size allows (the
+    /// same rows, one snapshot); the old ones become garbage for gc.
+    Compact(CompactArgs),
     /// Make a dataset's data what it was at an earlier snapshot (a new
     /// snapshot naming the same objects: nothing is copied).
     Restore(RestoreArgs),
@@ -238,6 +241,15 @@ pub struct GcArgs {
     /// Say what would go; remove nothing.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompactArgs {
+    /// The dataset.
+    pub name: String,
+    /// The size of an object to aim for.
+    #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = crate::store::cache::parse_size)]
+    pub target_size: u64,
 }
 
 #[derive(Debug, Args)]

@@ -115,9 +115,9 @@ fn catalog_class(e: &CatalogError) -> ErrorClass {
         CatalogError::NotFound { .. }
         | CatalogError::NotAtSnapshot { .. }
         | CatalogError::NoSnapshot(_) => ErrorClass::NotFound,
-        CatalogError::SchemaConflict { .. } | CatalogError::ForeignSchema { .. } => {
-            ErrorClass::Conflict
-        }
+        CatalogError::SchemaConflict { .. }
+        | CatalogError::ForeignSchema { .. }
+        | CatalogError::Changed { .. } => ErrorClass::Conflict,
         _ => ErrorClass::Failure,
     }
 }
@@ -225,9 +225,11 @@ pub struct DatasetSummary {
 }
 
 /// An open lake home.
+mod compact;
 mod doctor;
 mod gc;
 
+pub use compact::{CompactReport, DEFAULT_TARGET};
 pub use doctor::DoctorReport;
 pub use gc::{GcOptions, GcReport, parse_duration};
 

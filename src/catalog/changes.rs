@@ -7,8 +7,8 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use super::read::{self, find_table, live, main_schema};
 use super::write::{Writer, write_file_stats};
 use super::{
-    CatalogError, ColumnStats, Commit, CommitStatus, Committed, SnapshotId, WriteMode, now,
-    refused_change, sql,
+    CatalogError, ColumnStats, Commit, CommitStatus, Committed, NewObject, SnapshotId, WriteMode,
+    now, refused_change, sql,
 };
 use crate::schema::evolve_plan;
 
@@ -163,6 +163,53 @@ pub(super) fn commit(conn: &mut Connection, c: &Commit<'_>) -> Result<Committed,
         name: ds.name,
         version: ds.current,
         plan: committed_plan,
+    })
+}
+
+/// Replaces the live files of `name` (which must be those with the ids
+/// `expected`: the ones compacted) by `objects`, holding the same rows in
+/// the table's columns: one snapshot.
+pub(super) fn compact(
+    conn: &mut Connection,
+    name: &str,
+    expected: &[i64],
+    objects: &[NewObject],
+) -> Result<Committed, CatalogError> {
+    let tx = immediate(conn)?;
+    let mut w = Writer::begin(&tx)?;
+    let at = w.base.id;
+    let main = main_schema(&tx, at)?;
+    let not_found = || CatalogError::NotFound {
+        name: name.to_owned(),
+    };
+    let table = find_table(&tx, name, at)?.ok_or_else(not_found)?;
+    let state = read::table_state(&tx, &table.name, at)?.ok_or_else(not_found)?;
+    let mut live: Vec<i64> = state.files.iter().map(|f| f.data_file_id).collect();
+    live.sort_unstable();
+    let mut expected = expected.to_vec();
+    expected.sort_unstable();
+    if live != expected {
+        return Err(CatalogError::Changed {
+            name: table.name.clone(),
+        });
+    }
+    w.end_files(table.table_id)?;
+    for object in objects {
+        w.add_file(&table, &main, object, &state.columns)?;
+    }
+    let message = format!(
+        "compacted: {} objects into {}",
+        expected.len(),
+        objects.len()
+    );
+    let id = w.finish(&now(), &message)?;
+    let ds = read::dataset(&tx, &table.name, id)?.ok_or_else(not_found)?;
+    tx.commit().map_err(sql("committing"))?;
+    Ok(Committed {
+        status: CommitStatus::Updated,
+        name: ds.name,
+        version: ds.current,
+        plan: None,
     })
 }
 

@@ -72,6 +72,8 @@ pub enum CatalogError {
     },
     #[error("catalog: {0}")]
     Invalid(String),
+    #[error("dataset {name} changed while it was compacted; run lake compact again")]
+    Changed { name: String },
     #[error(
         "object {key} is not in the store at commit time (a concurrent gc removed it, or the \
          store did not answer); nothing was recorded"
@@ -467,6 +469,17 @@ impl Catalog {
     /// The DuckLake invariants the catalog breaks, one line each.
     pub fn check(&self) -> Result<Vec<String>, CatalogError> {
         gc::check(&self.conn)
+    }
+
+    /// Replaces the live files of `name` (the data files `expected`) by
+    /// `objects` holding the same rows: one snapshot.
+    pub fn compact(
+        &mut self,
+        name: &str,
+        expected: &[i64],
+        objects: &[NewObject],
+    ) -> Result<Committed, CatalogError> {
+        changes::compact(&mut self.conn, name, expected, objects)
     }
 
     /// Removes a dataset from the present: a snapshot that drops its table.

@@ -1,5 +1,6 @@
 //! One module per subcommand: read the arguments, call the library, print.
 
+mod compact;
 mod doctor;
 mod gc;
 mod get;
@@ -54,6 +55,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Rm(args) => rm::run(&mut open()?, args, printer),
         Command::Gc(args) => gc::run(&mut open()?, args, printer),
         Command::Doctor(args) => doctor::run(&open()?, args, printer),
+        Command::Compact(args) => compact::run(&mut open()?, args, printer),
         Command::Restore(args) => restore::run(&mut open()?, args, printer),
         Command::Put(args) => put::run(&open()?, args, printer),
         Command::Get(args) => get::run(&open()?, args, printer),

@@ -7,13 +7,12 @@
 use std::fs::File;
 use std::io::{self, Write};
 
-use arrow::compute::{CastOptions, cast_with_options};
 use arrow::datatypes::{DataType, Schema as ArrowSchema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::convert::{ConvertError, Progress, Scan, unique_names};
-use super::parquet_writer::{HashingWriter, Written, arrow_schema, encode};
+use super::parquet_writer::{HashingWriter, Written, arrow_schema, conform, encode};
 use super::source::Source;
 use super::values::Formats;
 use crate::schema::{Column, ColumnType, Schema};
@@ -185,23 +184,10 @@ pub fn write_parquet<W: Write + Send>(
         .map_err(|e| parquet_error(source, e))?;
     // Casts refuse what does not fit (a UInt64 above BIGINT) rather than
     // making it NULL.
-    let options = CastOptions {
-        safe: false,
-        ..Default::default()
-    };
     let cast = |batch: Result<RecordBatch, arrow::error::ArrowError>| {
         let batch = batch.map_err(|e| parquet_error(source, e))?;
         progress.rows(batch.num_rows() as u64);
-        let columns = batch
-            .columns()
-            .iter()
-            .zip(target.fields())
-            .map(|(column, field)| {
-                cast_with_options(column, field.data_type(), &options)
-                    .map_err(|e| parquet_error(source, format!("column {:?}: {e}", field.name())))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        RecordBatch::try_new(target.clone(), columns).map_err(ConvertError::from)
+        conform(&batch, &target).map_err(|e| parquet_error(source, e))
     };
     let written = encode(scan, out, batches.map(cast))?;
     progress.bytes(source.len());

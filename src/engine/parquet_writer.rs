@@ -379,25 +379,75 @@ pub(super) fn encode<W: Write + Send>(
     out: W,
     batches: impl Iterator<Item = Result<RecordBatch, ConvertError>>,
 ) -> Result<(Written, W), ConvertError> {
-    let mut writer = ArrowWriter::try_new(
-        HashingWriter::new(out),
-        arrow_schema(&scan.schema),
-        Some(writer_properties(scan)),
-    )?;
-    let mut rows = 0u64;
+    let mut object = ParquetObject::new(scan, out)?;
     for batch in batches {
-        let batch = batch?;
-        rows += batch.num_rows() as u64;
-        writer.write(&batch)?;
+        object.write(&batch?)?;
     }
-    let hashing = writer.into_inner()?;
-    let (sha256, bytes, out) = hashing.finish().map_err(ConvertError::Write)?;
-    Ok((
-        Written {
-            sha256,
-            bytes,
-            rows,
-        },
-        out,
-    ))
+    object.finish()
+}
+
+/// One Parquet object being written with lake's settings, hashed as it goes.
+pub struct ParquetObject<W: Write + Send> {
+    writer: ArrowWriter<HashingWriter<W>>,
+    rows: u64,
+}
+
+impl<W: Write + Send> ParquetObject<W> {
+    /// An object of `scan`'s schema and settings written to `out`.
+    pub fn new(scan: &Scan, out: W) -> Result<ParquetObject<W>, ConvertError> {
+        Ok(ParquetObject {
+            writer: ArrowWriter::try_new(
+                HashingWriter::new(out),
+                arrow_schema(&scan.schema),
+                Some(writer_properties(scan)),
+            )?,
+            rows: 0,
+        })
+    }
+
+    /// Appends rows of the scan's Arrow schema.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), ConvertError> {
+        self.rows += batch.num_rows() as u64;
+        Ok(self.writer.write(batch)?)
+    }
+
+    /// About the bytes the object holds so far: those written and an
+    /// estimate of the row group being built.
+    pub fn size(&self) -> u64 {
+        (self.writer.bytes_written() + self.writer.in_progress_size()) as u64
+    }
+
+    /// Writes the footer; the object's hash, size and rows, and `out`.
+    pub fn finish(self) -> Result<(Written, W), ConvertError> {
+        let hashing = self.writer.into_inner()?;
+        let (sha256, bytes, out) = hashing.finish().map_err(ConvertError::Write)?;
+        Ok((
+            Written {
+                sha256,
+                bytes,
+                rows: self.rows,
+            },
+            out,
+        ))
+    }
+}
+
+/// `batch` with its columns cast to the types of `target` (the same
+/// columns, in order); a value that does not fit is an error naming its
+/// column, never NULL.
+pub fn conform(batch: &RecordBatch, target: &SchemaRef) -> Result<RecordBatch, String> {
+    let options = arrow::compute::CastOptions {
+        safe: false,
+        ..Default::default()
+    };
+    let columns = batch
+        .columns()
+        .iter()
+        .zip(target.fields())
+        .map(|(column, field)| {
+            arrow::compute::cast_with_options(column, field.data_type(), &options)
+                .map_err(|e| format!("column {:?}: {e}", field.name()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    RecordBatch::try_new(target.clone(), columns).map_err(|e| e.to_string())
 }

@@ -133,7 +133,7 @@ pub fn duck_read(ctx: &TestContext, queries: &[&str]) -> Vec<Answer> {
 
 /// Runs statements in DuckDB with the lake attached read-write.
 #[track_caller]
-fn duck_write(ctx: &TestContext, statements: &[&str]) {
+pub fn duck_write(ctx: &TestContext, statements: &[&str]) {
     let mut all = vec![attach(ctx, false)];
     all.extend(statements.iter().map(|q| (*q).to_owned()));
     duckdb(&all).unwrap_or_else(|e| panic!("DuckDB failed: {e}"));

@@ -336,3 +336,67 @@ fn the_server_removes_datasets_collects_garbage_and_checks_the_lake() {
     let (status, body) = server.post("/v1/gc", "application/json", br#"{"kept": 1}"#);
     assert_eq!(status, 400, "{body}");
 }
+
+#[test]
+fn compact_keeps_every_answer_and_leaves_the_old_objects_to_gc() {
+    let ctx = TestContext::new();
+    for i in 0..6 {
+        // A column added halfway: older rows read NULL.
+        let text = if i < 3 {
+            let rows: String = (0..400)
+                .map(|r| format!("{},{}\n", i * 1000 + r, r % 7))
+                .collect();
+            format!("id,k\n{rows}")
+        } else {
+            let rows: String = (0..400)
+                .map(|r| format!("{},{},x{r}\n", i * 1000 + r, r % 7))
+                .collect();
+            format!("id,k,note\n{rows}")
+        };
+        let path = ctx.write(&format!("part{i}.csv"), text);
+        let mut args = vec!["ingest", path.to_str().unwrap(), "--name", "t", "--append"];
+        if i == 3 {
+            args.push("--evolve");
+        }
+        ctx.lake(&args).ok();
+    }
+    // DuckDB deletes some rows (a delete file).
+    crate::ducklake::duck_write(&ctx, &["DELETE FROM lake.t WHERE k = 3"]);
+    let everything = "select * from t";
+    let before = ctx.sql(everything);
+    let summary = "select count(*) as n, sum(id) as ids, count(note) as notes from t";
+    let before_summary = ctx.sql(summary);
+    // Six objects and DuckDB's delete files.
+    let old = ctx.dataset_files().len();
+    assert!(old > 6, "{old}");
+
+    let size: u64 = ctx
+        .dataset_files()
+        .iter()
+        .map(|f| f.metadata().unwrap().len())
+        .sum();
+    let target = (size / 4).to_string();
+    let report = json(&ctx.lake(&["compact", "t", "--target-size", &target, "--format", "json"]));
+    assert_eq!(report["status"], "compacted", "{report}");
+    assert_eq!(report["before"], 6, "{report}");
+    let after = report["after"].as_u64().unwrap();
+    assert!((2..6).contains(&after), "{report}");
+    // The same rows, in the same order, in lake and in DuckDB.
+    assert_eq!(ctx.sql(everything), before);
+    assert_eq!(ctx.sql(summary), before_summary);
+    let answers =
+        crate::ducklake::duck_read(&ctx, &["SELECT count(*), sum(id), count(note) FROM lake.t"]);
+    let theirs: Vec<String> = answers[0].rows[0].iter().map(|v| v.to_string()).collect();
+    let ours = before_summary.lines().nth(1).unwrap().to_owned();
+    assert_eq!(theirs.join(","), ours);
+    // Again: nothing to do.
+    let again = json(&ctx.lake(&["compact", "t", "--target-size", &target, "--format", "json"]));
+    assert_eq!(again["status"], "unchanged", "{again}");
+    // The old objects are garbage once their snapshots expire.
+    let report = gc(&ctx, &["--keep", "1", "--grace", "0s"]);
+    assert_eq!(report["objects"], old, "{report}");
+    assert_eq!(ctx.dataset_files().len() as u64, after);
+    ctx.lake(&["doctor", "--deep"]).ok();
+    assert_eq!(ctx.sql(everything), before);
+    ctx.lake(&["compact", "nope"]).fails(4);
+}
