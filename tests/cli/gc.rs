@@ -224,9 +224,22 @@ fn gc_in_a_loop_never_takes_what_ingests_and_queries_need() {
         .collect();
     ctx.lake(&["ingest", writers[0].1[0].to_str().unwrap(), "--name", "d0"])
         .ok();
+    // A server answers queries all along.
+    let server = Server::start(&ctx, &[]);
     let stop = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|s| {
         let mut handles = Vec::new();
+        let (server, stop_ref) = (&server, &stop);
+        let served = s.spawn(move || {
+            let mut answers = 0;
+            while !stop_ref.load(std::sync::atomic::Ordering::Relaxed) {
+                let (status, body) = server.sql("select count(*) as n from d0");
+                assert_eq!(status, 200, "{body}");
+                assert_eq!(body["rows"][0][0], 200, "{body}");
+                answers += 1;
+            }
+            answers
+        });
         for (w, paths) in &writers {
             let ctx = &ctx;
             handles.push(s.spawn(move || {
@@ -253,6 +266,7 @@ fn gc_in_a_loop_never_takes_what_ingests_and_queries_need() {
         }
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         assert!(gc.join().unwrap() > 0);
+        assert!(served.join().unwrap() > 0);
     });
     // Every object a kept snapshot names is there, and every dataset reads.
     ctx.lake(&["doctor", "--deep"]).ok();
