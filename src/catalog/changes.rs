@@ -203,7 +203,18 @@ pub(super) fn compact(
         objects.len()
     );
     let id = w.finish(&now(), &message)?;
-    let ds = read::dataset(&tx, &table.name, id)?.ok_or_else(not_found)?;
+    updated(tx, &table.name, id)
+}
+
+/// Commits a change that updated the dataset `name` in snapshot `id`.
+fn updated(
+    tx: rusqlite::Transaction<'_>,
+    name: &str,
+    id: SnapshotId,
+) -> Result<Committed, CatalogError> {
+    let ds = read::dataset(&tx, name, id)?.ok_or_else(|| CatalogError::NotFound {
+        name: name.to_owned(),
+    })?;
     tx.commit().map_err(sql("committing"))?;
     Ok(Committed {
         status: CommitStatus::Updated,
@@ -303,14 +314,5 @@ pub(super) fn restore(
     w.end_files(then.table_id)?;
     w.restore_files(then.table_id, to)?;
     let id = w.finish(&now(), &format!("restored to snapshot {to}"))?;
-    let ds = read::dataset(&tx, &then.name, id)?.ok_or_else(|| CatalogError::NotFound {
-        name: name.to_owned(),
-    })?;
-    tx.commit().map_err(sql("committing"))?;
-    Ok(Committed {
-        status: CommitStatus::Updated,
-        name: ds.name,
-        version: ds.current,
-        plan: None,
-    })
+    updated(tx, &then.name, id)
 }

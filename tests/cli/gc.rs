@@ -203,6 +203,32 @@ fn doctor_names_missing_truncated_and_corrupted_objects() {
         (&report["orphans"], &report["orphan_bytes"]),
         (&1.into(), &14.into())
     );
+    // A catalog that breaks DuckLake's rules.
+    let catalog = rusqlite::Connection::open(ctx.home.path().join("catalog.sqlite")).unwrap();
+    catalog
+        .execute_batch(
+            "UPDATE ducklake_data_file SET end_snapshot = begin_snapshot - 1;
+             UPDATE ducklake_snapshot SET next_file_id = 0;",
+        )
+        .unwrap();
+    let run = ctx.lake(&["doctor", "--format", "json"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let problems: Vec<&str> = report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    for expected in [
+        "is not below the snapshot's next_file_id",
+        "has a snapshot range that is not valid",
+    ] {
+        assert!(
+            problems.iter().any(|p| p.contains(expected)),
+            "{expected}: {problems:?}"
+        );
+    }
 }
 
 #[test]
