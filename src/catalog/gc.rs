@@ -35,11 +35,13 @@ pub struct Expired {
 }
 
 /// Expires the snapshots `keep` does not keep, in one transaction (rolled
-/// back when `dry_run`); returns what went and the keys the remaining file
-/// rows name.
+/// back when `dry_run`), but never one that was the newest at or after the
+/// time `readers_since` (a reader that began then may still read it);
+/// returns what went and the keys the remaining file rows name.
 pub(super) fn expire(
     conn: &mut Connection,
     keep: &Keep,
+    readers_since: &str,
     dry_run: bool,
 ) -> Result<(Expired, HashSet<String>), CatalogError> {
     let tx = conn
@@ -60,7 +62,7 @@ pub(super) fn expire(
     let Some(&(newest, _)) = snapshots.last() else {
         return Err(CatalogError::Invalid("the catalog has no snapshot".into()));
     };
-    let oldest_kept = match keep {
+    let by_rule = match keep {
         Keep::All => snapshots[0].0,
         Keep::Newest(n) => {
             let n = (*n).max(1) as usize;
@@ -71,6 +73,13 @@ pub(super) fn expire(
             .find(|(_, t)| t.as_str() >= time.as_str())
             .map_or(newest, |(id, _)| *id),
     };
+    // The snapshot that was the newest at `readers_since`, or the first.
+    let read_then = snapshots
+        .iter()
+        .rev()
+        .find(|(_, t)| t.as_str() <= readers_since)
+        .map_or(snapshots[0].0, |(id, _)| *id);
+    let oldest_kept = by_rule.min(read_then);
     let expired = |table: &str| {
         tx.execute(
             &format!(

@@ -429,15 +429,20 @@ impl Catalog {
         changes::commit(&mut self.conn, commit)
     }
 
-    /// Expires the snapshots `keep` does not keep (nothing changes when
+    /// Expires the snapshots `keep` does not keep, save those a reader
+    /// may have begun on since `readers_since` (nothing changes when
     /// `dry_run`); what went, and the store keys the remaining file rows
     /// name.
     pub fn expire(
         &mut self,
         keep: &Keep,
+        readers_since: std::time::SystemTime,
         dry_run: bool,
     ) -> Result<(Expired, std::collections::HashSet<String>), CatalogError> {
-        gc::expire(&mut self.conn, keep, dry_run)
+        let since = chrono::DateTime::<chrono::Utc>::from(readers_since)
+            .format("%Y-%m-%d %H:%M:%S%.6f+00")
+            .to_string();
+        gc::expire(&mut self.conn, keep, &since, dry_run)
     }
 
     /// Runs `f` with the store keys every file row names, holding the write

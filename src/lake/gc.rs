@@ -19,8 +19,9 @@ const PAGE: usize = 1000;
 #[derive(Debug, Clone)]
 pub struct GcOptions {
     pub keep: Keep,
-    /// Unreferenced objects younger than this are kept: an ingest may have
-    /// written one and not committed it yet.
+    /// Unreferenced objects younger than this are kept (another writer may
+    /// not have committed one yet), and so are the snapshots that were the
+    /// newest this long ago or since (a query may still read them).
     pub grace: Duration,
     /// Report, remove nothing.
     pub dry_run: bool,
@@ -88,7 +89,10 @@ impl Lake {
         opts: &GcOptions,
         progress: &mut dyn FnMut(&GcReport, u64),
     ) -> Result<GcReport, LakeError> {
-        let (expired, referenced) = self.catalog.expire(&opts.keep, opts.dry_run)?;
+        let old_before = SystemTime::now()
+            .checked_sub(opts.grace)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        let (expired, referenced) = self.catalog.expire(&opts.keep, old_before, opts.dry_run)?;
         let mut report = GcReport {
             dry_run: opts.dry_run,
             snapshots: expired.snapshots,
@@ -96,9 +100,6 @@ impl Lake {
             files: expired.files,
             ..GcReport::default()
         };
-        let old_before = SystemTime::now()
-            .checked_sub(opts.grace)
-            .unwrap_or(SystemTime::UNIX_EPOCH);
         let mut after: Option<String> = None;
         let mut seen = 0u64;
         loop {

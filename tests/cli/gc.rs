@@ -234,7 +234,7 @@ fn doctor_names_missing_truncated_and_corrupted_objects() {
 #[test]
 fn gc_in_a_loop_never_takes_what_ingests_and_queries_need() {
     let ctx = TestContext::new();
-    let rounds = 6;
+    let rounds = 12;
     let writers: Vec<_> = (0..8)
         .map(|w| {
             let paths: Vec<PathBuf> = (0..rounds)
@@ -280,19 +280,22 @@ fn gc_in_a_loop_never_takes_what_ingests_and_queries_need() {
             }));
         }
         let gc = s.spawn(|| {
-            let mut runs = 0;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) || runs == 0 {
-                ctx.lake(&["gc", "--keep", "2", "--grace", "0s"]).ok();
-                runs += 1;
+            let mut removed = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                // Queries run for far less than the grace.
+                removed += gc(&ctx, &["--keep", "2", "--grace", "2s"])["objects"]
+                    .as_u64()
+                    .unwrap();
             }
-            runs
+            removed
         });
         for h in handles {
             h.join().unwrap();
         }
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        assert!(gc.join().unwrap() > 0);
+        let removed = gc.join().unwrap();
         assert!(served.join().unwrap() > 0);
+        assert!(removed > 0, "gc removed nothing while the writers ran");
     });
     // Every object a kept snapshot names is there, and every dataset reads.
     ctx.lake(&["doctor", "--deep"]).ok();
