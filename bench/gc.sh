@@ -6,6 +6,8 @@
 # reference: one pass over the bytes).
 #
 #   bash bench/gc.sh [DATASETS] [VERSIONS]     (default 1000 datasets x 10)
+#   BENCH_STORE=s3 bash bench/gc.sh 200 5      (the store on a local S3 server,
+#                                               s3s-fs from LAKE_TEST_S3S_FS)
 #
 # Objects: DATASETS x VERSIONS (each version replaces the last). Memory
 # should follow a listing page, not the object count: compare two sizes.
@@ -18,9 +20,24 @@ datasets="${1:-1000}"
 versions="${2:-10}"
 rows=1000
 source bench/common.sh
-home="$work/gc-home-$datasets-$versions"
+store="${BENCH_STORE:-local}"
+home="$work/gc-home-$store-$datasets-$versions"
+s3_data="$work/gc-s3-$datasets-$versions"
+if [ "$store" = s3 ]; then
+  s3s="${LAKE_TEST_S3S_FS:-$HOME/.cache/lake/tools/bin/s3s-fs}"
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  mkdir -p "$s3_data/bench"
+  "$s3s" --host 127.0.0.1 --port "$port" --access-key benchkey --secret-key benchsecret12345 "$s3_data" >/dev/null 2>&1 &
+  s3_pid=$!
+  trap 'kill $s3_pid 2>/dev/null' EXIT
+  export AWS_ACCESS_KEY_ID=benchkey AWS_SECRET_ACCESS_KEY=benchsecret12345 AWS_REGION=us-east-1 \
+    AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_ALLOW_HTTP=true
+  for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+fi
+objects_dir() { if [ "$store" = s3 ]; then echo "$s3_data/bench/lake/datasets"; else echo "$1/store/datasets"; fi; }
 if [ ! -s "$home/built" ]; then
-  rm -rf "$home"
+  rm -rf "$home" "$s3_data/bench/lake"
+  if [ "$store" = s3 ]; then "$lake" --home "$home" -q init --store s3://bench/lake >/dev/null; fi
   src="$work/gc-src"
   rm -rf "$src" && mkdir -p "$src"
   for v in $(seq 1 "$versions"); do
@@ -34,18 +51,23 @@ if [ ! -s "$home/built" ]; then
   done
   touch "$home/built"
 fi
-objects=$(find "$home/store/datasets" -type f | wc -l)
-bytes=$(du -sb "$home/store/datasets" | cut -f1)
-echo "lake: $datasets datasets, $objects objects, $bytes bytes; duckdb $("$duckdb" --version | head -1)"
+objects=$(find "$(objects_dir "$home")" -type f | wc -l)
+bytes=$(du -sb "$(objects_dir "$home")" | cut -f1)
+echo "lake ($store store): $datasets datasets, $objects objects, $bytes bytes; duckdb $("$duckdb" --version | head -1)"
 work_home="$work/gc-run"
 rm -rf "$work_home" && cp -r "$home" "$work_home"
+if [ "$store" = s3 ]; then
+  # gc removes objects: run on a copy of the bucket's folder.
+  rm -rf "$s3_data/bench/lake.kept" && cp -r "$s3_data/bench/lake" "$s3_data/bench/lake.kept"
+  trap 'kill $s3_pid 2>/dev/null; rm -rf "$s3_data/bench/lake"; mv "$s3_data/bench/lake.kept" "$s3_data/bench/lake"' EXIT
+fi
 
-measure duck_read "$duckdb" -c "SELECT count(*) FROM read_parquet('$work_home/store/datasets/*/*.parquet')"
+measure duck_read "$duckdb" -c "SELECT count(*) FROM read_parquet('$(objects_dir "$work_home")/*/*.parquet')"
 measure doctor "$lake" --home "$work_home" -q doctor
 measure doctor_deep "$lake" --home "$work_home" -q doctor --deep
 measure gc_dry "$lake" --home "$work_home" -q gc --keep 1 --grace 0s --dry-run
 measure gc "$lake" --home "$work_home" -q gc --keep 1 --grace 0s
-left=$(find "$work_home/store/datasets" -type f | wc -l)
+left=$(find "$(objects_dir "$work_home")" -type f | wc -l)
 
 printf '\n%-12s %10s %10s %8s\n' step "s" "MiB" "x duckdb"
 for step in duck_read doctor doctor_deep gc_dry gc; do
