@@ -111,6 +111,13 @@ pub(super) fn expire(
             )
             .map_err(sql("expiring snapshots"))?;
     }
+    // Files DuckDB's own expiry scheduled for deletion are no snapshot's:
+    // gc deletes them as it deletes every unreferenced object.
+    tx.execute(
+        "DELETE FROM ducklake_files_scheduled_for_deletion WHERE schedule_start < ?1",
+        [readers_since],
+    )
+    .map_err(sql("expiring files"))?;
     let referenced = referenced_keys(&tx)?;
     if dry_run {
         tx.rollback().map_err(sql("ending a dry run"))?;

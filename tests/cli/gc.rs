@@ -443,3 +443,37 @@ fn compact_keeps_every_answer_and_leaves_the_old_objects_to_gc() {
     assert_eq!(ctx.sql(everything), before);
     ctx.lake(&["compact", "nope"]).fails(4);
 }
+
+#[test]
+fn files_duckdb_expired_are_deleted_with_their_schedule() {
+    let ctx = TestContext::new();
+    let people = ctx.people();
+    ctx.lake(&["ingest", people.to_str().unwrap()]).ok();
+    crate::ducklake::duck_write(
+        &ctx,
+        &[
+            "CALL lake.set_option('data_inlining_row_limit', 0)",
+            "INSERT INTO lake.people (id, name) VALUES (100, 'Duck')",
+            "DELETE FROM lake.people WHERE id = 100",
+            "CALL ducklake_expire_snapshots('lake', older_than => now())",
+        ],
+    );
+    let catalog = rusqlite::Connection::open(ctx.home.path().join("catalog.sqlite")).unwrap();
+    let scheduled = |catalog: &rusqlite::Connection| -> i64 {
+        catalog
+            .query_row(
+                "SELECT count(*) FROM ducklake_files_scheduled_for_deletion",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    assert!(scheduled(&catalog) > 0, "DuckDB scheduled nothing");
+    let before = ctx.dataset_files().len();
+    let report = gc(&ctx, &["--grace", "0s"]);
+    assert!(report["objects"].as_u64().unwrap() > 0, "{report}");
+    assert_eq!(scheduled(&catalog), 0);
+    assert!(ctx.dataset_files().len() < before);
+    ctx.lake(&["doctor", "--deep"]).ok();
+    assert_eq!(ctx.sql("select count(*) as n from people"), "n\n6\n");
+}
