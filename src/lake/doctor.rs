@@ -98,20 +98,30 @@ impl Lake {
         Ok(report)
     }
 
-    /// Reads an object whole: its SHA-256 must be the one its key names
-    /// (lake's objects), and its Parquet footer must open.
+    /// Reads an object whole, from the store itself (never a cached copy):
+    /// its SHA-256 must be the one its key names (lake's objects), and its
+    /// Parquet footer must open.
     fn examine(&self, object: &ObjectInfo) -> Result<(), String> {
-        let readable = self
-            .store
-            .readable(&object.key)
-            .map_err(|e| e.to_string())?;
-        let open = || File::open(&readable.path).map_err(|e| e.to_string());
+        let text = |e: &dyn std::fmt::Display| e.to_string();
+        // A local object is read where it is; a remote one is copied to a
+        // temporary file as it streams in.
+        let (mut file, _copy) = match self.store.local_root() {
+            Some(root) => (
+                File::open(root.join(&object.key)).map_err(|e| text(&e))?,
+                None,
+            ),
+            None => {
+                let mut copy = self.store.temp_file().map_err(|e| text(&e))?;
+                let mut reader = self.store.get(&object.key).map_err(|e| text(&e))?;
+                std::io::copy(&mut reader, copy.as_file_mut()).map_err(|e| text(&e))?;
+                (copy.reopen().map_err(|e| text(&e))?, Some(copy))
+            }
+        };
         if let Some(hash) = content_hash(&object.key) {
-            let mut file = open()?;
             let mut hasher = Sha256::new();
             let mut buf = vec![0u8; 1 << 20];
             loop {
-                let n = file.read(&mut buf).map_err(|e| e.to_string())?;
+                let n = file.read(&mut buf).map_err(|e| text(&e))?;
                 if n == 0 {
                     break;
                 }
@@ -123,7 +133,7 @@ impl Lake {
             }
         }
         ParquetMetaDataReader::new()
-            .parse_and_finish(&open()?)
+            .parse_and_finish(&file)
             .map(|_| ())
             .map_err(|e| format!("its Parquet footer does not open: {e}"))
     }

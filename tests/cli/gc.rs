@@ -477,3 +477,42 @@ fn files_duckdb_expired_are_deleted_with_their_schedule() {
     ctx.lake(&["doctor", "--deep"]).ok();
     assert_eq!(ctx.sql("select count(*) as n from people"), "n\n6\n");
 }
+
+#[test]
+fn doctor_on_s3_names_missing_resized_and_corrupted_objects() {
+    let (ctx, server) = s3_lake("lake");
+    let people = ctx.people();
+    let report = json(&ctx.lake(&["ingest", people.to_str().unwrap(), "--format", "json"]));
+    let key = report["key"].as_str().unwrap().to_owned();
+    let path = server.object_path(&format!("lake/{key}"));
+    ctx.lake(&["doctor", "--deep"]).ok();
+    let good = std::fs::read(&path).unwrap();
+    let problems = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["doctor", "--format", "json"];
+        all.extend_from_slice(args);
+        let run = ctx.lake(&all);
+        assert_eq!(run.code, 1, "{run:?}");
+        let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        serde_json::from_value(report["problems"].clone()).unwrap()
+    };
+    // The bucket's bytes are checked, not the (good) cached copy.
+    let mut bad = good.clone();
+    bad[100] ^= 0xff;
+    std::fs::write(&path, &bad).unwrap();
+    let found = problems(&["--deep"]);
+    assert!(
+        found.len() == 1 && found[0].starts_with(&format!("{key}: its bytes hash to ")),
+        "{found:?}"
+    );
+    std::fs::write(&path, &good[..good.len() / 2]).unwrap();
+    assert_eq!(
+        problems(&[]),
+        [format!(
+            "{key}: {} bytes, the catalog records {}",
+            good.len() / 2,
+            good.len()
+        )]
+    );
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(problems(&[]), [format!("{key}: missing from the store")]);
+}
