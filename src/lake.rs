@@ -554,34 +554,22 @@ impl Lake {
         let tmp = tmp
             .into_inner()
             .map_err(|e| ConvertError::Write(e.into_error()))?;
-        // Statistics from the footer just written: DuckDB prunes files by them.
-        let stats = object_stats(tmp.as_file(), schema).ok();
-        let key = format!(
-            "{}{}.parquet",
-            self.catalog.object_prefix(name)?,
-            written.sha256
-        );
-        let commit = Commit {
+        let prefix = self.catalog.object_prefix(name)?;
+        let object = self.stage(&prefix, schema, &written, tmp)?;
+        let key = object.object.key.clone();
+        // The commit checks, under the catalog's write lock, that the object
+        // is still there.
+        let store = &self.store;
+        let present = || store.exists(&key).unwrap_or(false);
+        let committed = self.catalog.commit(&Commit {
             name,
             dataset_id,
             schema,
-            object: NewObject {
-                object: ObjectRef {
-                    key: key.clone(),
-                    rows: written.rows,
-                    bytes: written.bytes,
-                },
-                sha256: written.sha256.clone(),
-                footer_size: stats.as_ref().map(|s| s.footer_size),
-                stats: stats.map(|s| s.columns).unwrap_or_default(),
-            },
+            object,
             mode,
             evolve,
-            object_present: None,
-        };
-        // Announced first: gc keeps the object until the commit names it.
-        self.catalog.pend(&key)?;
-        let committed = self.publish_and_commit(tmp, commit);
+            object_present: Some(&present),
+        });
         let _ = self.catalog.unpend(&key);
         let committed = committed?;
         Ok(IngestReport {
@@ -600,26 +588,40 @@ impl Lake {
         })
     }
 
-    /// Publishes the object of `commit` (unless the same bytes are there
-    /// already) and commits it; the commit checks, under the catalog's write
-    /// lock, that the object is still there.
-    fn publish_and_commit(
+    /// Makes an object just written to `file` (of `schema`) ready for a
+    /// commit: announced to gc first, then published under `prefix` unless
+    /// the same bytes are there already, with the statistics DuckDB prunes
+    /// files by. The caller ends the announcement ([`Catalog::unpend`]) once
+    /// its commit is done.
+    fn stage(
         &mut self,
-        tmp: tempfile::NamedTempFile,
-        commit: Commit<'_>,
-    ) -> Result<Committed, LakeError> {
-        let key = &commit.object.object.key;
-        if self.store.exists(key)? {
-            drop(tmp);
-        } else {
-            self.store.publish(key, tmp)?;
+        prefix: &str,
+        schema: &Schema,
+        written: &Written,
+        file: tempfile::NamedTempFile,
+    ) -> Result<NewObject, LakeError> {
+        let stats = object_stats(file.as_file(), schema).ok();
+        let key = format!("{prefix}{}.parquet", written.sha256);
+        self.catalog.pend(&key)?;
+        let published = match self.store.exists(&key) {
+            Ok(true) => Ok(()),
+            Ok(false) => self.store.publish(&key, file),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = published {
+            let _ = self.catalog.unpend(&key);
+            return Err(e.into());
         }
-        let store = &self.store;
-        let present = || store.exists(key).unwrap_or(false);
-        Ok(self.catalog.commit(&Commit {
-            object_present: Some(&present),
-            ..commit.clone()
-        })?)
+        Ok(NewObject {
+            object: ObjectRef {
+                key,
+                rows: written.rows,
+                bytes: written.bytes,
+            },
+            sha256: written.sha256.clone(),
+            footer_size: stats.as_ref().map(|s| s.footer_size),
+            stats: stats.map(|s| s.columns).unwrap_or_default(),
+        })
     }
 
     /// One summary per dataset, by name: what `lake ls` and the catalog list

@@ -185,7 +185,6 @@ impl std::fmt::Display for CommitStatus {
 }
 
 /// A new object offered to a dataset.
-#[derive(Clone)]
 pub struct Commit<'a> {
     pub name: &'a str,
     pub dataset_id: &'a str,

@@ -12,9 +12,7 @@ use std::ops::ControlFlow;
 use serde::Serialize;
 
 use super::{Lake, LakeError};
-use crate::catalog::{NewObject, ObjectRef};
 use crate::engine::convert::{ConvertError, Scan};
-use crate::engine::parquet_stats::object_stats;
 use crate::engine::parquet_writer::{ParquetObject, Written, arrow_schema, conform};
 use crate::engine::query::{QueryEngine, quote_ident};
 use crate::engine::values::Formats;
@@ -145,23 +143,9 @@ impl Lake {
         let mut pending = Vec::with_capacity(done.len());
         let published = (|| -> Result<(), LakeError> {
             for (written, file) in done {
-                let stats = object_stats(file.as_file(), &schema).ok();
-                let key = format!("{prefix}{}.parquet", written.sha256);
-                self.catalog.pend(&key)?;
-                pending.push(key.clone());
-                if !self.store.exists(&key)? {
-                    self.store.publish(&key, file)?;
-                }
-                objects.push(NewObject {
-                    object: ObjectRef {
-                        key,
-                        rows: written.rows,
-                        bytes: written.bytes,
-                    },
-                    sha256: written.sha256,
-                    footer_size: stats.as_ref().map(|s| s.footer_size),
-                    stats: stats.map(|s| s.columns).unwrap_or_default(),
-                });
+                let object = self.stage(&prefix, &schema, &written, file)?;
+                pending.push(object.object.key.clone());
+                objects.push(object);
             }
             Ok(())
         })();
