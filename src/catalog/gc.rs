@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 use rusqlite::{Connection, TransactionBehavior};
 use serde::Serialize;
 
+use super::key_set::KeySet;
 use super::{CatalogError, DATASETS_PREFIX, SnapshotId, sql};
 
 /// Which snapshots `gc` keeps (the newest is always kept).
@@ -34,16 +35,27 @@ pub struct Expired {
     pub files: u64,
 }
 
+/// What the file rows and writers' announcements named when gc read them.
+#[derive(Debug)]
+pub struct References {
+    /// Their keys, on disk.
+    pub keys: KeySet,
+    /// The id the next file row was to have: rows added since have it or a
+    /// higher one (DuckLake hands file ids out from the newest snapshot's
+    /// `next_file_id`, and so does lake).
+    next_file_id: i64,
+}
+
 /// Expires the snapshots `keep` does not keep, in one transaction (rolled
 /// back when `dry_run`), but never one that was the newest at or after the
 /// time `readers_since` (a reader that began then may still read it);
-/// returns what went and the keys the remaining file rows name.
+/// returns what went and what the remaining file rows name.
 pub(super) fn expire(
     conn: &mut Connection,
     keep: &Keep,
     readers_since: &str,
     dry_run: bool,
-) -> Result<(Expired, HashSet<String>), CatalogError> {
+) -> Result<(Expired, References), CatalogError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(sql("starting gc"))?;
@@ -118,7 +130,7 @@ pub(super) fn expire(
         [readers_since],
     )
     .map_err(sql("expiring files"))?;
-    let referenced = referenced_keys(&tx)?;
+    let referenced = references(&tx)?;
     if dry_run {
         tx.rollback().map_err(sql("ending a dry run"))?;
     } else {
@@ -134,40 +146,63 @@ pub(super) fn expire(
     ))
 }
 
-/// Runs `f` with the keys every file row names, holding the catalog's write
-/// lock: no commit can name an object until `f` returns.
-pub(super) fn with_references<T>(
+/// What every file row (whatever snapshot sees it) and every object being
+/// written names.
+fn references(conn: &Connection) -> Result<References, CatalogError> {
+    let keys = KeySet::new()?;
+    keys.fill(|add| {
+        file_objects(conn, 0, &mut |f| add(&f.key, f.bytes))?;
+        pending_keys(conn)?.iter().try_for_each(|key| add(key, 0))
+    })??;
+    Ok(References {
+        keys,
+        next_file_id: super::read::last_snapshot(conn)?.next_file_id,
+    })
+}
+
+/// Runs `f` with the keys named since `since` was read (by file rows added
+/// since, and by objects being written), holding the catalog's write lock:
+/// no commit can name an object until `f` returns.
+pub(super) fn with_new_references<T>(
     conn: &mut Connection,
+    since: &References,
     f: impl FnOnce(&HashSet<String>) -> T,
 ) -> Result<T, CatalogError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(sql("locking the catalog"))?;
-    let referenced = referenced_keys(&tx)?;
-    let out = f(&referenced);
+    let mut keys: HashSet<String> = pending_keys(&tx)?.into_iter().collect();
+    file_objects(&tx, since.next_file_id, &mut |f| {
+        keys.insert(f.key);
+        Ok(())
+    })?;
+    let out = f(&keys);
     tx.commit().map_err(sql("unlocking the catalog"))?;
     Ok(out)
+}
+
+/// The objects every data and delete file row names, with the sizes the
+/// rows record, in a set on disk.
+pub(super) fn named_objects(conn: &Connection) -> Result<KeySet, CatalogError> {
+    let keys = KeySet::new()?;
+    keys.fill(|add| file_objects(conn, 0, &mut |f| add(&f.key, f.bytes)))??;
+    Ok(keys)
 }
 
 /// How long an object announced as being written is kept without its
 /// commit: a writer killed between the two leaves it to gc after this.
 const PENDING_FOR: &str = "-1 day";
 
-/// The store keys (under `datasets/`) every data and delete file row names,
-/// whatever snapshot sees it, and those being written (see [`pend`]).
-pub(super) fn referenced_keys(conn: &Connection) -> Result<HashSet<String>, CatalogError> {
-    let mut keys: HashSet<String> = file_objects(conn)?.into_iter().map(|f| f.key).collect();
+/// The keys of the objects being written (see [`pend`]).
+fn pending_keys(conn: &Connection) -> Result<Vec<String>, CatalogError> {
     let mut stmt = conn
         .prepare(&format!(
             "SELECT key FROM lake_pending WHERE since > datetime('now', '{PENDING_FOR}')"
         ))
         .map_err(sql("reading objects being written"))?;
-    let pending = stmt
-        .query_map([], |r| r.get::<_, String>(0))
+    stmt.query_map([], |r| r.get::<_, String>(0))
         .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-        .map_err(sql("reading objects being written"))?;
-    keys.extend(pending);
-    Ok(keys)
+        .map_err(sql("reading objects being written"))
 }
 
 /// Announces that an object is being written (before it is published):
@@ -210,9 +245,14 @@ pub struct FileObject {
     pub table_id: i64,
 }
 
-/// The objects (under `datasets/`) every data and delete file row names,
-/// whatever snapshot sees it. A file outside the store names no key.
-pub(super) fn file_objects(conn: &Connection) -> Result<Vec<FileObject>, CatalogError> {
+/// Calls `each` with the object (under `datasets/`) each data and delete
+/// file row with an id of `from_id` or more names, whatever snapshot sees
+/// it. A file outside the store names no key.
+fn file_objects(
+    conn: &Connection,
+    from_id: i64,
+    each: &mut dyn FnMut(FileObject) -> Result<(), CatalogError>,
+) -> Result<(), CatalogError> {
     let data_path = super::read::metadata(conn, "data_path")?.unwrap_or_default();
     // Each table's directory: a key prefix (relative to the data path,
     // as lake's readers resolve it) or an absolute path.
@@ -244,15 +284,18 @@ pub(super) fn file_objects(conn: &Connection) -> Result<Vec<FileObject>, Catalog
         };
         dirs.insert(table_id, dir);
     }
-    let mut out = Vec::new();
-    for table in ["ducklake_data_file", "ducklake_delete_file"] {
+    for (table, id) in [
+        ("ducklake_data_file", "data_file_id"),
+        ("ducklake_delete_file", "delete_file_id"),
+    ] {
         let mut stmt = conn
             .prepare(&format!(
-                "SELECT table_id, path, path_is_relative, file_size_bytes FROM {table}"
+                "SELECT table_id, path, path_is_relative, file_size_bytes FROM {table}
+                 WHERE {id} >= ?1"
             ))
             .map_err(sql("reading files"))?;
         let rows = stmt
-            .query_map([], |r| {
+            .query_map([from_id], |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
                     r.get::<_, String>(1)?,
@@ -278,15 +321,15 @@ pub(super) fn file_objects(conn: &Connection) -> Result<Vec<FileObject>, Catalog
             };
             // An object under another name is not lake's to delete.
             if let Some(key) = key.filter(|k| k.starts_with(DATASETS_PREFIX)) {
-                out.push(FileObject {
+                each(FileObject {
                     key,
                     bytes,
                     table_id,
-                });
+                })?;
             }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// DuckLake invariants the catalog breaks, one line each: ids unique and

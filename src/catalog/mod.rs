@@ -9,6 +9,7 @@
 mod changes;
 mod ducklake_ddl;
 mod gc;
+mod key_set;
 mod legacy;
 mod log;
 mod migrations;
@@ -26,7 +27,8 @@ use thiserror::Error;
 use crate::schema::{EvolvePlan, Schema, SchemaDiff, evolve_plan};
 
 pub use crate::schema::ColumnStats;
-pub use gc::{Expired, FileObject, Keep};
+pub use gc::{Expired, FileObject, Keep, References};
+pub use key_set::KeySet;
 pub use log::LogEntry;
 pub use read::{DeleteRef, LiveFile, TableColumn, TableState};
 
@@ -431,26 +433,28 @@ impl Catalog {
     /// Expires the snapshots `keep` does not keep, save those a reader
     /// may have begun on since `readers_since` (nothing changes when
     /// `dry_run`); what went, and the store keys the remaining file rows
-    /// name.
+    /// (and writers) name.
     pub fn expire(
         &mut self,
         keep: &Keep,
         readers_since: std::time::SystemTime,
         dry_run: bool,
-    ) -> Result<(Expired, std::collections::HashSet<String>), CatalogError> {
+    ) -> Result<(Expired, References), CatalogError> {
         let since = chrono::DateTime::<chrono::Utc>::from(readers_since)
             .format("%Y-%m-%d %H:%M:%S%.6f+00")
             .to_string();
         gc::expire(&mut self.conn, keep, &since, dry_run)
     }
 
-    /// Runs `f` with the store keys every file row names, holding the write
-    /// lock: no commit names an object until `f` returns.
-    pub fn with_references<T>(
+    /// Runs `f` with the store keys named since `since` was read (by new
+    /// file rows and writers), holding the write lock: no commit names an
+    /// object until `f` returns.
+    pub fn with_new_references<T>(
         &mut self,
+        since: &References,
         f: impl FnOnce(&std::collections::HashSet<String>) -> T,
     ) -> Result<T, CatalogError> {
-        gc::with_references(&mut self.conn, f)
+        gc::with_new_references(&mut self.conn, since, f)
     }
 
     /// Announces that the object `key` is being written: gc keeps it until
@@ -465,9 +469,9 @@ impl Catalog {
     }
 
     /// The objects every data and delete file row names (under
-    /// `datasets/`), with the sizes the rows record.
-    pub fn file_objects(&self) -> Result<Vec<FileObject>, CatalogError> {
-        gc::file_objects(&self.conn)
+    /// `datasets/`), with the sizes the rows record, in a set on disk.
+    pub fn named_objects(&self) -> Result<KeySet, CatalogError> {
+        gc::named_objects(&self.conn)
     }
 
     /// The DuckLake invariants the catalog breaks, one line each.

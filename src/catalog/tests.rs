@@ -143,3 +143,34 @@ fn snapshot_times_resolve_to_the_newest_before() {
     assert_eq!(cat.resolve_snapshot("2999-01-01T00:00:00Z").unwrap(), 0);
     assert!(cat.resolve_snapshot("1999-01-01").is_err());
 }
+
+#[test]
+fn gc_references_see_what_is_committed_after_they_were_read() {
+    let (_dir, mut cat) = open();
+    let s = schema(ColumnType::Bigint);
+    let mut commit = commit_of(&s, 2);
+    cat.commit(&commit).unwrap();
+    commit.object = obj("t", "k2", 3);
+    cat.commit(&commit).unwrap();
+    let (expired, refs) = cat
+        .expire(&Keep::Newest(1), std::time::SystemTime::now(), false)
+        .unwrap();
+    assert_eq!(
+        (expired.snapshots, expired.files),
+        (2, 1),
+        "snapshots 0 and 1"
+    );
+    assert!(refs.keys.contains("datasets/t/k2.parquet").unwrap());
+    assert!(!refs.keys.contains("datasets/t/k1.parquet").unwrap());
+    let new = |cat: &mut Catalog| cat.with_new_references(&refs, |keys| keys.clone()).unwrap();
+    assert!(new(&mut cat).is_empty());
+    // The object gc found unreferenced is named again, and another is being
+    // written: both are referenced when gc checks under the lock.
+    commit.object = obj("t", "k1", 2);
+    cat.commit(&commit).unwrap();
+    cat.pend("datasets/t/k9.parquet").unwrap();
+    let mut keys: Vec<String> = new(&mut cat).into_iter().collect();
+    keys.sort();
+    assert_eq!(keys, ["datasets/t/k1.parquet", "datasets/t/k9.parquet"]);
+    assert_eq!(cat.named_objects().unwrap().totals().unwrap(), (2, 50));
+}

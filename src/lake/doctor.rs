@@ -3,7 +3,6 @@
 //! footer that opens)? Does the catalog keep DuckLake's invariants? What
 //! would gc remove?
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::Read;
 use std::time::SystemTime;
@@ -48,12 +47,8 @@ impl Lake {
             problems: self.catalog.check()?,
             ..DoctorReport::default()
         };
-        let mut named: HashMap<String, u64> = HashMap::new();
-        for f in self.catalog.file_objects()? {
-            named.insert(f.key, f.bytes);
-        }
-        report.objects = named.len() as u64;
-        report.bytes = named.values().sum();
+        let named = self.catalog.named_objects()?;
+        (report.objects, report.bytes) = named.totals()?;
         let old_before = SystemTime::now()
             .checked_sub(grace)
             .unwrap_or(SystemTime::UNIX_EPOCH);
@@ -66,7 +61,7 @@ impl Lake {
             };
             after = Some(last.key.clone());
             for object in page {
-                match named.remove(&object.key) {
+                match named.take(&object.key)? {
                     None => {
                         if object.modified.is_some_and(|m| m <= old_before) {
                             report.orphans += 1;
@@ -88,13 +83,7 @@ impl Lake {
             }
             progress(checked);
         }
-        let mut missing: Vec<String> = named.into_keys().collect();
-        missing.sort();
-        report.problems.extend(
-            missing
-                .into_iter()
-                .map(|k| format!("{k}: missing from the store")),
-        );
+        named.for_each(|k| report.problems.push(format!("{k}: missing from the store")))?;
         Ok(report)
     }
 

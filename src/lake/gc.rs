@@ -109,9 +109,14 @@ impl Lake {
             };
             after = Some(last.key.clone());
             seen += page.len() as u64;
-            let (old, young): (Vec<ObjectInfo>, Vec<ObjectInfo>) = page
+            let mut unreferenced = Vec::new();
+            for object in page {
+                if !referenced.keys.contains(&object.key)? {
+                    unreferenced.push(object);
+                }
+            }
+            let (old, young): (Vec<ObjectInfo>, Vec<ObjectInfo>) = unreferenced
                 .into_iter()
-                .filter(|o| !referenced.contains(&o.key))
                 // An object whose age is unknown is young.
                 .partition(|o| o.modified.is_some_and(|m| m <= old_before));
             report.young += young.len() as u64;
@@ -120,9 +125,9 @@ impl Lake {
                 report.bytes += old.iter().map(|o| o.size).sum::<u64>();
             } else if !old.is_empty() {
                 let store = &self.store;
-                let removed = self.catalog.with_references(|now| {
+                let removed = self.catalog.with_new_references(&referenced, |new| {
                     let doomed: Vec<&ObjectInfo> =
-                        old.iter().filter(|o| !now.contains(&o.key)).collect();
+                        old.iter().filter(|o| !new.contains(&o.key)).collect();
                     let keys: Vec<String> = doomed.iter().map(|o| o.key.clone()).collect();
                     store.delete_dataset_objects(&keys).map(|()| {
                         (
