@@ -3,6 +3,7 @@
 # machine and data. Prints wall time, peak memory and the ratios.
 #
 #   bash bench/run.sh [ROWS]        (default 5000000 rows, about 500 MB)
+#   BENCH_GC=0 bash bench/run.sh    (without gc and doctor, bench/gc.sh)
 #
 # Not a test: nothing here asserts; read the ratios.
 set -euo pipefail
@@ -113,4 +114,11 @@ if [ -n "${secs[s3_ingest]:-}" ]; then
     printf '%-16s %10s %10s %10s %10s\n' "$label" "${secs[$base]}" "${secs[$key]}" "$(( ${mem[$key]} / 1024 ))" "$(ratio "${secs[$key]}" "${secs[$base]}")"
   done
   echo "targets: S3 ingest time x <= 1.3, cached query time x <= 1.1"
+fi
+
+# gc and doctor on 1,000 datasets and 10,000 objects, on the local store and
+# on S3 (bench/gc.sh; each lake is built once and kept in $work).
+if [ "${BENCH_GC:-1}" = 1 ]; then
+  echo; bash bench/gc.sh 1000 10
+  echo; BENCH_STORE=s3 bash bench/gc.sh 1000 10
 fi
