@@ -2,7 +2,7 @@
 //! transaction that also checks what it is based on, so concurrent writers
 //! (lake processes, DuckDB sessions) queue instead of clashing.
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use super::db::{Db, OptionalExtension, Transaction, params};
 
 use super::read::{self, find_table, live, main_schema};
 use super::write::{Writer, write_file_stats};
@@ -13,13 +13,13 @@ use super::{
 use crate::schema::evolve_plan;
 
 pub(super) fn record_file_stats(
-    conn: &mut Connection,
+    conn: &mut Db,
     file_id: i64,
     footer_size: Option<u64>,
     stats: &[ColumnStats],
 ) -> Result<(), CatalogError> {
     let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .write_transaction()
         .map_err(sql("recording file statistics"))?;
     let row: Option<(i64, i64, Option<i64>, i64)> = tx
         .query_row(
@@ -54,12 +54,11 @@ pub(super) fn record_file_stats(
     tx.commit().map_err(sql("recording file statistics"))
 }
 
-fn immediate(conn: &mut Connection) -> Result<rusqlite::Transaction<'_>, CatalogError> {
-    conn.transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(sql("starting a commit"))
+fn immediate(conn: &mut Db) -> Result<Transaction<'_>, CatalogError> {
+    conn.write_transaction().map_err(sql("starting a commit"))
 }
 
-pub(super) fn commit(conn: &mut Connection, c: &Commit<'_>) -> Result<Committed, CatalogError> {
+pub(super) fn commit(conn: &mut Db, c: &Commit<'_>) -> Result<Committed, CatalogError> {
     let tx = immediate(conn)?;
     if c.object_present.is_some_and(|present| !present()) {
         return Err(CatalogError::ObjectGone {
@@ -170,7 +169,7 @@ pub(super) fn commit(conn: &mut Connection, c: &Commit<'_>) -> Result<Committed,
 /// `expected`: the ones compacted) by `objects`, holding the same rows in
 /// the table's columns: one snapshot.
 pub(super) fn compact(
-    conn: &mut Connection,
+    conn: &mut Db,
     name: &str,
     expected: &[i64],
     objects: &[NewObject],
@@ -207,11 +206,7 @@ pub(super) fn compact(
 }
 
 /// Commits a change that updated the dataset `name` in snapshot `id`.
-fn updated(
-    tx: rusqlite::Transaction<'_>,
-    name: &str,
-    id: SnapshotId,
-) -> Result<Committed, CatalogError> {
+fn updated(tx: Transaction<'_>, name: &str, id: SnapshotId) -> Result<Committed, CatalogError> {
     let ds = read::dataset(&tx, name, id)?.ok_or_else(|| CatalogError::NotFound {
         name: name.to_owned(),
     })?;
@@ -224,7 +219,7 @@ fn updated(
     })
 }
 
-pub(super) fn remove(conn: &mut Connection, name: &str) -> Result<SnapshotId, CatalogError> {
+pub(super) fn remove(conn: &mut Db, name: &str) -> Result<SnapshotId, CatalogError> {
     let tx = immediate(conn)?;
     let mut w = Writer::begin(&tx)?;
     let table = find_table(&tx, name, w.base.id)?.ok_or_else(|| CatalogError::NotFound {
@@ -237,7 +232,7 @@ pub(super) fn remove(conn: &mut Connection, name: &str) -> Result<SnapshotId, Ca
 }
 
 pub(super) fn restore(
-    conn: &mut Connection,
+    conn: &mut Db,
     name: &str,
     to: SnapshotId,
 ) -> Result<Committed, CatalogError> {

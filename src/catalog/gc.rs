@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use rusqlite::{Connection, TransactionBehavior};
+use super::db::Db;
 use serde::Serialize;
 
 use super::key_set::KeySet;
@@ -51,14 +51,12 @@ pub struct References {
 /// time `readers_since` (a reader that began then may still read it);
 /// returns what went and what the remaining file rows name.
 pub(super) fn expire(
-    conn: &mut Connection,
+    conn: &mut Db,
     keep: &Keep,
     readers_since: &str,
     dry_run: bool,
 ) -> Result<(Expired, References), CatalogError> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(sql("starting gc"))?;
+    let tx = conn.write_transaction().map_err(sql("starting gc"))?;
     let snapshots: Vec<(SnapshotId, String)> = tx
         .prepare("SELECT snapshot_id, snapshot_time FROM ducklake_snapshot ORDER BY snapshot_id")
         .and_then(|mut stmt| {
@@ -148,7 +146,7 @@ pub(super) fn expire(
 
 /// What every file row (whatever snapshot sees it) and every object being
 /// written names.
-fn references(conn: &Connection) -> Result<References, CatalogError> {
+fn references(conn: &Db) -> Result<References, CatalogError> {
     let keys = KeySet::new()?;
     keys.fill(|add| {
         file_objects(conn, 0, &mut |f| add(&f.key, f.bytes))?;
@@ -164,12 +162,12 @@ fn references(conn: &Connection) -> Result<References, CatalogError> {
 /// since, and by objects being written), holding the catalog's write lock:
 /// no commit can name an object until `f` returns.
 pub(super) fn with_new_references<T>(
-    conn: &mut Connection,
+    conn: &mut Db,
     since: &References,
     f: impl FnOnce(&HashSet<String>) -> T,
 ) -> Result<T, CatalogError> {
     let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .write_transaction()
         .map_err(sql("locking the catalog"))?;
     let mut keys: HashSet<String> = pending_keys(&tx)?.into_iter().collect();
     file_objects(&tx, since.next_file_id, &mut |f| {
@@ -183,7 +181,7 @@ pub(super) fn with_new_references<T>(
 
 /// The objects every data and delete file row names, with the sizes the
 /// rows record, in a set on disk.
-pub(super) fn named_objects(conn: &Connection) -> Result<KeySet, CatalogError> {
+pub(super) fn named_objects(conn: &Db) -> Result<KeySet, CatalogError> {
     let keys = KeySet::new()?;
     keys.fill(|add| file_objects(conn, 0, &mut |f| add(&f.key, f.bytes)))??;
     Ok(keys)
@@ -194,7 +192,7 @@ pub(super) fn named_objects(conn: &Connection) -> Result<KeySet, CatalogError> {
 const PENDING_FOR: &str = "-1 day";
 
 /// The keys of the objects being written (see [`pend`]).
-fn pending_keys(conn: &Connection) -> Result<Vec<String>, CatalogError> {
+fn pending_keys(conn: &Db) -> Result<Vec<String>, CatalogError> {
     let mut stmt = conn
         .prepare(&format!(
             "SELECT key FROM lake_pending WHERE since > datetime('now', '{PENDING_FOR}')"
@@ -208,9 +206,9 @@ fn pending_keys(conn: &Connection) -> Result<Vec<String>, CatalogError> {
 /// Announces that an object is being written (before it is published):
 /// gc keeps it until the commit that names it ends the announcement (or a
 /// day has passed). Announcements older than that go.
-pub(super) fn pend(conn: &mut Connection, key: &str) -> Result<(), CatalogError> {
+pub(super) fn pend(conn: &mut Db, key: &str) -> Result<(), CatalogError> {
     let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .write_transaction()
         .map_err(sql("announcing an object"))?;
     tx.execute(
         &format!("DELETE FROM lake_pending WHERE since <= datetime('now', '{PENDING_FOR}')"),
@@ -227,7 +225,7 @@ pub(super) fn pend(conn: &mut Connection, key: &str) -> Result<(), CatalogError>
 
 /// Ends one announcement of `key` (in the commit's transaction, or when
 /// the write failed).
-pub(super) fn unpend(conn: &Connection, key: &str) -> Result<(), CatalogError> {
+pub(super) fn unpend(conn: &Db, key: &str) -> Result<(), CatalogError> {
     conn.execute(
         "DELETE FROM lake_pending WHERE rowid = (SELECT rowid FROM lake_pending WHERE key = ?1 LIMIT 1)",
         [key],
@@ -249,7 +247,7 @@ pub struct FileObject {
 /// file row with an id of `from_id` or more names, whatever snapshot sees
 /// it. A file outside the store names no key.
 fn file_objects(
-    conn: &Connection,
+    conn: &Db,
     from_id: i64,
     each: &mut dyn FnMut(FileObject) -> Result<(), CatalogError>,
 ) -> Result<(), CatalogError> {
@@ -335,7 +333,7 @@ fn file_objects(
 /// DuckLake invariants the catalog breaks, one line each: ids unique and
 /// below the counters that hand them out, snapshot ranges that end after
 /// they begin, statistics of lake's objects recorded.
-pub(super) fn check(conn: &Connection) -> Result<Vec<String>, CatalogError> {
+pub(super) fn check(conn: &Db) -> Result<Vec<String>, CatalogError> {
     let mut problems = Vec::new();
     let mut each = |query: &str, say: &dyn Fn(i64) -> String| -> Result<(), CatalogError> {
         let mut stmt = conn.prepare(query).map_err(sql("checking the catalog"))?;

@@ -4,17 +4,15 @@
 //! so their memory is a listing page and a small page cache however many
 //! objects a lake has.
 
-use rusqlite::{Connection, OptionalExtension};
-
+use super::db::{Db, OptionalExtension, params};
 use super::{CatalogError, sql};
 
-/// Pages of the set SQLite keeps in memory (KiB, as `cache_size` counts
-/// them when negative); the rest spill to the temporary file.
-const CACHE_KIB: i64 = 4096;
+/// What of the set stays in memory; the rest waits in the temporary file.
+const CACHE_KIB: u32 = 4096;
 
 /// Store keys and their recorded sizes, on disk.
 pub struct KeySet {
-    db: Connection,
+    db: Db,
 }
 
 impl std::fmt::Debug for KeySet {
@@ -27,15 +25,10 @@ impl KeySet {
     /// An empty set in a new temporary file.
     pub(super) fn new() -> Result<KeySet, CatalogError> {
         let context = "making a temporary set of keys";
-        // An empty name: a private on-disk database, deleted on close.
-        let db = Connection::open("").map_err(sql(context))?;
-        db.execute_batch(&format!(
-            "PRAGMA journal_mode = OFF;
-             PRAGMA synchronous = OFF;
-             PRAGMA temp_store = FILE;
-             PRAGMA cache_size = -{CACHE_KIB};
-             CREATE TABLE key_set (key TEXT PRIMARY KEY, bytes INTEGER NOT NULL) WITHOUT ROWID;"
-        ))
+        let db = Db::open_temporary(CACHE_KIB).map_err(sql(context))?;
+        db.execute_batch(
+            "CREATE TABLE key_set (key TEXT PRIMARY KEY, bytes INTEGER NOT NULL) WITHOUT ROWID;",
+        )
         .map_err(sql(context))?;
         Ok(KeySet { db })
     }
@@ -55,7 +48,7 @@ impl KeySet {
                 .map_err(sql(context))?;
             fill(&mut |key, bytes| {
                 insert
-                    .execute(rusqlite::params![key, bytes as i64])
+                    .execute(params![key, bytes])
                     .map(drop)
                     .map_err(sql(context))
             })
@@ -111,12 +104,7 @@ impl KeySet {
             .map_err(sql("reading keys"))?;
         let mut rows = stmt.query([]).map_err(sql("reading keys"))?;
         while let Some(row) = rows.next().map_err(sql("reading keys"))? {
-            each(
-                row.get_ref(0)
-                    .map_err(sql("reading keys"))?
-                    .as_str()
-                    .unwrap_or_default(),
-            );
+            each(&row.get::<_, String>(0).map_err(sql("reading keys"))?);
         }
         Ok(())
     }

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Transaction, params};
+use super::db::{DbError, DbResult, Transaction, params};
 
 use super::ducklake_ddl::DUCKLAKE_TABLES;
 use super::read::{TableRow, main_schema};
@@ -47,10 +47,10 @@ const LAKE_TABLES: &str = "
     CREATE INDEX lake_object_without_stats ON lake_object (data_file_id) WHERE stats_recorded = 0;
 ";
 
-fn to_sqlite(e: CatalogError) -> rusqlite::Error {
+fn to_sqlite(e: CatalogError) -> DbError {
     match e {
         CatalogError::Sql { source, .. } | CatalogError::Open { source, .. } => source,
-        other => rusqlite::Error::InvalidParameterName(other.to_string()),
+        other => DbError::Refused(other.to_string()),
     }
 }
 
@@ -65,7 +65,7 @@ fn ducklake_time(rfc3339: &str) -> String {
         .unwrap_or_else(|_| super::now())
 }
 
-pub(super) fn to_ducklake(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+pub(super) fn to_ducklake(tx: &Transaction<'_>) -> DbResult<()> {
     tx.execute_batch(DUCKLAKE_TABLES)?;
     tx.execute_batch(LAKE_TABLES)?;
     let created_by = concat!("lake ", env!("CARGO_PKG_VERSION"));

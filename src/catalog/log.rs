@@ -2,7 +2,7 @@
 //! DuckLake's `changes_made`, which names tables by id or quoted name) and
 //! their rows after the change.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use super::db::{Db, OptionalExtension, params};
 use serde::Serialize;
 
 use super::read::{LiveFile, display_time, find_table, last_snapshot, state_of, table_by_id};
@@ -73,7 +73,7 @@ fn change_word(kind: &str) -> &str {
     }
 }
 
-pub(super) fn log(conn: &Connection, name: Option<&str>) -> Result<Vec<LogEntry>, CatalogError> {
+pub(super) fn log(conn: &Db, name: Option<&str>) -> Result<Vec<LogEntry>, CatalogError> {
     let now = last_snapshot(conn)?.id;
     let only: Option<i64> = match name {
         Some(name) => {

@@ -1,12 +1,12 @@
 //! Versioned schema migrations, applied in order; `PRAGMA user_version` holds
 //! how many have run.
 
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use super::db::{Db, DbResult, Transaction};
 
 /// One step forward: SQL, or code for what SQL cannot say.
 enum Migration {
     Sql(&'static str),
-    Code(fn(&Transaction<'_>) -> rusqlite::Result<()>),
+    Code(fn(&Transaction<'_>) -> DbResult<()>),
 }
 
 /// Each entry moves the catalog one version forward. Never edit one that has
@@ -66,19 +66,18 @@ const MIGRATIONS: &[Migration] = &[
 /// Brings the catalog up to the newest version. Safe when several processes
 /// open a new catalog at once: the check and the work share one write
 /// transaction.
-pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
-    let current: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if current >= MIGRATIONS.len() {
+pub fn migrate(conn: &mut Db) -> DbResult<()> {
+    if conn.user_version()? as usize >= MIGRATIONS.len() {
         return Ok(());
     }
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let current: usize = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let tx = conn.write_transaction()?;
+    let current = tx.user_version()? as usize;
     for (i, step) in MIGRATIONS.iter().enumerate().skip(current) {
         match step {
             Migration::Sql(sql) => tx.execute_batch(sql)?,
             Migration::Code(f) => f(&tx)?,
         }
-        tx.pragma_update(None, "user_version", i + 1)?;
+        tx.set_user_version(i as i64 + 1)?;
     }
     tx.commit()
 }
@@ -89,12 +88,11 @@ mod tests {
 
     #[test]
     fn migrating_twice_is_a_no_op() {
-        let mut conn = Connection::open_in_memory().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.sqlite");
+        let mut conn = Db::open_sqlite(&path, std::time::Duration::from_secs(1)).unwrap();
         migrate(&mut conn).unwrap();
         migrate(&mut conn).unwrap();
-        let v: usize = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(v, MIGRATIONS.len());
+        assert_eq!(conn.user_version().unwrap() as usize, MIGRATIONS.len());
     }
 }

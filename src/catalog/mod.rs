@@ -7,6 +7,7 @@
 //! can share one catalog. lake's own reads come from the same DuckLake rows.
 
 mod changes;
+mod db;
 mod ducklake_ddl;
 mod gc;
 mod key_set;
@@ -20,7 +21,7 @@ mod write;
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use db::{Db, DbError, OptionalExtension};
 use serde::Serialize;
 use thiserror::Error;
 
@@ -64,13 +65,13 @@ pub enum CatalogError {
     Open {
         path: String,
         #[source]
-        source: rusqlite::Error,
+        source: DbError,
     },
     #[error("catalog: {context}")]
     Sql {
         context: &'static str,
         #[source]
-        source: rusqlite::Error,
+        source: DbError,
     },
     #[error("catalog: {0}")]
     Invalid(String),
@@ -89,15 +90,7 @@ pub enum CatalogError {
     },
 }
 
-/// Whether SQLite said another connection holds a lock.
-fn is_busy(e: &rusqlite::Error) -> bool {
-    matches!(
-        e.sqlite_error_code(),
-        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-    )
-}
-
-fn sql(context: &'static str) -> impl FnOnce(rusqlite::Error) -> CatalogError {
+fn sql(context: &'static str) -> impl FnOnce(DbError) -> CatalogError {
     move |source| CatalogError::Sql { context, source }
 }
 
@@ -255,7 +248,7 @@ pub struct CatalogInfo {
 
 /// The catalog of one lake home.
 pub struct Catalog {
-    conn: Connection,
+    conn: Db,
 }
 
 impl Catalog {
@@ -268,7 +261,7 @@ impl Catalog {
         loop {
             match Catalog::try_open(path) {
                 Err(CatalogError::Open { source, .. })
-                    if is_busy(&source) && std::time::Instant::now() < deadline =>
+                    if source.is_busy() && std::time::Instant::now() < deadline =>
                 {
                     std::thread::sleep(Duration::from_millis(20));
                 }
@@ -282,12 +275,7 @@ impl Catalog {
             path: path.display().to_string(),
             source,
         };
-        let mut conn = Connection::open(path).map_err(open_err)?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(open_err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(open_err)?;
+        let mut conn = Db::open_sqlite(path, BUSY_TIMEOUT).map_err(open_err)?;
         migrations::migrate(&mut conn).map_err(open_err)?;
         Ok(Catalog { conn })
     }
@@ -307,7 +295,7 @@ impl Catalog {
     pub fn setting_or_insert(&mut self, key: &str, value: &str) -> Result<String, CatalogError> {
         let tx = self
             .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .write_transaction()
             .map_err(sql("writing a setting"))?;
         tx.execute(
             "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
@@ -330,7 +318,7 @@ impl Catalog {
         }
         let tx = self
             .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .write_transaction()
             .map_err(sql("recording the data path"))?;
         let path = match read::metadata(&tx, "data_path")? {
             Some(path) => path,

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use super::db::{Db, DbResult, OptionalExtension, Row, params};
 use serde::Serialize;
 
 use super::{CatalogError, CatalogInfo, Dataset, ObjectRef, SnapshotId, Version, sql};
@@ -35,7 +35,7 @@ pub(super) struct Snap {
     pub next_file_id: i64,
 }
 
-pub(super) fn last_snapshot(conn: &Connection) -> Result<Snap, CatalogError> {
+pub(super) fn last_snapshot(conn: &Db) -> Result<Snap, CatalogError> {
     conn.query_row(
         "SELECT snapshot_id, schema_version, next_catalog_id, next_file_id
          FROM ducklake_snapshot ORDER BY snapshot_id DESC LIMIT 1",
@@ -52,7 +52,7 @@ pub(super) fn last_snapshot(conn: &Connection) -> Result<Snap, CatalogError> {
     .map_err(sql("reading the newest snapshot"))
 }
 
-pub(super) fn metadata(conn: &Connection, key: &str) -> Result<Option<String>, CatalogError> {
+pub(super) fn metadata(conn: &Db, key: &str) -> Result<Option<String>, CatalogError> {
     conn.query_row(
         "SELECT value FROM ducklake_metadata WHERE key = ?1 AND scope IS NULL",
         [key],
@@ -62,7 +62,7 @@ pub(super) fn metadata(conn: &Connection, key: &str) -> Result<Option<String>, C
     .map_err(sql("reading the DuckLake metadata"))
 }
 
-fn snapshot_time(conn: &Connection, id: SnapshotId) -> Result<String, CatalogError> {
+fn snapshot_time(conn: &Db, id: SnapshotId) -> Result<String, CatalogError> {
     conn.query_row(
         "SELECT snapshot_time FROM ducklake_snapshot WHERE snapshot_id = ?1",
         [id],
@@ -109,7 +109,7 @@ fn parse_user_time(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
         .map(|t| Utc.from_utc_datetime(&t))
 }
 
-pub(super) fn resolve_snapshot(conn: &Connection, spec: &str) -> Result<SnapshotId, CatalogError> {
+pub(super) fn resolve_snapshot(conn: &Db, spec: &str) -> Result<SnapshotId, CatalogError> {
     let spec = spec.trim();
     if let Ok(id) = spec.parse::<SnapshotId>() {
         let found: Option<SnapshotId> = conn
@@ -156,7 +156,7 @@ pub(super) struct MainSchema {
     pub dir: String,
 }
 
-pub(super) fn main_schema(conn: &Connection, at: SnapshotId) -> Result<MainSchema, CatalogError> {
+pub(super) fn main_schema(conn: &Db, at: SnapshotId) -> Result<MainSchema, CatalogError> {
     let row: Option<(i64, Option<String>, Option<i64>)> = conn
         .query_row(
             concat!(
@@ -191,7 +191,7 @@ pub(super) struct TableRow {
 }
 
 impl TableRow {
-    fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TableRow> {
+    fn from_row(r: &Row<'_>) -> DbResult<TableRow> {
         Ok(TableRow {
             table_id: r.get(0)?,
             uuid: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
@@ -217,7 +217,7 @@ const TABLE_COLUMNS: &str = "x.table_id, x.table_uuid, x.table_name, x.path, x.p
 
 /// The table named `name` (case-insensitively) in `main` at `at`.
 pub(super) fn find_table(
-    conn: &Connection,
+    conn: &Db,
     name: &str,
     at: SnapshotId,
 ) -> Result<Option<TableRow>, CatalogError> {
@@ -236,7 +236,7 @@ pub(super) fn find_table(
 }
 
 /// The newest row of table `id`, live or not.
-pub(super) fn table_by_id(conn: &Connection, id: i64) -> Result<Option<TableRow>, CatalogError> {
+pub(super) fn table_by_id(conn: &Db, id: i64) -> Result<Option<TableRow>, CatalogError> {
     conn.query_row(
         &format!(
             "SELECT {TABLE_COLUMNS} FROM ducklake_table x WHERE x.table_id = ?1
@@ -249,7 +249,7 @@ pub(super) fn table_by_id(conn: &Connection, id: i64) -> Result<Option<TableRow>
     .map_err(sql("reading a table"))
 }
 
-pub(super) fn table_names(conn: &Connection, at: SnapshotId) -> Result<Vec<String>, CatalogError> {
+pub(super) fn table_names(conn: &Db, at: SnapshotId) -> Result<Vec<String>, CatalogError> {
     let main = main_schema(conn, at)?;
     let mut stmt = conn
         .prepare_cached(concat!(
@@ -359,7 +359,7 @@ enum Nested {
 }
 
 pub(super) fn columns(
-    conn: &Connection,
+    conn: &Db,
     table_id: i64,
     at: SnapshotId,
 ) -> Result<Vec<TableColumn>, CatalogError> {
@@ -510,7 +510,7 @@ struct FileRow {
 }
 
 impl FileRow {
-    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRow> {
+    fn read(r: &Row<'_>) -> DbResult<FileRow> {
         Ok(FileRow {
             data_file_id: r.get(0)?,
             path: r.get(1)?,
@@ -533,7 +533,7 @@ impl FileRow {
 }
 
 fn live_files(
-    conn: &Connection,
+    conn: &Db,
     table: &TableRow,
     main: &MainSchema,
     at: SnapshotId,
@@ -617,7 +617,7 @@ fn live_files(
 }
 
 /// Column id -> source name of a `map_by_name` mapping's top-level columns.
-fn name_mapping(conn: &Connection, mapping_id: i64) -> Result<HashMap<i64, String>, CatalogError> {
+fn name_mapping(conn: &Db, mapping_id: i64) -> Result<HashMap<i64, String>, CatalogError> {
     let mut stmt = conn
         .prepare_cached(
             "SELECT n.target_field_id, n.source_name FROM ducklake_name_mapping n
@@ -631,7 +631,7 @@ fn name_mapping(conn: &Connection, mapping_id: i64) -> Result<HashMap<i64, Strin
 
 /// Rows DuckDB inlined into the catalog for `table_id`, live at `at`, and
 /// inlined deletions of file rows.
-fn inlined_rows(conn: &Connection, table_id: i64, at: SnapshotId) -> Result<u64, CatalogError> {
+fn inlined_rows(conn: &Db, table_id: i64, at: SnapshotId) -> Result<u64, CatalogError> {
     let mut stmt = conn
         .prepare_cached(
             "SELECT i.table_name FROM ducklake_inlined_data_tables i
@@ -676,7 +676,7 @@ fn inlined_rows(conn: &Connection, table_id: i64, at: SnapshotId) -> Result<u64,
 }
 
 pub(super) fn state_of(
-    conn: &Connection,
+    conn: &Db,
     table: &TableRow,
     at: SnapshotId,
 ) -> Result<TableState, CatalogError> {
@@ -711,7 +711,7 @@ pub(super) fn state_of(
 }
 
 pub(super) fn table_state(
-    conn: &Connection,
+    conn: &Db,
     name: &str,
     at: SnapshotId,
 ) -> Result<Option<TableState>, CatalogError> {
@@ -722,11 +722,7 @@ pub(super) fn table_state(
 }
 
 /// The snapshots that changed table `id`, up to `at`, oldest first.
-fn change_snapshots(
-    conn: &Connection,
-    id: i64,
-    at: SnapshotId,
-) -> Result<Vec<SnapshotId>, CatalogError> {
+fn change_snapshots(conn: &Db, id: i64, at: SnapshotId) -> Result<Vec<SnapshotId>, CatalogError> {
     let mut stmt = conn
         .prepare_cached(
             "SELECT s FROM (
@@ -747,7 +743,7 @@ fn change_snapshots(
 }
 
 fn version_of(
-    conn: &Connection,
+    conn: &Db,
     table: &TableRow,
     at: SnapshotId,
     number: u64,
@@ -778,7 +774,7 @@ fn version_from_state(state: &TableState, number: u64, created_at: String) -> Ve
     }
 }
 
-fn dataset_id(conn: &Connection, table: &TableRow) -> Result<String, CatalogError> {
+fn dataset_id(conn: &Db, table: &TableRow) -> Result<String, CatalogError> {
     let id: Option<String> = conn
         .query_row(
             "SELECT dataset_id FROM lake_dataset WHERE table_id = ?1",
@@ -791,7 +787,7 @@ fn dataset_id(conn: &Connection, table: &TableRow) -> Result<String, CatalogErro
 }
 
 pub(super) fn dataset(
-    conn: &Connection,
+    conn: &Db,
     name: &str,
     at: SnapshotId,
 ) -> Result<Option<Dataset>, CatalogError> {
@@ -812,11 +808,7 @@ pub(super) fn dataset(
     }))
 }
 
-pub(super) fn versions(
-    conn: &Connection,
-    table_id: i64,
-    name: &str,
-) -> Result<Vec<Version>, CatalogError> {
+pub(super) fn versions(conn: &Db, table_id: i64, name: &str) -> Result<Vec<Version>, CatalogError> {
     let at = last_snapshot(conn)?.id;
     let changes = change_snapshots(conn, table_id, at)?;
     let mut out = Vec::with_capacity(changes.len());
@@ -833,11 +825,7 @@ pub(super) fn versions(
     Ok(out)
 }
 
-pub(super) fn object_prefix(
-    conn: &Connection,
-    name: &str,
-    at: SnapshotId,
-) -> Result<String, CatalogError> {
+pub(super) fn object_prefix(conn: &Db, name: &str, at: SnapshotId) -> Result<String, CatalogError> {
     let main = main_schema(conn, at)?;
     match find_table(conn, name, at)? {
         Some(table) => table.dir(&main).map_err(CatalogError::Invalid),
@@ -845,9 +833,7 @@ pub(super) fn object_prefix(
     }
 }
 
-pub(super) fn files_without_stats(
-    conn: &Connection,
-) -> Result<Vec<(i64, String, Schema)>, CatalogError> {
+pub(super) fn files_without_stats(conn: &Db) -> Result<Vec<(i64, String, Schema)>, CatalogError> {
     let at = last_snapshot(conn)?.id;
     let main = main_schema(conn, at)?;
     let mut stmt = conn
@@ -885,7 +871,7 @@ pub(super) fn files_without_stats(
     Ok(out)
 }
 
-pub(super) fn info(conn: &Connection) -> Result<CatalogInfo, CatalogError> {
+pub(super) fn info(conn: &Db) -> Result<CatalogInfo, CatalogError> {
     let snap = last_snapshot(conn)?;
     let snapshots: u64 = conn
         .query_row("SELECT count(*) FROM ducklake_snapshot", [], |r| r.get(0))

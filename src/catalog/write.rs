@@ -2,7 +2,7 @@
 //! rows a change ends. Rows are only ever added, or ended by setting
 //! `end_snapshot`; ids come from the snapshot's counters.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use super::db::{Db, OptionalExtension, params};
 
 use super::read::{self, MainSchema, Snap, TableColumn, TableRow, last_snapshot, live};
 use super::stats::{self, TableColumnStats};
@@ -12,7 +12,7 @@ use crate::schema::{Column, ColumnType, EvolvePlan, quote_ident};
 
 /// One snapshot being written on top of the newest one.
 pub(super) struct Writer<'c> {
-    conn: &'c Connection,
+    conn: &'c Db,
     pub base: Snap,
     id: SnapshotId,
     schema_version: i64,
@@ -26,7 +26,7 @@ pub(super) struct Writer<'c> {
 impl<'c> Writer<'c> {
     /// Starts a snapshot after the newest one. `conn` must be inside a write
     /// transaction.
-    pub fn begin(conn: &'c Connection) -> Result<Writer<'c>, CatalogError> {
+    pub fn begin(conn: &'c Db) -> Result<Writer<'c>, CatalogError> {
         let base = last_snapshot(conn)?;
         Ok(Writer {
             conn,
@@ -666,7 +666,7 @@ impl<'c> Writer<'c> {
 
 /// Per-file column statistics, merged into the table's.
 pub(super) fn write_file_stats(
-    conn: &Connection,
+    conn: &Db,
     table_id: i64,
     file_id: i64,
     columns: &[TableColumn],
