@@ -1,9 +1,12 @@
 //! The catalog's database connection behind one small interface, shaped
 //! like rusqlite's (statements with `?N` parameters, rows read by index,
-//! write transactions), so that the catalog's SQL is written once for every
-//! database that can hold it. Today that is SQLite; the interface keeps
-//! what is SQLite's own (opening, pragmas, lock errors) in this module.
+//! write transactions), so that the catalog's SQL is written once for
+//! SQLite (a file beside the lake) and PostgreSQL (a server a team shares).
+//! What is one database's own (opening, locks, versions) stays here.
 
+mod postgres;
+
+use std::cell::RefCell;
 use std::ops::Deref;
 
 use thiserror::Error;
@@ -13,6 +16,8 @@ use thiserror::Error;
 pub enum DbError {
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
+    #[error("{}", postgres::describe(.0))]
+    Postgres(#[from] ::postgres::Error),
     /// A query that must return a row returned none.
     #[error("the query returned no row")]
     NoRow,
@@ -32,6 +37,7 @@ impl DbError {
                 e.sqlite_error_code(),
                 Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
             ),
+            DbError::Postgres(e) => postgres::is_busy(e),
             _ => false,
         }
     }
@@ -61,6 +67,8 @@ pub enum Value {
     Int(i64),
     Real(f64),
     Text(String),
+    /// A boolean column's value (SQLite stores 1 or 0).
+    Bool(bool),
 }
 
 impl rusqlite::ToSql for Value {
@@ -71,6 +79,7 @@ impl rusqlite::ToSql for Value {
             Value::Int(i) => ValueRef::Integer(*i),
             Value::Real(f) => ValueRef::Real(*f),
             Value::Text(s) => ValueRef::Text(s.as_bytes()),
+            Value::Bool(b) => ValueRef::Integer(i64::from(*b)),
         }))
     }
 }
@@ -93,7 +102,7 @@ int_to_value!(i64, i32, u32, usize, u64);
 
 impl ToValue for bool {
     fn to_value(&self) -> Value {
-        Value::Int(i64::from(*self))
+        Value::Bool(*self)
     }
 }
 
@@ -275,7 +284,13 @@ impl<T: FromValue> FromValue for Option<T> {
 
 /// One row of a result.
 pub struct Row<'a> {
-    inner: &'a rusqlite::Row<'a>,
+    inner: RowInner<'a>,
+}
+
+enum RowInner<'a> {
+    Sqlite(&'a rusqlite::Row<'a>),
+    /// PostgreSQL's rows come as text (see `postgres.rs`).
+    Text(&'a ::postgres::SimpleQueryRow),
 }
 
 /// A column's index in a row: only `usize`, there so that `r.get(0)` and
@@ -304,7 +319,13 @@ impl Row<'_> {
     /// The value of column `index` as it is.
     pub fn value(&self, column: usize) -> DbResult<ValueRef<'_>> {
         use rusqlite::types::ValueRef as S;
-        Ok(match self.inner.get_ref(column)? {
+        let row = match self.inner {
+            RowInner::Sqlite(row) => row,
+            RowInner::Text(row) => {
+                return Ok(row.try_get(column)?.map_or(ValueRef::Null, ValueRef::Text));
+            }
+        };
+        Ok(match row.get_ref(column)? {
             S::Null => ValueRef::Null,
             S::Integer(i) => ValueRef::Int(i),
             S::Real(f) => ValueRef::Real(f),
@@ -319,7 +340,12 @@ impl Row<'_> {
 
 /// A connection to the catalog's database.
 pub struct Db {
-    conn: rusqlite::Connection,
+    kind: Kind,
+}
+
+enum Kind {
+    Sqlite(rusqlite::Connection),
+    Postgres(RefCell<::postgres::Client>),
 }
 
 impl std::fmt::Debug for Db {
@@ -336,7 +362,9 @@ impl Db {
         conn.busy_timeout(busy)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        Ok(Db { conn })
+        Ok(Db {
+            kind: Kind::Sqlite(conn),
+        })
     }
 
     /// A private database in a temporary file, deleted when it closes, for
@@ -350,20 +378,43 @@ impl Db {
              PRAGMA temp_store = FILE;
              PRAGMA cache_size = -{cache_kib};"
         ))?;
-        Ok(Db { conn })
+        Ok(Db {
+            kind: Kind::Sqlite(conn),
+        })
+    }
+
+    /// The PostgreSQL database a connection string names (a
+    /// `postgres://` URL or libpq's `key=value` words), with the password
+    /// from it, `PGPASSWORD` or the password file, as libpq finds them.
+    pub fn open_postgres(url: &str) -> DbResult<Db> {
+        Ok(Db {
+            kind: Kind::Postgres(RefCell::new(postgres::connect(url)?)),
+        })
+    }
+
+    /// Whether this is a PostgreSQL database.
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.kind, Kind::Postgres(_))
     }
 
     /// Runs one statement; the number of rows it changed.
     pub fn execute(&self, sql: &str, params: impl Params) -> DbResult<usize> {
         let values = params.values();
-        Ok(self
-            .conn
-            .execute(sql, rusqlite::params_from_iter(values.iter()))?)
+        match &self.kind {
+            Kind::Sqlite(conn) => Ok(conn.execute(sql, rusqlite::params_from_iter(values.iter()))?),
+            Kind::Postgres(client) => {
+                let sql = postgres::render(sql, &values)?;
+                postgres::changed(&client.borrow_mut().simple_query(&sql)?)
+            }
+        }
     }
 
     /// Runs statements separated by `;`, without parameters.
     pub fn execute_batch(&self, sql: &str) -> DbResult<()> {
-        Ok(self.conn.execute_batch(sql)?)
+        match &self.kind {
+            Kind::Sqlite(conn) => Ok(conn.execute_batch(sql)?),
+            Kind::Postgres(client) => Ok(client.borrow_mut().batch_execute(sql)?),
+        }
     }
 
     /// The first row of a query, through `f`; [`DbError::NoRow`] when there
@@ -380,39 +431,67 @@ impl Db {
     /// A statement to run, perhaps many times.
     pub fn prepare(&self, sql: &str) -> DbResult<Statement<'_>> {
         Ok(Statement {
-            inner: self.conn.prepare(sql)?.into(),
+            inner: match &self.kind {
+                Kind::Sqlite(conn) => StatementInner::Plain(conn.prepare(sql)?),
+                Kind::Postgres(client) => StatementInner::Text {
+                    client,
+                    sql: sql.to_owned(),
+                },
+            },
         })
     }
 
     /// Like [`Db::prepare`], from a cache of the connection's statements.
     pub fn prepare_cached(&self, sql: &str) -> DbResult<Statement<'_>> {
-        Ok(Statement {
-            inner: self.conn.prepare_cached(sql)?.into(),
-        })
+        match &self.kind {
+            Kind::Sqlite(conn) => Ok(Statement {
+                inner: StatementInner::Cached(conn.prepare_cached(sql)?),
+            }),
+            Kind::Postgres(_) => self.prepare(sql),
+        }
     }
 
-    /// Begins a write transaction: it holds the database's write lock from
-    /// the start (SQLite's `BEGIN IMMEDIATE`), so that what it reads stays
-    /// true until it commits. Dropped without [`Transaction::commit`], it
-    /// rolls back.
+    /// Begins a write transaction. It holds lake's write lock from the
+    /// start (SQLite's `BEGIN IMMEDIATE`; on PostgreSQL an advisory lock,
+    /// each statement then seeing every commit made before it), so what it
+    /// reads stays true until it commits. Dropped without
+    /// [`Transaction::commit`], it rolls back.
     pub fn write_transaction(&mut self) -> DbResult<Transaction<'_>> {
-        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        self.execute_batch(match self.kind {
+            Kind::Sqlite(_) => "BEGIN IMMEDIATE",
+            Kind::Postgres(_) => postgres::BEGIN_WRITE,
+        })?;
         Ok(Transaction {
             db: self,
             open: true,
         })
     }
 
-    /// The schema version the database records (SQLite's `user_version`).
+    /// The version of lake's tables the database records (SQLite's
+    /// `user_version`; a row of `lake_version` on PostgreSQL, 0 when none).
     pub fn user_version(&self) -> DbResult<i64> {
-        Ok(self
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+        match &self.kind {
+            Kind::Sqlite(conn) => Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?),
+            Kind::Postgres(_) => {
+                if self.query_row(postgres::HAS_VERSION, [], |r| r.get::<_, i64>(0))? == 0 {
+                    return Ok(0);
+                }
+                self.query_row(postgres::READ_VERSION, [], |r| r.get(0))
+                    .optional()
+                    .map(Option::unwrap_or_default)
+            }
+        }
     }
 
-    /// Records the schema version (inside a migration's transaction).
+    /// Records the version of lake's tables (inside a migration's
+    /// transaction).
     pub fn set_user_version(&self, version: i64) -> DbResult<()> {
-        Ok(self.conn.pragma_update(None, "user_version", version)?)
+        match &self.kind {
+            Kind::Sqlite(conn) => Ok(conn.pragma_update(None, "user_version", version)?),
+            Kind::Postgres(_) => self
+                .execute_batch(&postgres::write_version(version))
+                .map(drop),
+        }
     }
 }
 
@@ -424,44 +503,44 @@ pub struct Statement<'c> {
 enum StatementInner<'c> {
     Plain(rusqlite::Statement<'c>),
     Cached(rusqlite::CachedStatement<'c>),
+    /// PostgreSQL: the text, its parameters written in when it runs.
+    Text {
+        client: &'c RefCell<::postgres::Client>,
+        sql: String,
+    },
 }
 
-impl<'c> From<rusqlite::Statement<'c>> for StatementInner<'c> {
-    fn from(s: rusqlite::Statement<'c>) -> Self {
-        StatementInner::Plain(s)
-    }
-}
-
-impl<'c> From<rusqlite::CachedStatement<'c>> for StatementInner<'c> {
-    fn from(s: rusqlite::CachedStatement<'c>) -> Self {
-        StatementInner::Cached(s)
-    }
-}
-
-impl<'c> Statement<'c> {
-    fn raw(&mut self) -> &mut rusqlite::Statement<'c> {
-        match &mut self.inner {
-            StatementInner::Plain(s) => s,
-            StatementInner::Cached(s) => s,
-        }
-    }
-
+impl Statement<'_> {
     /// Runs the statement; the number of rows it changed.
     pub fn execute(&mut self, params: impl Params) -> DbResult<usize> {
         let values = params.values();
-        Ok(self
-            .raw()
-            .execute(rusqlite::params_from_iter(values.iter()))?)
+        let params = rusqlite::params_from_iter(values.iter());
+        match &mut self.inner {
+            StatementInner::Plain(s) => Ok(s.execute(params)?),
+            StatementInner::Cached(s) => Ok(s.execute(params)?),
+            StatementInner::Text { client, sql } => {
+                let sql = postgres::render(sql, &values)?;
+                postgres::changed(&client.borrow_mut().simple_query(&sql)?)
+            }
+        }
     }
 
     /// The rows of the query, one at a time.
     pub fn query(&mut self, params: impl Params) -> DbResult<Rows<'_>> {
         let values = params.values();
-        Ok(Rows {
-            inner: self
-                .raw()
-                .query(rusqlite::params_from_iter(values.iter()))?,
-        })
+        let params = rusqlite::params_from_iter(values.iter());
+        let inner = match &mut self.inner {
+            StatementInner::Plain(s) => RowsInner::Sqlite(s.query(params)?),
+            StatementInner::Cached(s) => RowsInner::Sqlite(s.query(params)?),
+            StatementInner::Text { client, sql } => {
+                let sql = postgres::render(sql, &values)?;
+                RowsInner::Text {
+                    rows: postgres::rows(client.borrow_mut().simple_query(&sql)?).into_iter(),
+                    current: None,
+                }
+            }
+        };
+        Ok(Rows { inner })
     }
 
     /// The first row, through `f`; [`DbError::NoRow`] when there is none.
@@ -492,13 +571,31 @@ impl<'c> Statement<'c> {
 
 /// The rows of a query.
 pub struct Rows<'s> {
-    inner: rusqlite::Rows<'s>,
+    inner: RowsInner<'s>,
+}
+
+enum RowsInner<'s> {
+    Sqlite(rusqlite::Rows<'s>),
+    Text {
+        rows: std::vec::IntoIter<::postgres::SimpleQueryRow>,
+        current: Option<::postgres::SimpleQueryRow>,
+    },
 }
 
 impl Rows<'_> {
     /// The next row, or `None` after the last.
     pub fn next(&mut self) -> DbResult<Option<Row<'_>>> {
-        Ok(self.inner.next()?.map(|inner| Row { inner }))
+        match &mut self.inner {
+            RowsInner::Sqlite(rows) => Ok(rows.next()?.map(|row| Row {
+                inner: RowInner::Sqlite(row),
+            })),
+            RowsInner::Text { rows, current } => {
+                *current = rows.next();
+                Ok(current.as_ref().map(|row| Row {
+                    inner: RowInner::Text(row),
+                }))
+            }
+        }
     }
 }
 
@@ -530,15 +627,14 @@ pub struct Transaction<'c> {
 impl Transaction<'_> {
     /// Makes the transaction's changes permanent.
     pub fn commit(mut self) -> DbResult<()> {
-        self.db.conn.execute_batch("COMMIT")?;
         self.open = false;
-        Ok(())
+        self.db.execute_batch("COMMIT")
     }
 
     /// Undoes the transaction's changes.
     pub fn rollback(mut self) -> DbResult<()> {
         self.open = false;
-        Ok(self.db.conn.execute_batch("ROLLBACK")?)
+        self.db.execute_batch("ROLLBACK")
     }
 }
 
@@ -554,8 +650,119 @@ impl Drop for Transaction<'_> {
     fn drop(&mut self) {
         if self.open {
             // Nothing to do if it fails: the connection then has no
-            // transaction, or a broken one SQLite has ended.
-            let _ = self.db.conn.execute_batch("ROLLBACK");
+            // transaction, or a broken one the database has ended.
+            let _ = self.db.execute_batch("ROLLBACK");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The same statements on both databases give the same answers.
+    fn round_trip(mut db: Db) {
+        db.execute_batch(
+            "CREATE TABLE t (id BIGINT PRIMARY KEY, name VARCHAR, flag BOOLEAN, x DOUBLE PRECISION)",
+        )
+        .unwrap();
+        let mut insert = db
+            .prepare("INSERT INTO t (id, name, flag, x) VALUES (?1, ?2, ?3, ?4)")
+            .unwrap();
+        assert_eq!(insert.execute(params![1, "it's", true, 0.5]).unwrap(), 1);
+        assert_eq!(
+            insert
+                .execute(params![2, None::<String>, false, None::<f64>])
+                .unwrap(),
+            1
+        );
+        drop(insert);
+        let rows: Vec<(i64, Option<String>, bool, Option<f64>)> = db
+            .prepare("SELECT id, name, flag, x FROM t WHERE id >= ?1 ORDER BY id")
+            .unwrap()
+            .query_map([1], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<DbResult<_>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            [
+                (1, Some("it's".into()), true, Some(0.5)),
+                (2, None, false, None)
+            ]
+        );
+        assert!(matches!(
+            db.query_row("SELECT id FROM t WHERE id = ?1", [9], |r| r
+                .get::<_, i64>(0)),
+            Err(DbError::NoRow)
+        ));
+        assert_eq!(
+            db.query_row("SELECT id FROM t WHERE id = ?1", [9], |r| r
+                .get::<_, i64>(0))
+                .optional()
+                .unwrap(),
+            None
+        );
+        assert!(matches!(
+            db.query_row("SELECT name FROM t WHERE id = 1", [], |r| r
+                .get::<_, i64>(0)),
+            Err(DbError::Type { column: 0, .. })
+        ));
+        // A transaction dropped without a commit leaves nothing.
+        {
+            let tx = db.write_transaction().unwrap();
+            tx.execute("DELETE FROM t", []).unwrap();
+        }
+        let count = |db: &Db| {
+            db.query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0))
+                .unwrap()
+        };
+        assert_eq!(count(&db), 2);
+        let tx = db.write_transaction().unwrap();
+        assert_eq!(tx.execute("DELETE FROM t WHERE id = ?1", [2]).unwrap(), 1);
+        tx.commit().unwrap();
+        assert_eq!(count(&db), 1);
+        assert_eq!(db.user_version().unwrap(), 0);
+        let tx = db.write_transaction().unwrap();
+        tx.set_user_version(3).unwrap();
+        tx.commit().unwrap();
+        assert_eq!(db.user_version().unwrap(), 3);
+    }
+
+    #[test]
+    fn sqlite_answers() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open_sqlite(
+            &dir.path().join("t.sqlite"),
+            std::time::Duration::from_secs(1),
+        );
+        round_trip(db.unwrap());
+    }
+
+    #[test]
+    fn postgres_answers_as_sqlite_does() {
+        let db = Db::open_postgres(&postgres::fresh_test_database()).unwrap();
+        assert!(db.is_postgres());
+        round_trip(db);
+    }
+
+    #[test]
+    fn postgres_errors_say_what_failed() {
+        let url = postgres::fresh_test_database();
+        let wrong = url.replacen("lake:", "lake:wrong", 1);
+        let e = Db::open_postgres(&wrong)
+            .err()
+            .expect("a wrong password fails");
+        assert!(
+            e.to_string().contains("password authentication failed"),
+            "{e}"
+        );
+        let e = Db::open_postgres("postgres://lake@127.0.0.1:1/x")
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("connect"), "{e}");
+        let db = Db::open_postgres(&url).unwrap();
+        let e = db.execute("SELECT * FROM nowhere", []).unwrap_err();
+        assert!(e.to_string().contains("\"nowhere\" does not exist"), "{e}");
     }
 }

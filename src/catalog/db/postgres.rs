@@ -1,0 +1,326 @@
+//! PostgreSQL's side of [`super::Db`]: connecting as libpq would (the
+//! password from the URL, `PGPASSWORD` or the password file), statements
+//! sent as text with their parameters written in as literals (so that
+//! PostgreSQL types each from its place, as SQLite's untyped parameters
+//! are: a `'1'` goes into a BIGINT or a BOOLEAN column alike), rows read
+//! back as text.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use postgres::error::SqlState;
+use postgres::{Client, Config, NoTls, SimpleQueryMessage, SimpleQueryRow};
+
+use super::{DbError, DbResult, Value};
+
+/// How long a connection may take before it fails, unless the URL says
+/// (`connect_timeout`).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Begins a write transaction: lake's writers queue on one advisory lock
+/// (the number spells "lake"); READ COMMITTED, so each statement after the
+/// lock sees what the writer before committed.
+pub(super) const BEGIN_WRITE: &str =
+    "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(1818323813)";
+
+/// Whether the table of lake's version is there (a new database has none).
+pub(super) const HAS_VERSION: &str = "SELECT count(*) FROM pg_tables
+     WHERE tablename = 'lake_version' AND schemaname = current_schema()";
+
+/// The version of lake's tables.
+pub(super) const READ_VERSION: &str = "SELECT version FROM lake_version";
+
+/// Statements that record `version` as the version of lake's tables.
+pub(super) fn write_version(version: i64) -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS lake_version (version BIGINT NOT NULL);
+         DELETE FROM lake_version; INSERT INTO lake_version VALUES ({version})"
+    )
+}
+
+/// An error in one line: the server's message (with its detail) or what
+/// failed on the way to it.
+pub(super) fn describe(e: &postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        let mut text = db.message().to_owned();
+        if let Some(detail) = db.detail() {
+            text.push_str(&format!(" ({detail})"));
+        }
+        return text;
+    }
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
+}
+
+/// Whether another transaction's lock or a conflicting write stopped the
+/// statement (trying again may succeed).
+pub(super) fn is_busy(e: &postgres::Error) -> bool {
+    matches!(
+        e.code(),
+        Some(
+            &SqlState::T_R_SERIALIZATION_FAILURE
+                | &SqlState::T_R_DEADLOCK_DETECTED
+                | &SqlState::LOCK_NOT_AVAILABLE
+        )
+    )
+}
+
+/// Connects to the database `url` names.
+pub(super) fn connect(url: &str) -> DbResult<Client> {
+    let mut config: Config = url.parse()?;
+    if config.get_password().is_none()
+        && let Some(password) = password(&config)
+    {
+        config.password(password);
+    }
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    let mut client = config.connect(NoTls)?;
+    client.batch_execute("SET standard_conforming_strings = on; SET client_encoding = 'UTF8'")?;
+    Ok(client)
+}
+
+/// The password libpq would use: `PGPASSWORD`, else the first line of the
+/// password file (`PGPASSFILE`, else `~/.pgpass`) that matches the host,
+/// port, database and user (`*` matches anything).
+fn password(config: &Config) -> Option<Vec<u8>> {
+    if let Some(p) = std::env::var_os("PGPASSWORD") {
+        return Some(p.into_encoded_bytes());
+    }
+    let file = std::env::var_os("PGPASSFILE")
+        .map(PathBuf::from)
+        .or_else(|| dirs::home_dir().map(|h| h.join(".pgpass")))?;
+    let text = std::fs::read_to_string(file).ok()?;
+    let host = match config.get_hosts().first() {
+        Some(postgres::config::Host::Tcp(h)) => h.clone(),
+        _ => "localhost".to_owned(),
+    };
+    let port = config
+        .get_ports()
+        .first()
+        .copied()
+        .unwrap_or(5432)
+        .to_string();
+    let user = config.get_user().unwrap_or_default().to_owned();
+    let db = config.get_dbname().unwrap_or(&user).to_owned();
+    pgpass_lookup(&text, [&host, &port, &db, &user])
+}
+
+/// The password of the first password-file line whose fields match.
+fn pgpass_lookup(text: &str, wanted: [&str; 4]) -> Option<Vec<u8>> {
+    for line in text.lines() {
+        if line.starts_with('#') {
+            continue;
+        }
+        // Fields split at `:` not escaped by `\`; `\:` and `\\` unescape.
+        let mut fields = vec![String::new()];
+        let mut chars = line.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => fields.last_mut()?.extend(chars.next()),
+                ':' if fields.len() < 5 => fields.push(String::new()),
+                c => fields.last_mut()?.push(c),
+            }
+        }
+        if fields.len() == 5
+            && fields[..4]
+                .iter()
+                .zip(wanted)
+                .all(|(f, w)| f == "*" || f == w)
+        {
+            return fields.pop().map(String::into_bytes);
+        }
+    }
+    None
+}
+
+/// `sql` with each `?N` (or `?`, the next one) replaced by the literal of
+/// its value. Quoted strings, quoted names and comments are left alone.
+pub(super) fn render(sql: &str, values: &[Value]) -> DbResult<String> {
+    let mut out = String::with_capacity(sql.len() + 16 * values.len());
+    let mut chars = sql.char_indices().peekable();
+    let mut next = 0;
+    while let Some((_, c)) = chars.next() {
+        match c {
+            '\'' | '"' => {
+                out.push(c);
+                for (_, d) in chars.by_ref() {
+                    out.push(d);
+                    if d == c {
+                        break;
+                    }
+                }
+            }
+            '-' if chars.peek().is_some_and(|&(_, d)| d == '-') => {
+                out.push(c);
+                for (_, d) in chars.by_ref() {
+                    out.push(d);
+                    if d == '\n' {
+                        break;
+                    }
+                }
+            }
+            '?' => {
+                let mut digits = String::new();
+                while let Some(&(_, d)) = chars.peek().filter(|(_, d)| d.is_ascii_digit()) {
+                    digits.push(d);
+                    chars.next();
+                }
+                let index = if digits.is_empty() {
+                    Some(next)
+                } else {
+                    digits.parse::<usize>().ok().and_then(|n| n.checked_sub(1))
+                };
+                let value = index.and_then(|i| values.get(i)).ok_or_else(|| {
+                    DbError::Refused(format!(
+                        "statement parameter ?{digits} has no value ({} given)",
+                        values.len()
+                    ))
+                })?;
+                next = index.map_or(next, |i| i + 1);
+                literal(value, &mut out)?;
+            }
+            c => out.push(c),
+        }
+    }
+    Ok(out)
+}
+
+/// Writes `value` as an SQL literal.
+fn literal(value: &Value, out: &mut String) -> DbResult<()> {
+    match value {
+        Value::Null => out.push_str("NULL"),
+        Value::Int(i) => out.push_str(&i.to_string()),
+        Value::Bool(b) => out.push_str(if *b { "TRUE" } else { "FALSE" }),
+        Value::Real(f) if f.is_nan() => out.push_str("'NaN'"),
+        Value::Real(f) if f.is_infinite() => out.push_str(if *f > 0.0 {
+            "'Infinity'"
+        } else {
+            "'-Infinity'"
+        }),
+        Value::Real(f) => out.push_str(&format!("{f:?}")),
+        Value::Text(s) => {
+            if s.contains('\0') {
+                return Err(DbError::Refused(
+                    "PostgreSQL cannot store text with a NUL character".into(),
+                ));
+            }
+            out.push('\'');
+            out.push_str(&s.replace('\'', "''"));
+            out.push('\'');
+        }
+    }
+    Ok(())
+}
+
+/// The number of rows the last statement changed.
+pub(super) fn changed(messages: &[SimpleQueryMessage]) -> DbResult<usize> {
+    Ok(messages
+        .iter()
+        .rev()
+        .find_map(|m| match m {
+            SimpleQueryMessage::CommandComplete(n) => Some(*n as usize),
+            _ => None,
+        })
+        .unwrap_or(0))
+}
+
+/// The rows of a query's answer.
+pub(super) fn rows(messages: Vec<SimpleQueryMessage>) -> Vec<SimpleQueryRow> {
+    messages
+        .into_iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(row) => Some(row),
+            _ => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_become_literals_outside_quotes_and_comments() {
+        let values = [
+            Value::Int(-7),
+            Value::Text("it's".into()),
+            Value::Null,
+            Value::Bool(true),
+            Value::Real(0.5),
+        ];
+        assert_eq!(
+            render(
+                "SELECT ?1, ?2, '?1', \"a?2\" -- ?3\n, ?3, ?4, ?5, ?1",
+                &values
+            )
+            .unwrap(),
+            "SELECT -7, 'it''s', '?1', \"a?2\" -- ?3\n, NULL, TRUE, 0.5, -7"
+        );
+        assert_eq!(
+            render("VALUES (?, ?)", &values[..2]).unwrap(),
+            "VALUES (-7, 'it''s')"
+        );
+        assert!(render("SELECT ?6", &values).is_err());
+        assert!(render("SELECT ?0", &values).is_err());
+        assert!(render("SELECT ?1", &[Value::Text("a\0b".into())]).is_err());
+        assert_eq!(
+            render("SELECT ?1", &[Value::Real(f64::NAN)]).unwrap(),
+            "SELECT 'NaN'"
+        );
+    }
+
+    #[test]
+    fn password_file_lines_match_field_by_field() {
+        let file = "# comment\nother:5432:*:lake:no\nh\\:x:*:db:lake:p\\:w\n*:*:*:*:fallback\n";
+        assert_eq!(
+            pgpass_lookup(file, ["h:x", "5433", "db", "lake"]),
+            Some(b"p:w".to_vec())
+        );
+        assert_eq!(
+            pgpass_lookup(file, ["db1", "5432", "db", "lake"]),
+            Some(b"fallback".to_vec())
+        );
+        assert_eq!(pgpass_lookup("a:b:c:d:e", ["x", "b", "c", "d"]), None);
+    }
+}
+
+/// For tests: a new, empty database on the test server
+/// (`LAKE_TEST_POSTGRES`, a URL that `scripts/postgres.sh start` prints and
+/// `.ci/run` sets), and its URL.
+#[cfg(test)]
+pub(crate) fn fresh_test_database() -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let url = std::env::var("LAKE_TEST_POSTGRES").expect(
+        "LAKE_TEST_POSTGRES names the test PostgreSQL server: run the tests with \
+         `bash .ci/run`, or start one with scripts/postgres.sh and export its URL",
+    );
+    let name = format!(
+        "lake_unit_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    );
+    let mut client = connect(&url).expect("connecting to LAKE_TEST_POSTGRES");
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .expect("creating a test database");
+    let mut config: Config = url.parse().expect("LAKE_TEST_POSTGRES is a URL");
+    config.dbname(&name);
+    let (host, port) = match (config.get_hosts().first(), config.get_ports().first()) {
+        (Some(postgres::config::Host::Tcp(h)), Some(p)) => (h.clone(), *p),
+        _ => panic!("LAKE_TEST_POSTGRES must name a TCP host and port"),
+    };
+    let user = config.get_user().unwrap_or("lake");
+    let password = config
+        .get_password()
+        .map(|p| format!(":{}", String::from_utf8_lossy(p)))
+        .unwrap_or_default();
+    format!("postgres://{user}{password}@{host}:{port}/{name}")
+}
