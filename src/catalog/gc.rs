@@ -189,16 +189,25 @@ pub(super) fn named_objects(conn: &Db) -> Result<KeySet, CatalogError> {
 
 /// How long an object announced as being written is kept without its
 /// commit: a writer killed between the two leaves it to gc after this.
-const PENDING_FOR: &str = "-1 day";
+const PENDING_FOR: chrono::TimeDelta = chrono::TimeDelta::days(1);
+
+/// A time as `lake_pending` records it (UTC, to the second: it compares
+/// as text).
+fn pending_time(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+/// Announcements made before this time have lapsed.
+fn pending_since() -> String {
+    pending_time(chrono::Utc::now() - PENDING_FOR)
+}
 
 /// The keys of the objects being written (see [`pend`]).
 fn pending_keys(conn: &Db) -> Result<Vec<String>, CatalogError> {
     let mut stmt = conn
-        .prepare(&format!(
-            "SELECT key FROM lake_pending WHERE since > datetime('now', '{PENDING_FOR}')"
-        ))
+        .prepare("SELECT key FROM lake_pending WHERE since > ?1")
         .map_err(sql("reading objects being written"))?;
-    stmt.query_map([], |r| r.get::<_, String>(0))
+    stmt.query_map([pending_since()], |r| r.get::<_, String>(0))
         .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
         .map_err(sql("reading objects being written"))
 }
@@ -211,13 +220,13 @@ pub(super) fn pend(conn: &mut Db, key: &str) -> Result<(), CatalogError> {
         .write_transaction()
         .map_err(sql("announcing an object"))?;
     tx.execute(
-        &format!("DELETE FROM lake_pending WHERE since <= datetime('now', '{PENDING_FOR}')"),
-        [],
+        "DELETE FROM lake_pending WHERE since <= ?1",
+        [pending_since()],
     )
     .map_err(sql("announcing an object"))?;
     tx.execute(
-        "INSERT INTO lake_pending (key, since) VALUES (?1, datetime('now'))",
-        [key],
+        "INSERT INTO lake_pending (key, since) VALUES (?1, ?2)",
+        [key.to_owned(), pending_time(chrono::Utc::now())],
     )
     .map_err(sql("announcing an object"))?;
     tx.commit().map_err(sql("announcing an object"))
@@ -226,8 +235,11 @@ pub(super) fn pend(conn: &mut Db, key: &str) -> Result<(), CatalogError> {
 /// Ends one announcement of `key` (in the commit's transaction, or when
 /// the write failed).
 pub(super) fn unpend(conn: &Db, key: &str) -> Result<(), CatalogError> {
+    let row = conn.row_id();
     conn.execute(
-        "DELETE FROM lake_pending WHERE rowid = (SELECT rowid FROM lake_pending WHERE key = ?1 LIMIT 1)",
+        &format!(
+            "DELETE FROM lake_pending WHERE {row} = (SELECT {row} FROM lake_pending WHERE key = ?1 LIMIT 1)"
+        ),
         [key],
     )
     .map_err(sql("ending an announcement"))?;
@@ -266,9 +278,9 @@ fn file_objects(
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, Option<String>>(1)?.unwrap_or_default(),
-                r.get::<_, Option<i64>>(2)?.unwrap_or(1) != 0,
+                r.get::<_, Option<bool>>(2)?.unwrap_or(true),
                 r.get::<_, Option<String>>(3)?.unwrap_or_default(),
-                r.get::<_, Option<i64>>(4)?.unwrap_or(1) != 0,
+                r.get::<_, Option<bool>>(4)?.unwrap_or(true),
             ))
         })
         .map_err(sql("reading tables"))?;
@@ -297,7 +309,7 @@ fn file_objects(
                 Ok((
                     r.get::<_, i64>(0)?,
                     r.get::<_, String>(1)?,
-                    r.get::<_, Option<i64>>(2)?.unwrap_or(1) != 0,
+                    r.get::<_, Option<bool>>(2)?.unwrap_or(true),
                     r.get::<_, Option<i64>>(3)?.unwrap_or(0).max(0) as u64,
                 ))
             })

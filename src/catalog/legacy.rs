@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use super::db::{DbError, DbResult, Transaction, params};
 
-use super::ducklake_ddl::DUCKLAKE_TABLES;
+use super::ducklake_ddl::{DUCKLAKE_TABLES, DUCKLAKE_TABLES_POSTGRES};
 use super::read::{TableRow, main_schema};
 use super::write::Writer;
 use super::{CatalogError, NewObject, ObjectRef};
@@ -68,6 +68,35 @@ fn ducklake_time(rfc3339: &str) -> String {
 pub(super) fn to_ducklake(tx: &Transaction<'_>) -> DbResult<()> {
     tx.execute_batch(DUCKLAKE_TABLES)?;
     tx.execute_batch(LAKE_TABLES)?;
+    let legacy = tx.has_table("versions")?;
+    let first_time: Option<String> = if legacy {
+        tx.query_row("SELECT min(created_at) FROM versions", [], |r| r.get(0))?
+    } else {
+        None
+    };
+    first_snapshot(
+        tx,
+        &first_time.as_deref().map_or_else(super::now, ducklake_time),
+    )?;
+    if legacy {
+        replay(tx).map_err(to_sqlite)?;
+        tx.execute_batch("DROP TABLE version_objects; DROP TABLE versions; DROP TABLE datasets;")?;
+    }
+    Ok(())
+}
+
+/// Makes a new PostgreSQL database a lake's catalog, as migrations 1 to
+/// `MIGRATIONS_AT_CREATION` leave a SQLite one: DuckLake's tables (with
+/// PostgreSQL's types), lake's own, and the first snapshot.
+pub(super) fn create_postgres(tx: &Transaction<'_>) -> DbResult<()> {
+    tx.execute_batch(DUCKLAKE_TABLES_POSTGRES)?;
+    // lake's ids are DuckLake's BIGINTs (SQLite's INTEGER is 64-bit).
+    tx.execute_batch(&LAKE_TABLES.replace("INTEGER", "BIGINT"))?;
+    first_snapshot(tx, &super::now())
+}
+
+/// DuckLake's metadata and snapshot 0, which creates the `main` schema.
+fn first_snapshot(tx: &Transaction<'_>, time: &str) -> DbResult<()> {
     let created_by = concat!("lake ", env!("CARGO_PKG_VERSION"));
     tx.execute(
         "INSERT INTO ducklake_metadata (key, value, scope, scope_id) VALUES
@@ -76,21 +105,10 @@ pub(super) fn to_ducklake(tx: &Transaction<'_>) -> DbResult<()> {
             ('data_inlining_row_limit', '0', NULL, NULL)",
         params![super::DUCKLAKE_VERSION, created_by],
     )?;
-    let legacy: bool = tx.query_row(
-        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'versions')",
-        [],
-        |r| r.get(0),
-    )?;
-    let first_time: Option<String> = if legacy {
-        tx.query_row("SELECT min(created_at) FROM versions", [], |r| r.get(0))?
-    } else {
-        None
-    };
-    let time = first_time.as_deref().map_or_else(super::now, ducklake_time);
     tx.execute(
         "INSERT INTO ducklake_snapshot (snapshot_id, snapshot_time, schema_version, next_catalog_id, next_file_id)
          VALUES (0, ?1, 0, 1, 0)",
-        [&time],
+        [time],
     )?;
     tx.execute(
         "INSERT INTO ducklake_snapshot_changes (snapshot_id, changes_made, author, commit_message, commit_extra_info)
@@ -103,13 +121,9 @@ pub(super) fn to_ducklake(tx: &Transaction<'_>) -> DbResult<()> {
     );
     tx.execute(
         "INSERT INTO ducklake_schema (schema_id, schema_uuid, begin_snapshot, end_snapshot, schema_name, path, path_is_relative)
-         VALUES (0, ?1, 0, NULL, 'main', ?2, 1)",
+         VALUES (0, ?1, 0, NULL, 'main', ?2, TRUE)",
         params![schema_uuid.to_string(), super::DATASETS_PREFIX],
     )?;
-    if legacy {
-        replay(tx).map_err(to_sqlite)?;
-        tx.execute_batch("DROP TABLE version_objects; DROP TABLE versions; DROP TABLE datasets;")?;
-    }
     Ok(())
 }
 

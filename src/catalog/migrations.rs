@@ -1,5 +1,7 @@
-//! Versioned schema migrations, applied in order; `PRAGMA user_version` holds
-//! how many have run.
+//! Versioned schema migrations, applied in order; the database's version
+//! (SQLite's `PRAGMA user_version`) holds how many have run. A PostgreSQL
+//! catalog is created as the first [`AT_CREATION_POSTGRES`] leave one, and
+//! takes the migrations after those: they must be SQL both databases run.
 
 use super::db::{Db, DbResult, Transaction};
 
@@ -63,6 +65,10 @@ const MIGRATIONS: &[Migration] = &[
     ),
 ];
 
+/// The migrations a new PostgreSQL catalog is made as (by
+/// [`super::legacy::create_postgres`]).
+const AT_CREATION_POSTGRES: usize = 2;
+
 /// Brings the catalog up to the newest version. Safe when several processes
 /// open a new catalog at once: the check and the work share one write
 /// transaction.
@@ -71,7 +77,12 @@ pub fn migrate(conn: &mut Db) -> DbResult<()> {
         return Ok(());
     }
     let tx = conn.write_transaction()?;
-    let current = tx.user_version()? as usize;
+    let mut current = tx.user_version()? as usize;
+    if current == 0 && tx.is_postgres() {
+        super::legacy::create_postgres(&tx)?;
+        current = AT_CREATION_POSTGRES;
+        tx.set_user_version(current as i64)?;
+    }
     for (i, step) in MIGRATIONS.iter().enumerate().skip(current) {
         match step {
             Migration::Sql(sql) => tx.execute_batch(sql)?,

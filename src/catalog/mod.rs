@@ -270,6 +270,18 @@ impl Catalog {
         }
     }
 
+    /// Opens (creating and migrating) the catalog in the PostgreSQL
+    /// database `url` names. Errors name the database without its password.
+    pub fn open_postgres(url: &str) -> Result<Catalog, CatalogError> {
+        let open_err = |source| CatalogError::Open {
+            path: db::redacted(url),
+            source,
+        };
+        let mut conn = Db::open_postgres(url).map_err(open_err)?;
+        migrations::migrate(&mut conn).map_err(open_err)?;
+        Ok(Catalog { conn })
+    }
+
     fn try_open(path: &Path) -> Result<Catalog, CatalogError> {
         let open_err = |source| CatalogError::Open {
             path: path.display().to_string(),
@@ -335,11 +347,11 @@ impl Catalog {
         Ok(path)
     }
 
-    /// SQLite's `data_version`: it changes whenever another connection
-    /// commits to the catalog file, and reading it costs no catalog read.
+    /// A number that changes whenever another connection commits a change
+    /// to the lake (on SQLite it costs no catalog read).
     pub fn data_version(&self) -> Result<i64, CatalogError> {
         self.conn
-            .query_row("PRAGMA data_version", [], |r| r.get(0))
+            .data_version()
             .map_err(sql("reading the data version"))
     }
 

@@ -157,7 +157,7 @@ pub(super) struct MainSchema {
 }
 
 pub(super) fn main_schema(conn: &Db, at: SnapshotId) -> Result<MainSchema, CatalogError> {
-    let row: Option<(i64, Option<String>, Option<i64>)> = conn
+    let row: Option<(i64, Option<String>, Option<bool>)> = conn
         .query_row(
             concat!(
                 "SELECT x.schema_id, x.path, x.path_is_relative FROM ducklake_schema x
@@ -172,7 +172,7 @@ pub(super) fn main_schema(conn: &Db, at: SnapshotId) -> Result<MainSchema, Catal
     let (id, path, relative) =
         row.ok_or_else(|| CatalogError::Invalid(format!("no schema named main at snapshot {at}")))?;
     let path = path.unwrap_or_default();
-    if relative == Some(0) {
+    if relative == Some(false) {
         return Err(CatalogError::Invalid(format!(
             "the main schema has an absolute path ({path}), which lake does not support"
         )));
@@ -197,7 +197,7 @@ impl TableRow {
             uuid: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
             name: r.get(2)?,
             path: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
-            path_is_relative: r.get::<_, Option<i64>>(4)? != Some(0),
+            path_is_relative: r.get::<_, Option<bool>>(4)? != Some(false),
         })
     }
 
@@ -514,7 +514,7 @@ impl FileRow {
         Ok(FileRow {
             data_file_id: r.get(0)?,
             path: r.get(1)?,
-            relative: r.get::<_, Option<i64>>(2)? != Some(0),
+            relative: r.get::<_, Option<bool>>(2)? != Some(false),
             count: r.get::<_, Option<i64>>(3)?.unwrap_or(0).max(0) as u64,
             format: r.get(4)?,
             encryption_key: r.get(5)?,
@@ -634,9 +634,7 @@ fn name_mapping(conn: &Db, mapping_id: i64) -> Result<HashMap<i64, String>, Cata
 fn inlined_rows(conn: &Db, table_id: i64, at: SnapshotId) -> Result<u64, CatalogError> {
     let mut stmt = conn
         .prepare_cached(
-            "SELECT i.table_name FROM ducklake_inlined_data_tables i
-             WHERE i.table_id = ?1
-               AND EXISTS (SELECT 1 FROM sqlite_master m WHERE m.type = 'table' AND m.name = i.table_name)",
+            "SELECT i.table_name FROM ducklake_inlined_data_tables i WHERE i.table_id = ?1",
         )
         .map_err(sql("reading inlined data"))?;
     let tables: Vec<String> = stmt
@@ -645,6 +643,9 @@ fn inlined_rows(conn: &Db, table_id: i64, at: SnapshotId) -> Result<u64, Catalog
         .map_err(sql("reading inlined data"))?;
     let mut total = 0u64;
     for t in tables {
+        if !conn.has_table(&t).map_err(sql("reading inlined data"))? {
+            continue;
+        }
         let n: i64 = conn
             .query_row(
                 &format!(
@@ -659,12 +660,8 @@ fn inlined_rows(conn: &Db, table_id: i64, at: SnapshotId) -> Result<u64, Catalog
         total += n.max(0) as u64;
     }
     let deletes = format!("ducklake_inlined_delete_{table_id}");
-    let has_deletes: bool = conn
-        .query_row(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)",
-            [&deletes],
-            |r| r.get(0),
-        )
+    let has_deletes = conn
+        .has_table(&deletes)
         .map_err(sql("reading inlined data"))?;
     if has_deletes {
         let n: i64 = conn
@@ -734,7 +731,7 @@ fn change_snapshots(conn: &Db, id: i64, at: SnapshotId) -> Result<Vec<SnapshotId
                 UNION SELECT end_snapshot FROM ducklake_data_file WHERE table_id = ?1
                 UNION SELECT begin_snapshot FROM ducklake_delete_file WHERE table_id = ?1
                 UNION SELECT end_snapshot FROM ducklake_delete_file WHERE table_id = ?1
-             ) WHERE s IS NOT NULL AND s <= ?2 ORDER BY s",
+             ) changes WHERE s IS NOT NULL AND s <= ?2 ORDER BY s",
         )
         .map_err(sql("reading a dataset's history"))?;
     stmt.query_map(params![id, at], |r| r.get(0))
@@ -849,7 +846,7 @@ pub(super) fn files_without_stats(conn: &Db) -> Result<Vec<(i64, String, Schema)
                 r.get(0)?,
                 r.get(1)?,
                 r.get(2)?,
-                r.get::<_, Option<i64>>(3)? != Some(0),
+                r.get::<_, Option<bool>>(3)? != Some(false),
                 r.get(4)?,
             ))
         })

@@ -43,16 +43,38 @@ fn commit_of(s: &Schema, rows: u64) -> Commit<'_> {
     }
 }
 
-fn open() -> (tempfile::TempDir, Catalog) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut cat = Catalog::open(&dir.path().join("c.sqlite")).unwrap();
-    cat.data_path_or_insert("store/").unwrap();
-    (dir, cat)
+/// Each test runs on a SQLite catalog and on a PostgreSQL one.
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(#[test]
+            fn $name() {
+                let dir = tempfile::tempdir().unwrap();
+                let mut cat = super::Catalog::open(&dir.path().join("c.sqlite")).unwrap();
+                cat.data_path_or_insert("store/").unwrap();
+                super::$name(cat);
+            })*
+        }
+        mod on_postgres {
+            $(#[test]
+            fn $name() {
+                let url = super::super::db::fresh_test_database();
+                let mut cat = super::Catalog::open_postgres(&url).unwrap();
+                cat.data_path_or_insert("/lake/store/").unwrap();
+                super::$name(cat);
+            })*
+        }
+    };
 }
 
-#[test]
-fn versions_follow_the_rules_and_each_change_is_one_snapshot() {
-    let (_dir, mut cat) = open();
+on_both!(
+    versions_follow_the_rules_and_each_change_is_one_snapshot,
+    remove_and_restore_make_snapshots_without_copying,
+    snapshot_times_resolve_to_the_newest_before,
+    gc_references_see_what_is_committed_after_they_were_read,
+);
+
+fn versions_follow_the_rules_and_each_change_is_one_snapshot(mut cat: Catalog) {
     assert_eq!(cat.current_snapshot().unwrap(), 0);
     let s = schema(ColumnType::Bigint);
     let mut commit = commit_of(&s, 2);
@@ -98,9 +120,7 @@ fn versions_follow_the_rules_and_each_change_is_one_snapshot() {
     assert_eq!(then.current.objects.len(), 2);
 }
 
-#[test]
-fn remove_and_restore_make_snapshots_without_copying() {
-    let (_dir, mut cat) = open();
+fn remove_and_restore_make_snapshots_without_copying(mut cat: Catalog) {
     let s = schema(ColumnType::Bigint);
     let mut commit = commit_of(&s, 2);
     cat.commit(&commit).unwrap();
@@ -132,9 +152,7 @@ fn remove_and_restore_make_snapshots_without_copying() {
     );
 }
 
-#[test]
-fn snapshot_times_resolve_to_the_newest_before() {
-    let (_dir, cat) = open();
+fn snapshot_times_resolve_to_the_newest_before(cat: Catalog) {
     assert_eq!(cat.resolve_snapshot("0").unwrap(), 0);
     assert!(matches!(
         cat.resolve_snapshot("9"),
@@ -144,9 +162,7 @@ fn snapshot_times_resolve_to_the_newest_before() {
     assert!(cat.resolve_snapshot("1999-01-01").is_err());
 }
 
-#[test]
-fn gc_references_see_what_is_committed_after_they_were_read() {
-    let (_dir, mut cat) = open();
+fn gc_references_see_what_is_committed_after_they_were_read(mut cat: Catalog) {
     let s = schema(ColumnType::Bigint);
     let mut commit = commit_of(&s, 2);
     cat.commit(&commit).unwrap();

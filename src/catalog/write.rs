@@ -83,7 +83,8 @@ impl<'c> Writer<'c> {
         self.insert_table_row(main, &table)?;
         self.conn
             .execute(
-                "INSERT OR REPLACE INTO lake_dataset (table_id, dataset_id) VALUES (?1, ?2)",
+                "INSERT INTO lake_dataset (table_id, dataset_id) VALUES (?1, ?2)
+                 ON CONFLICT (table_id) DO UPDATE SET dataset_id = excluded.dataset_id",
                 params![table.table_id, dataset_id],
             )
             .map_err(sql("recording a dataset id"))?;
@@ -127,7 +128,7 @@ impl<'c> Writer<'c> {
                     main.id,
                     table.name,
                     table.path,
-                    i64::from(table.path_is_relative)
+                    table.path_is_relative
                 ],
             )
             .map_err(sql("creating a table"))?;
@@ -219,7 +220,7 @@ impl<'c> Writer<'c> {
                 "INSERT INTO ducklake_column (column_id, begin_snapshot, end_snapshot, table_id,
                      column_order, column_name, column_type, initial_default, default_value,
                      nulls_allowed, parent_column, default_value_type, default_value_dialect)
-                 VALUES (?1, ?2, NULL, ?3, ?4, ?5, ?6, ?7, 'NULL', 1, ?8, 'literal', 'duckdb')",
+                 VALUES (?1, ?2, NULL, ?3, ?4, ?5, ?6, ?7, 'NULL', TRUE, ?8, 'literal', 'duckdb')",
             )
             .and_then(|mut stmt| {
                 stmt.execute(params![
@@ -391,7 +392,7 @@ impl<'c> Writer<'c> {
                      end_snapshot, file_order, path, path_is_relative, file_format, record_count,
                      file_size_bytes, footer_size, row_id_start, partition_id, encryption_key,
                      mapping_id, partial_max)
-                 VALUES (?1, ?2, ?3, NULL, NULL, ?4, 1, 'parquet', ?5, ?6, ?7, ?8, NULL, NULL, ?9, NULL)",
+                 VALUES (?1, ?2, ?3, NULL, NULL, ?4, TRUE, 'parquet', ?5, ?6, ?7, ?8, NULL, NULL, ?9, NULL)",
                 params![
                     file_id,
                     table.table_id,
@@ -408,8 +409,9 @@ impl<'c> Writer<'c> {
         let recorded = !object.stats.is_empty();
         self.conn
             .execute(
-                "INSERT OR REPLACE INTO lake_object (data_file_id, sha256, stats_recorded)
-                 VALUES (?1, ?2, ?3)",
+                "INSERT INTO lake_object (data_file_id, sha256, stats_recorded) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (data_file_id) DO UPDATE
+                 SET sha256 = excluded.sha256, stats_recorded = excluded.stats_recorded",
                 params![file_id, object.sha256, i64::from(recorded)],
             )
             .map_err(sql("recording an object"))?;
@@ -467,7 +469,7 @@ impl<'c> Writer<'c> {
             .prepare_cached(
                 "INSERT INTO ducklake_name_mapping (mapping_id, column_id, source_name,
                      target_field_id, parent_column, is_partition)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 0)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, FALSE)",
             )
             .map_err(sql("recording a column mapping"))?;
         // Numbered in order, parents before their children (how DuckDB
@@ -694,7 +696,7 @@ pub(super) fn write_file_stats(
                 s.null_count,
                 s.min,
                 s.max,
-                s.contains_nan.map(i64::from)
+                s.contains_nan
             ])
         })
         .map_err(sql("recording file statistics"))?;
@@ -709,8 +711,8 @@ pub(super) fn write_file_stats(
             .and_then(|mut stmt| {
                 stmt.query_row(params![table_id, c.column_id], |r| {
                     Ok(TableColumnStats {
-                        contains_null: r.get::<_, Option<i64>>(0)?.map(|v| v != 0),
-                        contains_nan: r.get::<_, Option<i64>>(1)?.map(|v| v != 0),
+                        contains_null: r.get::<_, Option<bool>>(0)?,
+                        contains_nan: r.get::<_, Option<bool>>(1)?,
                         min: r.get(2)?,
                         max: r.get(3)?,
                     })
@@ -723,8 +725,8 @@ pub(super) fn write_file_stats(
         let values = params![
             table_id,
             c.column_id,
-            merged.contains_null.map(i64::from),
-            merged.contains_nan.map(i64::from),
+            merged.contains_null,
+            merged.contains_nan,
             merged.min,
             merged.max
         ];

@@ -6,6 +6,10 @@
 
 mod postgres;
 
+#[cfg(test)]
+pub(crate) use postgres::fresh_test_database;
+pub use postgres::redacted;
+
 use std::cell::RefCell;
 use std::ops::Deref;
 
@@ -390,6 +394,42 @@ impl Db {
         Ok(Db {
             kind: Kind::Postgres(RefCell::new(postgres::connect(url)?)),
         })
+    }
+
+    /// The hidden column that tells a table's rows apart (for tables that
+    /// have no key).
+    pub fn row_id(&self) -> &'static str {
+        match self.kind {
+            Kind::Sqlite(_) => "rowid",
+            Kind::Postgres(_) => "ctid",
+        }
+    }
+
+    /// Whether the database has a table of this name.
+    pub fn has_table(&self, name: &str) -> DbResult<bool> {
+        let sql = match self.kind {
+            Kind::Sqlite(_) => {
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1"
+            }
+            Kind::Postgres(_) => {
+                "SELECT count(*) FROM pg_tables WHERE tablename = ?1 AND schemaname = current_schema()"
+            }
+        };
+        Ok(self.query_row(sql, [name], |r| r.get::<_, i64>(0))? > 0)
+    }
+
+    /// A number that changes when another connection commits (SQLite's
+    /// `data_version`; on PostgreSQL the newest snapshot id, which every
+    /// change lake or DuckDB makes to the lake's content moves).
+    pub fn data_version(&self) -> DbResult<i64> {
+        match &self.kind {
+            Kind::Sqlite(conn) => Ok(conn.query_row("PRAGMA data_version", [], |r| r.get(0))?),
+            Kind::Postgres(_) => self.query_row(
+                "SELECT coalesce(max(snapshot_id), -1) FROM ducklake_snapshot",
+                [],
+                |r| r.get(0),
+            ),
+        }
     }
 
     /// Whether this is a PostgreSQL database.

@@ -70,6 +70,35 @@ pub(super) fn is_busy(e: &postgres::Error) -> bool {
     )
 }
 
+/// The connection string with its password (if any) replaced by `***`,
+/// to print.
+pub fn redacted(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        // postgres://user:password@host/db: the password ends at the last `@`
+        // of the authority.
+        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, tail) = rest.split_at(authority_end);
+        if let Some(at) = authority.rfind('@')
+            && let Some(colon) = authority[..at].find(':')
+        {
+            return format!(
+                "{scheme}://{}:***{}{tail}",
+                &authority[..colon],
+                &authority[at..]
+            );
+        }
+        return url.to_owned();
+    }
+    // key=value words: hide the value of `password`.
+    url.split_whitespace()
+        .map(|word| match word.split_once('=') {
+            Some((key, _)) if key.trim() == "password" => format!("{key}=***"),
+            _ => word.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Connects to the database `url` names.
 pub(super) fn connect(url: &str) -> DbResult<Client> {
     let mut config: Config = url.parse()?;
@@ -82,7 +111,10 @@ pub(super) fn connect(url: &str) -> DbResult<Client> {
         config.connect_timeout(CONNECT_TIMEOUT);
     }
     let mut client = config.connect(NoTls)?;
-    client.batch_execute("SET standard_conforming_strings = on; SET client_encoding = 'UTF8'")?;
+    // Times come back in UTC, as lake writes them.
+    client.batch_execute(
+        "SET standard_conforming_strings = on; SET client_encoding = 'UTF8'; SET TimeZone = 'UTC'",
+    )?;
     Ok(client)
 }
 
@@ -273,6 +305,22 @@ mod tests {
         assert_eq!(
             render("SELECT ?1", &[Value::Real(f64::NAN)]).unwrap(),
             "SELECT 'NaN'"
+        );
+    }
+
+    #[test]
+    fn passwords_are_hidden() {
+        assert_eq!(
+            redacted("postgres://lake:s3cr@t@db.example:5432/lake?sslmode=require"),
+            "postgres://lake:***@db.example:5432/lake?sslmode=require"
+        );
+        assert_eq!(
+            redacted("postgresql://lake@db/lake"),
+            "postgresql://lake@db/lake"
+        );
+        assert_eq!(
+            redacted("host=db password=s3cret dbname=lake"),
+            "host=db password=*** dbname=lake"
         );
     }
 
