@@ -790,9 +790,7 @@ mod tests {
     fn postgres_errors_say_what_failed() {
         let url = postgres::fresh_test_database();
         let wrong = url.replacen("lake:", "lake:wrong", 1);
-        let e = Db::open_postgres(&wrong)
-            .err()
-            .expect("a wrong password fails");
+        let e = Db::open_postgres(&wrong).expect_err("a wrong password fails");
         assert!(
             e.to_string().contains("password authentication failed"),
             "{e}"

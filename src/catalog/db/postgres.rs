@@ -274,6 +274,40 @@ pub(super) fn rows(messages: Vec<SimpleQueryMessage>) -> Vec<SimpleQueryRow> {
         .collect()
 }
 
+/// For tests: a new, empty database on the test server
+/// (`LAKE_TEST_POSTGRES`, a URL that `scripts/postgres.sh start` prints and
+/// `.ci/run` sets), and its URL.
+#[cfg(test)]
+pub(crate) fn fresh_test_database() -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let url = std::env::var("LAKE_TEST_POSTGRES").expect(
+        "LAKE_TEST_POSTGRES names the test PostgreSQL server: run the tests with \
+         `bash .ci/run`, or start one with scripts/postgres.sh and export its URL",
+    );
+    let name = format!(
+        "lake_unit_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    );
+    let mut client = connect(&url).expect("connecting to LAKE_TEST_POSTGRES");
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .expect("creating a test database");
+    let mut config: Config = url.parse().expect("LAKE_TEST_POSTGRES is a URL");
+    config.dbname(&name);
+    let (host, port) = match (config.get_hosts().first(), config.get_ports().first()) {
+        (Some(postgres::config::Host::Tcp(h)), Some(p)) => (h.clone(), *p),
+        _ => panic!("LAKE_TEST_POSTGRES must name a TCP host and port"),
+    };
+    let user = config.get_user().unwrap_or("lake");
+    let password = config
+        .get_password()
+        .map(|p| format!(":{}", String::from_utf8_lossy(p)))
+        .unwrap_or_default();
+    format!("postgres://{user}{password}@{host}:{port}/{name}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -337,38 +371,4 @@ mod tests {
         );
         assert_eq!(pgpass_lookup("a:b:c:d:e", ["x", "b", "c", "d"]), None);
     }
-}
-
-/// For tests: a new, empty database on the test server
-/// (`LAKE_TEST_POSTGRES`, a URL that `scripts/postgres.sh start` prints and
-/// `.ci/run` sets), and its URL.
-#[cfg(test)]
-pub(crate) fn fresh_test_database() -> String {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let url = std::env::var("LAKE_TEST_POSTGRES").expect(
-        "LAKE_TEST_POSTGRES names the test PostgreSQL server: run the tests with \
-         `bash .ci/run`, or start one with scripts/postgres.sh and export its URL",
-    );
-    let name = format!(
-        "lake_unit_{}_{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    );
-    let mut client = connect(&url).expect("connecting to LAKE_TEST_POSTGRES");
-    client
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .expect("creating a test database");
-    let mut config: Config = url.parse().expect("LAKE_TEST_POSTGRES is a URL");
-    config.dbname(&name);
-    let (host, port) = match (config.get_hosts().first(), config.get_ports().first()) {
-        (Some(postgres::config::Host::Tcp(h)), Some(p)) => (h.clone(), *p),
-        _ => panic!("LAKE_TEST_POSTGRES must name a TCP host and port"),
-    };
-    let user = config.get_user().unwrap_or("lake");
-    let password = config
-        .get_password()
-        .map(|p| format!(":{}", String::from_utf8_lossy(p)))
-        .unwrap_or_default();
-    format!("postgres://{user}{password}@{host}:{port}/{name}")
 }
