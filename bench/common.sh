@@ -11,7 +11,13 @@ if [ ! -x "$venv/bin/duckdb" ]; then
 fi
 duckdb="$venv/bin/duckdb"
 
-source scripts/build.sh
+# LAKE_BIN: a lake binary to measure instead of building one (a copy stays
+# the same while the target directory is rebuilt).
+if [ -n "${LAKE_BIN:-}" ]; then
+  lake="$LAKE_BIN"
+else
+  source scripts/build.sh
+fi
 
 csv="$work/bench-$rows.csv"
 if [ ! -s "$csv" ]; then

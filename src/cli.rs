@@ -29,6 +29,11 @@ pub struct GlobalArgs {
     /// How results are printed. Default: table on a terminal, else csv.
     #[arg(long, global = true, env = settings::LAKE_FORMAT, value_enum)]
     pub format: Option<OutputFormat>,
+    /// The catalog, for a team's lake: a PostgreSQL URL like
+    /// `postgres://user@host:5432/db` (password from the URL, PGPASSWORD or
+    /// ~/.pgpass). A new home records it; default: `<home>/catalog.sqlite`.
+    #[arg(long, global = true, env = settings::LAKE_CATALOG, hide_env_values = true, value_name = "URL")]
+    pub catalog: Option<String>,
     /// The most the local cache of an S3 store's objects may hold, like
     /// `500MiB` or `4GiB` (default 2GiB); least recently used goes first.
     #[arg(long, global = true, env = settings::LAKE_CACHE_MAX, value_name = "SIZE", value_parser = crate::store::cache::parse_size)]

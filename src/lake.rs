@@ -64,6 +64,10 @@ pub enum LakeError {
     StoreHoldsHome { store: String, home: String },
     #[error("this lake already uses the store {current}; it cannot be changed to {requested}")]
     StoreChange { current: String, requested: String },
+    #[error(
+        "this lake's catalog is {current}; it cannot be changed to {requested} (a new home can use it)"
+    )]
+    CatalogChange { current: String, requested: String },
 }
 
 /// What a process exit code says about an error.
@@ -149,6 +153,7 @@ impl LakeError {
             LakeError::InvalidName { .. }
             | LakeError::Usage(_)
             | LakeError::StoreChange { .. }
+            | LakeError::CatalogChange { .. }
             | LakeError::StoreHoldsHome { .. } => ErrorClass::Usage,
             LakeError::Query(_) | LakeError::Home { .. } => ErrorClass::Failure,
         }
@@ -199,6 +204,9 @@ pub struct IngestReport {
 pub struct OpenOptions {
     /// The store to record for a new lake (and to check an old one against).
     pub store: Option<String>,
+    /// The catalog (a PostgreSQL URL) to record for a new home (and to
+    /// check an old one against); by default the SQLite file in the home.
+    pub catalog: Option<String>,
     /// The bound of the local cache of a remote store's objects.
     pub cache_max: u64,
 }
@@ -207,6 +215,7 @@ impl Default for OpenOptions {
     fn default() -> Self {
         OpenOptions {
             store: None,
+            catalog: None,
             cache_max: crate::store::cache::DEFAULT_CACHE_MAX,
         }
     }
@@ -225,16 +234,19 @@ pub struct DatasetSummary {
 }
 
 /// An open lake home.
+mod catalog_location;
 mod compact;
 mod doctor;
 mod gc;
 
+pub use catalog_location::{CATALOG_URL_FILE, CatalogLocation};
 pub use compact::{CompactReport, DEFAULT_TARGET};
 pub use doctor::DoctorReport;
 pub use gc::{GcOptions, GcReport, parse_duration};
 
 pub struct Lake {
     home: PathBuf,
+    location: CatalogLocation,
     catalog: Catalog,
     /// Shared by every [`Lake::reopen`]ed handle: one S3 client and cache.
     store: Arc<Store>,
@@ -262,15 +274,22 @@ impl Lake {
         fs::create_dir_all(home.join(TMP_DIR)).map_err(home_err)?;
         // Spooled uploads and objects being built by processes now gone.
         crate::store::sweep_stale(&home.join(TMP_DIR));
-        let mut catalog = Catalog::open(&home.join(CATALOG_FILE))?;
+        let location = CatalogLocation::resolve(home, opts.catalog.as_deref())?;
+        let mut catalog = location.open()?;
         // The default store is recorded relative to the home, so a home can
-        // be moved; a store given on the command line is made absolute.
+        // be moved; a store given on the command line is made absolute, and
+        // so is the default when the catalog is shared by many machines.
         let requested = store
             .map(|s| StoreUrl::parse(s).map(|url| url.absolute()))
             .transpose()?;
+        let default_store = if location.is_shared() {
+            StoreUrl::parse(DEFAULT_STORE)?.relative_to(home).absolute().to_string()
+        } else {
+            DEFAULT_STORE.to_owned()
+        };
         let wanted = requested
             .as_ref()
-            .map_or_else(|| DEFAULT_STORE.to_owned(), |url| url.to_string());
+            .map_or(default_store, |url| url.to_string());
         // Read first: a write transaction on every open would serialize
         // concurrent processes and server requests.
         let recorded = match catalog.setting(STORE_SETTING)? {
@@ -302,6 +321,7 @@ impl Lake {
         )?;
         let mut lake = Lake {
             home: home.to_owned(),
+            location,
             catalog,
             store: Arc::new(store),
             store_url: url,
@@ -315,7 +335,8 @@ impl Lake {
     pub fn reopen(&self) -> Result<Lake, LakeError> {
         Ok(Lake {
             home: self.home.clone(),
-            catalog: Catalog::open(&self.home.join(CATALOG_FILE))?,
+            location: self.location.clone(),
+            catalog: self.location.open()?,
             store: self.store.clone(),
             store_url: self.store_url.clone(),
         })
@@ -347,9 +368,8 @@ impl Lake {
     }
 
     /// The statement that attaches this lake in DuckDB (with the ducklake
-    /// and sqlite extensions), read-only.
+    /// and sqlite or postgres extensions), read-only.
     pub fn attach_statement(&self) -> Result<String, LakeError> {
-        let catalog = self.home.join(CATALOG_FILE);
         let recorded = self.catalog.info()?.data_path;
         let data_path = data_path_of(&self.store_url);
         let override_path = if recorded == data_path {
@@ -359,7 +379,7 @@ impl Lake {
         };
         Ok(format!(
             "ATTACH {} AS lake (DATA_PATH {}{override_path}, READ_ONLY);",
-            quote_literal(&format!("ducklake:sqlite:{}", catalog.display())),
+            quote_literal(&format!("ducklake:{}", self.location.ducklake_target())),
             quote_literal(&data_path)
         ))
     }
@@ -368,16 +388,10 @@ impl Lake {
     pub fn info(&self) -> Result<HomeInfo, LakeError> {
         let catalog = self.catalog.info()?;
         let datasets = self.summaries()?;
-        let catalog_path = self.home.join(CATALOG_FILE);
-        let catalog_bytes = ["", "-wal"]
-            .iter()
-            .filter_map(|suffix| fs::metadata(format!("{}{suffix}", catalog_path.display())).ok())
-            .map(|m| m.len())
-            .sum();
         Ok(HomeInfo {
             home: self.home.display().to_string(),
-            catalog: catalog_path.display().to_string(),
-            catalog_bytes,
+            catalog: self.location.display(),
+            catalog_bytes: self.location.local_bytes(),
             store: self.store_url.to_string(),
             ducklake_version: catalog.ducklake_version.clone(),
             data_path: catalog.data_path.clone(),
@@ -409,6 +423,11 @@ impl Lake {
     /// The snapshot a user's `--at` names: an id or a time.
     pub fn resolve_snapshot(&self, spec: &str) -> Result<SnapshotId, LakeError> {
         Ok(self.catalog.resolve_snapshot(spec)?)
+    }
+
+    /// Where the catalog lives.
+    pub fn catalog_location(&self) -> &CatalogLocation {
+        &self.location
     }
 
     /// Where the objects live.

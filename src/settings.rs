@@ -7,6 +7,8 @@ use std::path::PathBuf;
 pub const LAKE_HOME: &str = "LAKE_HOME";
 /// The bound of the local cache of an S3 store's objects.
 pub const LAKE_CACHE_MAX: &str = "LAKE_CACHE_MAX";
+/// The catalog: a PostgreSQL URL (by default the SQLite file in the home).
+pub const LAKE_CATALOG: &str = "LAKE_CATALOG";
 /// The bearer token `lake serve` requires.
 pub const LAKE_TOKEN: &str = "LAKE_TOKEN";
 /// The output format of every command that prints data.

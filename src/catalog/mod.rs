@@ -28,6 +28,7 @@ use thiserror::Error;
 use crate::schema::{EvolvePlan, Schema, SchemaDiff, evolve_plan};
 
 pub use crate::schema::ColumnStats;
+pub use db::{libpq_words as postgres_libpq_words, redacted as redacted_url};
 pub use gc::{Expired, FileObject, Keep, References};
 pub use key_set::KeySet;
 pub use log::LogEntry;

@@ -1,4 +1,4 @@
-//! `lake init [--store URL]`
+//! `lake init [--store URL] [--catalog URL]`
 
 use std::path::Path;
 
@@ -28,6 +28,7 @@ pub fn run(
         &mut printer.stdout(),
         &[
             ("home", Value::from(home.display().to_string())),
+            ("catalog", Value::from(lake.catalog_location().display())),
             ("store", Value::from(store)),
         ],
     )?;

@@ -36,6 +36,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let home = std::path::absolute(&home).unwrap_or(home);
     let opts = OpenOptions {
         cache_max: cli.global.cache_max.unwrap_or(DEFAULT_CACHE_MAX),
+        catalog: cli.global.catalog.clone(),
         ..OpenOptions::default()
     };
     let open = || -> anyhow::Result<Lake> {

@@ -64,7 +64,11 @@ pub fn duckdb_in(
     cwd: Option<&std::path::Path>,
 ) -> Result<Vec<Answer>, String> {
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ducklake/duck.py");
-    let mut child = Command::new(python())
+    let mut child = Command::new(python());
+    if let Some(password) = crate::postgres_password() {
+        child.env("PGPASSWORD", password);
+    }
+    let mut child = child
         .arg(script)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -1,5 +1,8 @@
 //! End-to-end tests: every test runs the built `lake` binary against a
-//! temporary lake home with a clean environment.
+//! temporary lake home with a clean environment. With
+//! `LAKE_TEST_CATALOG=postgres` every home's catalog is a new database on
+//! the test PostgreSQL server (`LAKE_TEST_POSTGRES`) instead of the SQLite
+//! file: `.ci/run` runs the suite both ways.
 
 mod bad_input;
 mod catalog;
@@ -75,8 +78,66 @@ impl Default for TestContext {
     }
 }
 
+/// Whether this run's homes keep their catalog on PostgreSQL.
+pub fn on_postgres() -> bool {
+    match std::env::var("LAKE_TEST_CATALOG").as_deref() {
+        Ok("postgres") => true,
+        Ok("sqlite") | Err(_) => false,
+        Ok(other) => panic!("LAKE_TEST_CATALOG is sqlite or postgres, not {other:?}"),
+    }
+}
+
+/// The test PostgreSQL server's URL (`scripts/postgres.sh start` prints
+/// one; `.ci/run` sets it).
+pub fn postgres_server() -> String {
+    std::env::var("LAKE_TEST_POSTGRES").expect(
+        "LAKE_TEST_POSTGRES names the test PostgreSQL server: run the tests with \
+         `bash .ci/run`, or start one with scripts/postgres.sh and export its URL",
+    )
+}
+
+/// A new, empty database on the test server; its URL.
+pub fn postgres_database() -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let server = postgres_server();
+    let name = format!(
+        "lake_cli_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    );
+    let mut client = postgres::Client::connect(&server, postgres::NoTls)
+        .unwrap_or_else(|e| panic!("connecting to LAKE_TEST_POSTGRES: {e}"));
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .expect("creating a test database");
+    let (base, _) = server.rsplit_once('/').expect("a URL ending in /DATABASE");
+    format!("{base}/{name}")
+}
+
+/// The password in the test server's URL, for clients that read
+/// `PGPASSWORD` (DuckDB's postgres extension).
+pub fn postgres_password() -> Option<String> {
+    let server = std::env::var("LAKE_TEST_POSTGRES").ok()?;
+    let (_, rest) = server.split_once("://")?;
+    let (authority, _) = rest.split_once('@')?;
+    authority.split_once(':').map(|(_, pw)| pw.to_owned())
+}
+
 impl TestContext {
+    /// A new home, its catalog on this run's database.
     pub fn new() -> TestContext {
+        let mut ctx = TestContext::sqlite();
+        if on_postgres() {
+            ctx.env
+                .push(("LAKE_CATALOG".to_owned(), postgres_database()));
+        }
+        ctx
+    }
+
+    /// A new home whose catalog is the SQLite file in it, whatever the
+    /// run: for tests of that file itself.
+    pub fn sqlite() -> TestContext {
         TestContext {
             home: tempfile::tempdir().expect("temp home"),
             work: tempfile::tempdir().expect("temp work dir"),

@@ -1,5 +1,5 @@
 """A DuckDB client from outside the project, for the tests: DuckDB 1.5 with
-its ducklake, sqlite, parquet and httpfs extensions, loaded by path from
+its ducklake, sqlite, postgres, parquet and httpfs extensions, loaded by path from
 their PyPI wheels (never INSTALL: no internet).
 
 Reads one JSON request on standard input:
@@ -29,7 +29,7 @@ def connect():
             "autoload_known_extensions": False,
         }
     )
-    for name in ["parquet", "sqlite_scanner", "ducklake", "httpfs"]:
+    for name in ["parquet", "sqlite_scanner", "postgres_scanner", "ducklake", "httpfs"]:
         paths = glob.glob(f"{SITE}/duckdb_extension_{name}/extensions/*/*.duckdb_extension")
         if not paths:
             raise SystemExit(f"no {name} extension in {SITE}: install duckdb-extension-{name}")

@@ -8,7 +8,7 @@ mod postgres;
 
 #[cfg(test)]
 pub(crate) use postgres::fresh_test_database;
-pub use postgres::redacted;
+pub use postgres::{libpq_words, redacted};
 
 use std::cell::RefCell;
 use std::ops::Deref;

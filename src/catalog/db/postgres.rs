@@ -99,6 +99,54 @@ pub fn redacted(url: &str) -> String {
         .join(" ")
 }
 
+/// The connection string as libpq's `key=value` words, without the
+/// password (for DuckDB's ATTACH, whose libpq then finds it in
+/// `PGPASSWORD` or the password file).
+pub fn libpq_words(url: &str) -> String {
+    let Ok(config) = url.parse::<Config>() else {
+        return redacted(url);
+    };
+    let quote = |v: &str| {
+        if !v.is_empty() && !v.contains([' ', '\'', '\\']) {
+            v.to_owned()
+        } else {
+            format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'"))
+        }
+    };
+    let mut words = Vec::new();
+    if let Some(db) = config.get_dbname() {
+        words.push(format!("dbname={}", quote(db)));
+    }
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .map(|h| match h {
+            postgres::config::Host::Tcp(h) => h.clone(),
+            #[cfg(unix)]
+            postgres::config::Host::Unix(p) => p.display().to_string(),
+        })
+        .collect();
+    if !hosts.is_empty() {
+        words.push(format!("host={}", quote(&hosts.join(","))));
+    }
+    let ports: Vec<String> = config.get_ports().iter().map(u16::to_string).collect();
+    if !ports.is_empty() {
+        words.push(format!("port={}", ports.join(",")));
+    }
+    if let Some(user) = config.get_user() {
+        words.push(format!("user={}", quote(user)));
+    }
+    let sslmode = match config.get_ssl_mode() {
+        postgres::config::SslMode::Disable => Some("disable"),
+        postgres::config::SslMode::Require => Some("require"),
+        _ => None,
+    };
+    if let Some(mode) = sslmode {
+        words.push(format!("sslmode={mode}"));
+    }
+    words.join(" ")
+}
+
 /// Connects to the database `url` names.
 pub(super) fn connect(url: &str) -> DbResult<Client> {
     let mut config: Config = url.parse()?;
@@ -355,6 +403,14 @@ mod tests {
         assert_eq!(
             redacted("host=db password=s3cret dbname=lake"),
             "host=db password=*** dbname=lake"
+        );
+    }
+
+    #[test]
+    fn urls_become_libpq_words_without_the_password() {
+        assert_eq!(
+            libpq_words("postgres://lake:pw@127.0.0.1:5433/my%20lake?sslmode=disable"),
+            "dbname='my lake' host=127.0.0.1 port=5433 user=lake sslmode=disable"
         );
     }
 
