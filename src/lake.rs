@@ -276,6 +276,7 @@ impl Lake {
         crate::store::sweep_stale(&home.join(TMP_DIR));
         let location = CatalogLocation::resolve(home, opts.catalog.as_deref())?;
         let mut catalog = location.open()?;
+        location.remember(home)?;
         // The default store is recorded relative to the home, so a home can
         // be moved; a store given on the command line is made absolute, and
         // so is the default when the catalog is shared by many machines.
@@ -283,7 +284,10 @@ impl Lake {
             .map(|s| StoreUrl::parse(s).map(|url| url.absolute()))
             .transpose()?;
         let default_store = if location.is_shared() {
-            StoreUrl::parse(DEFAULT_STORE)?.relative_to(home).absolute().to_string()
+            StoreUrl::parse(DEFAULT_STORE)?
+                .relative_to(home)
+                .absolute()
+                .to_string()
         } else {
             DEFAULT_STORE.to_owned()
         };

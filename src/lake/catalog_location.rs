@@ -25,8 +25,8 @@ pub enum CatalogLocation {
 
 impl CatalogLocation {
     /// The catalog of the home at `home`. A `requested` catalog (a
-    /// `postgres://` URL) is recorded when the home has none yet, and must
-    /// be the recorded one otherwise.
+    /// `postgres://` URL) must be the one the home records, if it records
+    /// one ([`CatalogLocation::remember`] records it once it opened).
     pub fn resolve(home: &Path, requested: Option<&str>) -> Result<CatalogLocation, LakeError> {
         let url_file = home.join(CATALOG_URL_FILE);
         let recorded = match fs::read_to_string(&url_file) {
@@ -66,9 +66,18 @@ impl CatalogLocation {
                     requested: redacted_url(requested),
                 });
             }
-            None => record(&url_file, requested)?,
+            None => {}
         }
         Ok(CatalogLocation::Postgres(requested.to_owned()))
+    }
+
+    /// Records a PostgreSQL catalog in the home, unless it is there: done
+    /// once the catalog opened, so a URL that does not work is not kept.
+    pub fn remember(&self, home: &Path) -> Result<(), LakeError> {
+        match self {
+            CatalogLocation::Postgres(url) => record(&home.join(CATALOG_URL_FILE), url),
+            CatalogLocation::Sqlite(_) => Ok(()),
+        }
     }
 
     /// Opens (creating if new) the catalog.
@@ -126,6 +135,9 @@ fn record(path: &Path, url: &str) -> Result<(), LakeError> {
         path: path.display().to_string(),
         source,
     };
+    if fs::read_to_string(path).is_ok_and(|current| current.trim() == url) {
+        return Ok(());
+    }
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir).map_err(home_err)?;
     }

@@ -94,17 +94,14 @@ fn a_killed_ingest_leaves_a_consistent_catalog() {
             "{n} rows after kill at {delay_ms} ms"
         );
         // Every data file of every snapshot the DuckLake catalog names exists.
-        let conn = rusqlite::Connection::open(ctx.home.path().join("catalog.sqlite")).unwrap();
-        let paths: Vec<String> = conn
-            .prepare(
+        let paths: Vec<String> = ctx
+            .catalog_rows(
                 "SELECT s.path || t.path || f.path FROM ducklake_data_file f
                  JOIN ducklake_table t USING (table_id) JOIN ducklake_schema s USING (schema_id)",
             )
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+            .into_iter()
+            .map(|row| row[0].clone().unwrap())
+            .collect();
         assert!(!paths.is_empty());
         for p in paths {
             assert!(

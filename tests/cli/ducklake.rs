@@ -252,7 +252,9 @@ fn duckdb_reads_every_snapshot_of_a_lake_lake_made() {
 
 #[test]
 fn show_and_info_print_the_attach_statement_that_works() {
-    let ctx = TestContext::new();
+    // The SQLite file's relative data path (PostgreSQL's is absolute: the
+    // other tests attach such lakes).
+    let ctx = TestContext::sqlite();
     ctx.lake(&["ingest", ctx.people().to_str().unwrap()]).ok();
     let show = ctx.show("people");
     let info = json(&ctx.lake(&["info", "--format", "json"]));
@@ -517,33 +519,25 @@ fn statistics_let_duckdb_prune_and_are_exact() {
         vec![Value::from(-2.5), Value::from(3.0), Value::from(3)]
     );
     // The recorded per-file and table stats are the true bounds.
-    let conn = rusqlite::Connection::open(ctx.home.path().join("catalog.sqlite")).unwrap();
-    let table: Vec<(String, String, String, i64)> = conn
-        .prepare(
-            "SELECT c.column_name, s.min_value, s.max_value, s.contains_null
-             FROM ducklake_table_column_stats s JOIN ducklake_column c USING (table_id, column_id)
-             ORDER BY c.column_order",
-        )
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let table = ctx.catalog_rows(
+        "SELECT c.column_name, s.min_value, s.max_value, CAST(s.contains_null AS INTEGER)
+         FROM ducklake_table_column_stats s JOIN ducklake_column c USING (table_id, column_id)
+         ORDER BY c.column_order",
+    );
+    let row = |cells: [&str; 4]| cells.map(|c| Some(c.to_owned())).to_vec();
     assert_eq!(
         table,
         vec![
-            ("id".into(), "1".into(), "20".into(), 0),
-            ("v".into(), "-2.5".into(), "3".into(), 0),
-            ("d".into(), "2023-06-30".into(), "2025-01-01".into(), 0),
-            ("s".into(), "apple".into(), "zebra".into(), 1),
+            row(["id", "1", "20", "0"]),
+            row(["v", "-2.5", "3", "0"]),
+            row(["d", "2023-06-30", "2025-01-01", "0"]),
+            row(["s", "apple", "zebra", "1"]),
         ]
     );
-    let files: i64 = conn
-        .query_row("SELECT count(*) FROM ducklake_file_column_stats", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
-    assert_eq!(files, 8);
+    assert_eq!(
+        ctx.catalog_value("SELECT count(*) FROM ducklake_file_column_stats"),
+        "8"
+    );
 
     // Strings longer than the footer keeps whole: the recorded bounds still
     // hold every value, so DuckDB finds the longest and the smallest.
@@ -770,7 +764,8 @@ fn lake_writers_and_a_duckdb_writer_race_without_losing_a_commit() {
 fn a_home_from_the_previous_release_is_migrated_in_place() {
     // Made by the release before DuckLake (kept as a fixture): people
     // created, appended, then replaced with a new schema; scores created.
-    let ctx = TestContext::new();
+    // Its catalog is a SQLite file, whatever catalog this run tests.
+    let ctx = TestContext::sqlite();
     let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v1-home");
     copy_dir(&fixture, ctx.home.path());
     let ls: Value = serde_json::from_str(ctx.lake(&["ls", "--format", "json"]).ok()).unwrap();
@@ -806,15 +801,10 @@ fn a_home_from_the_previous_release_is_migrated_in_place() {
     }
     assert_same_rows(&ctx, "scores", 4);
     // Statistics were read from the objects on the first open.
-    let conn = rusqlite::Connection::open(ctx.home.path().join("catalog.sqlite")).unwrap();
-    let missing: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM lake_object WHERE stats_recorded = 0",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(missing, 0);
+    assert_eq!(
+        ctx.catalog_value("SELECT count(*) FROM lake_object WHERE stats_recorded = 0"),
+        "0"
+    );
     // And the lake goes on as usual.
     let more = ctx.write("scores.csv", "name,score\nzed,1.5\n");
     ctx.lake(&["ingest", more.to_str().unwrap(), "--append"])

@@ -204,13 +204,10 @@ fn doctor_names_missing_truncated_and_corrupted_objects() {
         (&1.into(), &14.into())
     );
     // A catalog that breaks DuckLake's rules.
-    let catalog = rusqlite::Connection::open(ctx.home.path().join("catalog.sqlite")).unwrap();
-    catalog
-        .execute_batch(
-            "UPDATE ducklake_data_file SET end_snapshot = begin_snapshot - 1;
-             UPDATE ducklake_snapshot SET next_file_id = 0;",
-        )
-        .unwrap();
+    ctx.catalog_execute(
+        "UPDATE ducklake_data_file SET end_snapshot = begin_snapshot - 1;
+         UPDATE ducklake_snapshot SET next_file_id = 0;",
+    );
     let run = ctx.lake(&["doctor", "--format", "json"]);
     assert_eq!(run.code, 1, "{run:?}");
     let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
@@ -458,21 +455,16 @@ fn files_duckdb_expired_are_deleted_with_their_schedule() {
             "CALL ducklake_expire_snapshots('lake', older_than => now())",
         ],
     );
-    let catalog = rusqlite::Connection::open(ctx.home.path().join("catalog.sqlite")).unwrap();
-    let scheduled = |catalog: &rusqlite::Connection| -> i64 {
-        catalog
-            .query_row(
-                "SELECT count(*) FROM ducklake_files_scheduled_for_deletion",
-                [],
-                |r| r.get(0),
-            )
+    let scheduled = || -> i64 {
+        ctx.catalog_value("SELECT count(*) FROM ducklake_files_scheduled_for_deletion")
+            .parse()
             .unwrap()
     };
-    assert!(scheduled(&catalog) > 0, "DuckDB scheduled nothing");
+    assert!(scheduled() > 0, "DuckDB scheduled nothing");
     let before = ctx.dataset_files().len();
     let report = gc(&ctx, &["--grace", "0s"]);
     assert!(report["objects"].as_u64().unwrap() > 0, "{report}");
-    assert_eq!(scheduled(&catalog), 0);
+    assert_eq!(scheduled(), 0);
     assert!(ctx.dataset_files().len() < before);
     ctx.lake(&["doctor", "--deep"]).ok();
     assert_eq!(ctx.sql("select count(*) as n from people"), "n\n6\n");

@@ -24,7 +24,12 @@ fn fresh_machine_ingest_then_query() {
     let digest = hex::encode(sha2::Sha256::digest(&bytes));
     assert_eq!(key, format!("datasets/people/{digest}.parquet"));
     assert_eq!(report["bytes"], bytes.len());
-    assert!(ctx.home.path().join("catalog.sqlite").exists());
+    let catalog = if crate::on_postgres() {
+        "catalog.url"
+    } else {
+        "catalog.sqlite"
+    };
+    assert!(ctx.home.path().join(catalog).exists());
     assert_eq!(
         ctx.sql("select name from people order by id"),
         "name\nAlice\nBob\nCarol\nDave\nEve\nFrank\n"

@@ -15,6 +15,7 @@ mod ingest;
 mod inputs;
 mod objects;
 mod output;
+mod postgres_catalog;
 mod s3;
 mod serve;
 mod serve_load;
@@ -157,6 +158,86 @@ impl TestContext {
             cmd.env(k, v);
         }
         cmd
+    }
+
+    /// The URL of the home's catalog when it is on PostgreSQL (given to
+    /// every run, or recorded in the home).
+    pub fn postgres_catalog(&self) -> Option<String> {
+        self.env
+            .iter()
+            .find(|(k, _)| k == "LAKE_CATALOG")
+            .map(|(_, v)| v.clone())
+            .or_else(|| {
+                std::fs::read_to_string(self.home.path().join("catalog.url"))
+                    .ok()
+                    .map(|url| url.trim().to_owned())
+            })
+    }
+
+    /// The rows of a query on the home's catalog (the SQLite file or the
+    /// PostgreSQL database), each value as text, NULL as `None` (cast
+    /// booleans to INTEGER: the two databases write them differently).
+    #[track_caller]
+    pub fn catalog_rows(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        if let Some(url) = self.postgres_catalog() {
+            let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+            return client
+                .simple_query(sql)
+                .unwrap()
+                .into_iter()
+                .filter_map(|m| match m {
+                    postgres::SimpleQueryMessage::Row(row) => Some(
+                        (0..row.len())
+                            .map(|i| row.get(i).map(str::to_owned))
+                            .collect(),
+                    ),
+                    _ => None,
+                })
+                .collect();
+        }
+        let conn = rusqlite::Connection::open(self.home.path().join("catalog.sqlite")).unwrap();
+        let mut stmt = conn.prepare(sql).unwrap();
+        let n = stmt.column_count();
+        stmt.query_map([], |r| {
+            (0..n)
+                .map(|i| {
+                    use rusqlite::types::ValueRef;
+                    Ok(match r.get_ref(i)? {
+                        ValueRef::Null => None,
+                        ValueRef::Integer(v) => Some(v.to_string()),
+                        ValueRef::Real(v) => Some(v.to_string()),
+                        ValueRef::Text(t) | ValueRef::Blob(t) => {
+                            Some(String::from_utf8_lossy(t).into_owned())
+                        }
+                    })
+                })
+                .collect()
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+    }
+
+    /// The one value a query on the home's catalog returns.
+    #[track_caller]
+    pub fn catalog_value(&self, sql: &str) -> String {
+        let rows = self.catalog_rows(sql);
+        assert_eq!(rows.len(), 1, "{sql}: {rows:?}");
+        rows[0][0].clone().unwrap_or_default()
+    }
+
+    /// Runs statements on the home's catalog (to break it on purpose).
+    pub fn catalog_execute(&self, sql: &str) {
+        match self.postgres_catalog() {
+            Some(url) => postgres::Client::connect(&url, postgres::NoTls)
+                .unwrap()
+                .batch_execute(sql)
+                .unwrap(),
+            None => rusqlite::Connection::open(self.home.path().join("catalog.sqlite"))
+                .unwrap()
+                .execute_batch(sql)
+                .unwrap(),
+        }
     }
 
     /// Runs `lake ARGS`.

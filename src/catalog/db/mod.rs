@@ -444,7 +444,7 @@ impl Db {
             Kind::Sqlite(conn) => Ok(conn.execute(sql, rusqlite::params_from_iter(values.iter()))?),
             Kind::Postgres(client) => {
                 let sql = postgres::render(sql, &values)?;
-                postgres::changed(&client.borrow_mut().simple_query(&sql)?)
+                postgres::changed(&postgres::simple_query(client, &sql)?)
             }
         }
     }
@@ -453,7 +453,7 @@ impl Db {
     pub fn execute_batch(&self, sql: &str) -> DbResult<()> {
         match &self.kind {
             Kind::Sqlite(conn) => Ok(conn.execute_batch(sql)?),
-            Kind::Postgres(client) => Ok(client.borrow_mut().batch_execute(sql)?),
+            Kind::Postgres(client) => postgres::batch_execute(client, sql),
         }
     }
 
@@ -560,7 +560,7 @@ impl Statement<'_> {
             StatementInner::Cached(s) => Ok(s.execute(params)?),
             StatementInner::Text { client, sql } => {
                 let sql = postgres::render(sql, &values)?;
-                postgres::changed(&client.borrow_mut().simple_query(&sql)?)
+                postgres::changed(&postgres::simple_query(client, &sql)?)
             }
         }
     }
@@ -575,7 +575,7 @@ impl Statement<'_> {
             StatementInner::Text { client, sql } => {
                 let sql = postgres::render(sql, &values)?;
                 RowsInner::Text {
-                    rows: postgres::rows(client.borrow_mut().simple_query(&sql)?).into_iter(),
+                    rows: postgres::rows(postgres::simple_query(client, &sql)?).into_iter(),
                     current: None,
                 }
             }

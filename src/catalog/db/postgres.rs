@@ -5,6 +5,7 @@
 //! are: a `'1'` goes into a BIGINT or a BOOLEAN column alike), rows read
 //! back as text.
 
+use std::cell::RefCell;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -16,6 +17,10 @@ use super::{DbError, DbResult, Value};
 /// How long a connection may take before it fails, unless the URL says
 /// (`connect_timeout`).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Waits before trying again a connection that failed on the way to the
+/// server (not one the server refused: a wrong password stays wrong).
+const CONNECT_RETRIES: [Duration; 2] = [Duration::from_millis(200), Duration::from_millis(800)];
 
 /// Begins a write transaction: lake's writers queue on one advisory lock
 /// (the number spells "lake"); READ COMMITTED, so each statement after the
@@ -147,6 +152,31 @@ pub fn libpq_words(url: &str) -> String {
     words.join(" ")
 }
 
+/// Runs `f`, which blocks on the client's own runtime, from anywhere: on
+/// a worker of `serve`'s runtime it first leaves the runtime (which moves
+/// the worker's other tasks elsewhere), as a blocking call must.
+fn off_runtime<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
+/// Sends statements as one text query; the server's answer.
+pub(super) fn simple_query(
+    client: &RefCell<Client>,
+    sql: &str,
+) -> DbResult<Vec<SimpleQueryMessage>> {
+    Ok(off_runtime(|| client.borrow_mut().simple_query(sql))?)
+}
+
+/// Runs statements whose answers are not needed.
+pub(super) fn batch_execute(client: &RefCell<Client>, sql: &str) -> DbResult<()> {
+    Ok(off_runtime(|| client.borrow_mut().batch_execute(sql))?)
+}
+
 /// Connects to the database `url` names.
 pub(super) fn connect(url: &str) -> DbResult<Client> {
     let mut config: Config = url.parse()?;
@@ -158,12 +188,31 @@ pub(super) fn connect(url: &str) -> DbResult<Client> {
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(CONNECT_TIMEOUT);
     }
-    let mut client = config.connect(NoTls)?;
+    let mut retries = CONNECT_RETRIES.iter();
+    let mut client = loop {
+        match off_runtime(|| config.connect(NoTls)) {
+            Ok(client) => break client,
+            Err(e) if is_unreachable(&e) => match retries.next() {
+                Some(wait) => std::thread::sleep(*wait),
+                None => return Err(e.into()),
+            },
+            Err(e) => return Err(e.into()),
+        }
+    };
     // Times come back in UTC, as lake writes them.
-    client.batch_execute(
-        "SET standard_conforming_strings = on; SET client_encoding = 'UTF8'; SET TimeZone = 'UTC'",
-    )?;
+    off_runtime(|| {
+        client.batch_execute(
+            "SET standard_conforming_strings = on; SET client_encoding = 'UTF8';
+             SET TimeZone = 'UTC'; SET lock_timeout = '60s'",
+        )
+    })?;
     Ok(client)
+}
+
+/// Whether the server could not be reached (trying again may help; a
+/// wrong password or a missing database stays so).
+fn is_unreachable(e: &postgres::Error) -> bool {
+    e.as_db_error().is_none() && e.to_string().starts_with("error connecting to server")
 }
 
 /// The password libpq would use: `PGPASSWORD`, else the first line of the

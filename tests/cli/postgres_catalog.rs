@@ -1,0 +1,241 @@
+//! The catalog on PostgreSQL, whatever catalog the rest of this run tests:
+//! a home made with `--catalog`, what it prints and keeps, how it fails,
+//! and many writers in separate processes at once.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use crate::ducklake::duck_read;
+use crate::{TestContext, json, postgres_database, postgres_password};
+
+/// A home (no catalog of its own) whose catalog is a new database.
+fn postgres_home() -> (TestContext, String) {
+    let ctx = TestContext::sqlite();
+    let url = postgres_database();
+    let init = json(&ctx.lake(&["init", "--catalog", &url, "--format", "json"]));
+    let password = postgres_password().expect("the test server has a password");
+    assert!(
+        !init.to_string().contains(&password),
+        "init printed the password: {init}"
+    );
+    (ctx, url)
+}
+
+#[test]
+fn a_home_on_postgres_works_as_with_sqlite_and_never_prints_the_password() {
+    let (ctx, url) = postgres_home();
+    let password = postgres_password().unwrap();
+    // The home names the catalog: no flag needed from now on.
+    assert!(!ctx.home.path().join("catalog.sqlite").exists());
+    let recorded = std::fs::read_to_string(ctx.home.path().join("catalog.url")).unwrap();
+    assert_eq!(recorded.trim(), url);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(ctx.home.path().join("catalog.url"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "catalog.url is readable by others");
+    }
+    let people = ctx.people();
+    ctx.lake(&["ingest", people.to_str().unwrap()]).ok();
+    let more = ctx.write(
+        "more.csv",
+        "id,name,email,age,joined,score,active\n7,Grace,grace@example.com,30,2024-01-01,80.5,true\n",
+    );
+    ctx.lake(&[
+        "ingest",
+        more.to_str().unwrap(),
+        "--name",
+        "people",
+        "--append",
+    ])
+    .ok();
+    assert_eq!(ctx.sql("select count(*) as n from people"), "n\n7\n");
+    assert_eq!(
+        ctx.lake(&[
+            "sql",
+            "--at",
+            "1",
+            "--format",
+            "csv",
+            "select count(*) as n from people"
+        ])
+        .ok(),
+        "n\n6\n"
+    );
+    let runs = [
+        ctx.lake(&["info", "--format", "json"]),
+        ctx.lake(&["log", "--format", "json"]),
+        ctx.lake(&["show", "people", "--format", "json"]),
+        ctx.lake(&["ls"]),
+    ];
+    for run in &runs {
+        run.ok();
+        assert!(
+            !run.stdout.contains(&password) && !run.stderr.contains(&password),
+            "the password was printed: {run:?}"
+        );
+    }
+    let info = json(&runs[0]);
+    assert_eq!(info["snapshots"], 3);
+    assert!(
+        info["catalog"].as_str().unwrap().contains(":***@"),
+        "{info}"
+    );
+    let attach = info["attach"].as_str().unwrap();
+    assert!(attach.contains("'ducklake:postgres:dbname="), "{attach}");
+    // DuckDB (ducklake + postgres extensions, password from PGPASSWORD)
+    // reads every snapshot.
+    let answers = duck_read(
+        &ctx,
+        &[
+            "SELECT count(*) FROM lake.people",
+            "SELECT count(*) FROM lake.people AT (VERSION => 1)",
+            "SELECT name FROM lake.people WHERE id = 7",
+        ],
+    );
+    assert_eq!(answers[0].rows[0][0], Value::from(7));
+    assert_eq!(answers[1].rows[0][0], Value::from(6));
+    assert_eq!(answers[2].rows[0][0], Value::from("Grace"));
+    // Another catalog for this home is refused.
+    let other = postgres_database();
+    let err = ctx.lake(&["ls", "--catalog", &other]).fails(2).to_owned();
+    assert!(err.contains("cannot be changed"), "{err}");
+    assert!(!err.contains(&password), "{err}");
+    // So is a catalog that is not a PostgreSQL URL.
+    let err = ctx
+        .lake(&["ls", "--catalog", "mysql://x"])
+        .fails(2)
+        .to_owned();
+    assert!(err.contains("PostgreSQL URL"), "{err}");
+}
+
+#[test]
+fn the_password_can_come_from_pgpassword_or_the_password_file() {
+    let url = postgres_database();
+    let password = postgres_password().unwrap();
+    let bare = url.replacen(&format!(":{password}@"), "@", 1);
+    assert_ne!(bare, url);
+    // No password anywhere: the server refuses, and the home records nothing.
+    let ctx = TestContext::sqlite();
+    let err = ctx.lake(&["init", "--catalog", &bare]).fails(1).to_owned();
+    assert!(err.contains("password"), "{err}");
+    assert!(!ctx.home.path().join("catalog.url").exists());
+    // PGPASSWORD.
+    let mut ctx = TestContext::sqlite();
+    ctx.env.push(("PGPASSWORD".into(), password.clone()));
+    ctx.lake(&["init", "--catalog", &bare]).ok();
+    ctx.lake(&["ingest", ctx.people().to_str().unwrap()]).ok();
+    // The password file (PGPASSFILE), `*` for the database.
+    let mut other = TestContext::sqlite();
+    let (_, rest) = bare.split_once("://").unwrap();
+    let (_, host_port_db) = rest.split_once('@').unwrap();
+    let (host_port, _) = host_port_db.split_once('/').unwrap();
+    let (host, port) = host_port.split_once(':').unwrap();
+    let pgpass = other.write(".pgpass", format!("{host}:{port}:*:lake:{password}\n"));
+    other
+        .env
+        .push(("PGPASSFILE".into(), pgpass.display().to_string()));
+    // The same catalog from a second home: it sees the first one's data.
+    other.lake(&["init", "--catalog", &bare]).ok();
+    assert_eq!(other.sql("select count(*) as n from people"), "n\n6\n");
+}
+
+#[test]
+fn connection_failures_say_which_in_one_line() {
+    let url = postgres_database();
+    let password = postgres_password().unwrap();
+    let cases = [
+        (
+            url.replacen(&password, "wrong", 1),
+            "password authentication failed",
+        ),
+        (
+            format!("{}/no_such_database", url.rsplit_once('/').unwrap().0),
+            "\"no_such_database\" does not exist",
+        ),
+        (
+            // A port nothing listens on (this one was just free).
+            {
+                let port = std::net::TcpListener::bind("127.0.0.1:0")
+                    .unwrap()
+                    .local_addr()
+                    .unwrap()
+                    .port();
+                format!("postgres://lake:{password}@127.0.0.1:{port}/x")
+            },
+            "error connecting to server",
+        ),
+    ];
+    for (bad, expected) in cases {
+        let ctx = TestContext::sqlite();
+        let run = ctx.lake(&["ls", "--catalog", &bad]);
+        let err = run.fails(1);
+        assert!(err.contains(expected), "{bad}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(!err.contains(&password), "{err}");
+        assert!(!ctx.home.path().join("catalog.url").exists());
+    }
+}
+
+#[test]
+fn sixteen_writers_in_separate_processes_all_commit() {
+    let (ctx, _url) = postgres_home();
+    // 16 processes at once, each appending its own rows to one of 4
+    // datasets (the first of each creates it).
+    let files: Vec<_> = (0..16)
+        .map(|w| {
+            let rows: String = (0..50).map(|i| format!("{w},{i}\n")).collect();
+            ctx.write(&format!("w{w}.csv"), format!("writer,i\n{rows}"))
+        })
+        .collect();
+    let children: Vec<_> = files
+        .iter()
+        .enumerate()
+        .map(|(w, f)| {
+            ctx.command()
+                .args([
+                    "ingest",
+                    f.to_str().unwrap(),
+                    "--name",
+                    &format!("d{}", w % 4),
+                    "--append",
+                ])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Every row of every writer, once.
+    for d in 0..4 {
+        let csv = ctx.sql(&format!(
+            "select writer, count(*) as n, count(distinct i) as d from d{d} group by writer order by writer"
+        ));
+        let expected: String = (0..16)
+            .filter(|w| w % 4 == d)
+            .map(|w| format!("{w},50,50\n"))
+            .collect();
+        assert_eq!(csv, format!("writer,n,d\n{expected}"));
+    }
+    // One snapshot each, ids unique and without gaps.
+    let ids: Vec<i64> = ctx
+        .catalog_rows("SELECT snapshot_id FROM ducklake_snapshot ORDER BY snapshot_id")
+        .into_iter()
+        .map(|row| row[0].as_deref().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(ids, (0..=16).collect::<Vec<i64>>());
+    let unique: BTreeSet<i64> = ids.iter().copied().collect();
+    assert_eq!(unique.len(), ids.len());
+}
