@@ -349,7 +349,7 @@ pub struct Db {
 
 enum Kind {
     Sqlite(rusqlite::Connection),
-    Postgres(RefCell<::postgres::Client>),
+    Postgres(RefCell<postgres::Connection>),
 }
 
 impl std::fmt::Debug for Db {
@@ -545,7 +545,7 @@ enum StatementInner<'c> {
     Cached(rusqlite::CachedStatement<'c>),
     /// PostgreSQL: the text, its parameters written in when it runs.
     Text {
-        client: &'c RefCell<::postgres::Client>,
+        client: &'c RefCell<postgres::Connection>,
         sql: String,
     },
 }

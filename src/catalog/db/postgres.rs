@@ -164,21 +164,48 @@ fn off_runtime<T>(f: impl FnOnce() -> T) -> T {
     }
 }
 
+/// A connection to the server. Closing one blocks on the client's own
+/// runtime, which cannot run inside another (`serve` drops lakes on its
+/// runtime's threads): there it is closed on a thread of its own.
+pub(super) struct Connection(Option<Client>);
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        if let Some(client) = self.0.take()
+            && tokio::runtime::Handle::try_current().is_ok()
+        {
+            std::thread::spawn(move || drop(client));
+        }
+    }
+}
+
+impl Connection {
+    fn client(&mut self) -> &mut Client {
+        self.0
+            .as_mut()
+            .expect("a connection is only emptied when dropped")
+    }
+}
+
 /// Sends statements as one text query; the server's answer.
 pub(super) fn simple_query(
-    client: &RefCell<Client>,
+    client: &RefCell<Connection>,
     sql: &str,
 ) -> DbResult<Vec<SimpleQueryMessage>> {
-    Ok(off_runtime(|| client.borrow_mut().simple_query(sql))?)
+    Ok(off_runtime(|| {
+        client.borrow_mut().client().simple_query(sql)
+    })?)
 }
 
 /// Runs statements whose answers are not needed.
-pub(super) fn batch_execute(client: &RefCell<Client>, sql: &str) -> DbResult<()> {
-    Ok(off_runtime(|| client.borrow_mut().batch_execute(sql))?)
+pub(super) fn batch_execute(client: &RefCell<Connection>, sql: &str) -> DbResult<()> {
+    Ok(off_runtime(|| {
+        client.borrow_mut().client().batch_execute(sql)
+    })?)
 }
 
 /// Connects to the database `url` names.
-pub(super) fn connect(url: &str) -> DbResult<Client> {
+pub(super) fn connect(url: &str) -> DbResult<Connection> {
     let mut config: Config = url.parse()?;
     if config.get_password().is_none()
         && let Some(password) = password(&config)
@@ -206,7 +233,7 @@ pub(super) fn connect(url: &str) -> DbResult<Client> {
              SET TimeZone = 'UTC'; SET lock_timeout = '60s'",
         )
     })?;
-    Ok(client)
+    Ok(Connection(Some(client)))
 }
 
 /// Whether the server could not be reached (trying again may help; a
@@ -389,6 +416,7 @@ pub(crate) fn fresh_test_database() -> String {
     );
     let mut client = connect(&url).expect("connecting to LAKE_TEST_POSTGRES");
     client
+        .client()
         .batch_execute(&format!("CREATE DATABASE {name}"))
         .expect("creating a test database");
     let mut config: Config = url.parse().expect("LAKE_TEST_POSTGRES is a URL");
