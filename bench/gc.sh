@@ -69,10 +69,29 @@ measure gc_dry "$lake" --home "$work_home" -q gc --keep 1 --grace 0s --dry-run
 measure gc "$lake" --home "$work_home" -q gc --keep 1 --grace 0s
 left=$(find "$(objects_dir "$work_home")" -type f | wc -l)
 
+# The same dry run on a catalog that names 200,000 more objects (file rows
+# added by hand, no objects behind them): gc's memory must not follow them.
+big_home="$work/gc-run-big"
+rm -rf "$big_home" && cp -r "$home" "$big_home"
+python3 - "$big_home/catalog.sqlite" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+table, = db.execute("SELECT min(table_id) FROM ducklake_table").fetchone()
+first, = db.execute("SELECT max(next_file_id) FROM ducklake_snapshot").fetchone()
+db.executemany(
+    "INSERT INTO ducklake_data_file (data_file_id, table_id, begin_snapshot, path, path_is_relative,"
+    " file_format, record_count, file_size_bytes) VALUES (?, ?, 0, ?, 1, 'parquet', 1, 100)",
+    ((first + i, table, f"synthetic-{i:07d}.parquet") for i in range(200_000)))
+db.execute("UPDATE ducklake_snapshot SET next_file_id = ? WHERE snapshot_id = (SELECT max(snapshot_id) FROM ducklake_snapshot)", (first + 200_000,))
+db.commit()
+PY
+measure gc_dry_200k "$lake" --home "$big_home" -q gc --grace 0s --dry-run
+
 printf '\n%-12s %10s %10s %8s\n' step "s" "MiB" "x duckdb"
-for step in duck_read doctor doctor_deep gc_dry gc; do
+for step in duck_read doctor doctor_deep gc_dry gc gc_dry_200k; do
   printf '%-12s %10s %10s %8s\n' "$step" "${secs[$step]}" "$(( ${mem[$step]} / 1024 ))" \
     "$(ratio "${secs[$step]}" "${secs[duck_read]}")"
 done
 echo
 echo "objects after gc: $left (one per dataset: $datasets)"
+echo "gc_dry_200k: the dry run with 200,000 more file rows in the catalog (memory should stay that of gc_dry)"

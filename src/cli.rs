@@ -80,12 +80,31 @@ pub enum Command {
     /// Make a dataset's data what it was at an earlier snapshot (a new
     /// snapshot naming the same objects: nothing is copied).
     Restore(RestoreArgs),
+    /// Work on the catalog itself.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
     /// Store a raw object.
     Put(PutArgs),
     /// Fetch a raw object.
     Get(GetArgs),
     /// Serve the lake over HTTP: the same operations as JSON routes.
     Serve(ServeArgs),
+}
+
+/// What `lake catalog` does.
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// Copy the catalog, every snapshot, into a new one and make this home
+    /// use it; the objects stay where they are, the old catalog as it was.
+    Migrate(MigrateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The new catalog: `postgres://user@host:5432/db` (an empty database)
+    /// or `sqlite:PATH` (`sqlite:` alone: the home's own file).
+    #[arg(long, value_name = "URL")]
+    pub to: String,
 }
 
 #[derive(Debug, Args)]

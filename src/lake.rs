@@ -238,11 +238,13 @@ mod catalog_location;
 mod compact;
 mod doctor;
 mod gc;
+mod migrate;
 
 pub use catalog_location::{CATALOG_URL_FILE, CatalogLocation};
 pub use compact::{CompactReport, DEFAULT_TARGET};
 pub use doctor::DoctorReport;
 pub use gc::{GcOptions, GcReport, parse_duration};
+pub use migrate::Migration;
 
 pub struct Lake {
     home: PathBuf,

@@ -7,6 +7,7 @@
 //! can share one catalog. lake's own reads come from the same DuckLake rows.
 
 mod changes;
+mod copy;
 mod db;
 mod ducklake_ddl;
 mod gc;
@@ -28,6 +29,7 @@ use thiserror::Error;
 use crate::schema::{EvolvePlan, Schema, SchemaDiff, evolve_plan};
 
 pub use crate::schema::ColumnStats;
+pub use copy::{Copied, Relocation};
 pub use db::{libpq_words as postgres_libpq_words, redacted as redacted_url};
 pub use gc::{Expired, FileObject, Keep, References};
 pub use key_set::KeySet;
@@ -473,6 +475,16 @@ impl Catalog {
     /// `datasets/`), with the sizes the rows record, in a set on disk.
     pub fn named_objects(&self) -> Result<KeySet, CatalogError> {
         gc::named_objects(&self.conn)
+    }
+
+    /// Copies this whole catalog (every snapshot) into `target`, which
+    /// must be new, in one transaction on the target.
+    pub fn copy_into(
+        &mut self,
+        target: &mut Catalog,
+        relocation: &Relocation<'_>,
+    ) -> Result<Copied, CatalogError> {
+        copy::copy(self, target, relocation)
     }
 
     /// The DuckLake invariants the catalog breaks, one line each.

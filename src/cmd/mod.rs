@@ -1,5 +1,6 @@
 //! One module per subcommand: read the arguments, call the library, print.
 
+mod catalog;
 mod compact;
 mod doctor;
 mod gc;
@@ -58,6 +59,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Doctor(args) => doctor::run(&open()?, args, printer),
         Command::Compact(args) => compact::run(&mut open()?, args, printer),
         Command::Restore(args) => restore::run(&mut open()?, args, printer),
+        Command::Catalog(command) => catalog::run(&mut open()?, command, printer),
         Command::Put(args) => put::run(&open()?, args, printer),
         Command::Get(args) => get::run(&open()?, args, printer),
         Command::Serve(args) => serve::run(&home, args, &opts, printer),

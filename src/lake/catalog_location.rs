@@ -1,7 +1,8 @@
 //! Where a home's catalog lives: the SQLite file in the home (the
 //! default), or a PostgreSQL database that many machines share, named in
-//! the home's `catalog.url` (written by `lake init --catalog`, or the first
-//! command run with `--catalog` / `LAKE_CATALOG`).
+//! the home's `catalog.url` (written by `lake init --catalog`, the first
+//! command run with `--catalog` / `LAKE_CATALOG`, or `lake catalog migrate`,
+//! which can also name a SQLite file elsewhere: `sqlite:PATH`).
 
 use std::fs;
 use std::io::Write;
@@ -40,10 +41,10 @@ impl CatalogLocation {
             }
         };
         let Some(requested) = requested.map(str::trim).filter(|r| !r.is_empty()) else {
-            return Ok(match recorded {
-                Some(url) => CatalogLocation::Postgres(url),
-                None => CatalogLocation::Sqlite(home.join(CATALOG_FILE)),
-            });
+            return match recorded {
+                Some(url) => CatalogLocation::parse(home, &url),
+                None => Ok(CatalogLocation::Sqlite(home.join(CATALOG_FILE))),
+            };
         };
         if !(requested.starts_with("postgres://") || requested.starts_with("postgresql://")) {
             return Err(LakeError::Usage(format!(
@@ -69,6 +70,56 @@ impl CatalogLocation {
             None => {}
         }
         Ok(CatalogLocation::Postgres(requested.to_owned()))
+    }
+
+    /// A catalog as a user names one: `postgres://...` (or
+    /// `postgresql://`), or `sqlite:PATH` (`sqlite:` alone: the home's own
+    /// file).
+    pub fn parse(home: &Path, text: &str) -> Result<CatalogLocation, LakeError> {
+        let text = text.trim();
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            return Ok(CatalogLocation::Postgres(text.to_owned()));
+        }
+        if let Some(path) = text.strip_prefix("sqlite:") {
+            let path = if path.is_empty() {
+                home.join(CATALOG_FILE)
+            } else {
+                std::path::absolute(path).unwrap_or_else(|_| PathBuf::from(path))
+            };
+            return Ok(CatalogLocation::Sqlite(path));
+        }
+        Err(LakeError::Usage(format!(
+            "{}: a catalog is postgres://user@host:5432/db or sqlite:PATH",
+            redacted_url(text)
+        )))
+    }
+
+    /// Makes the home name this catalog from now on (`lake catalog
+    /// migrate`): its `catalog.url` replaced whole, or removed for the
+    /// home's own SQLite file.
+    pub fn point_home_at(&self, home: &Path) -> Result<(), LakeError> {
+        let path = home.join(CATALOG_URL_FILE);
+        let home_err = |source| LakeError::Home {
+            path: path.display().to_string(),
+            source,
+        };
+        let text = match self {
+            CatalogLocation::Sqlite(p) if *p == home.join(CATALOG_FILE) => {
+                return match fs::remove_file(&path) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(home_err(e)),
+                    _ => Ok(()),
+                };
+            }
+            CatalogLocation::Sqlite(p) => format!("sqlite:{}", p.display()),
+            CatalogLocation::Postgres(url) => url.clone(),
+        };
+        let aside = path.with_extension(format!("url.{}", std::process::id()));
+        write_private(&aside, &text)
+            .and_then(|()| fs::rename(&aside, &path))
+            .map_err(|e| {
+                let _ = fs::remove_file(&aside);
+                home_err(e)
+            })
     }
 
     /// Records a PostgreSQL catalog in the home, unless it is there: done
@@ -142,14 +193,7 @@ fn record(path: &Path, url: &str) -> Result<(), LakeError> {
         fs::create_dir_all(dir).map_err(home_err)?;
     }
     let aside = path.with_extension(format!("url.{}", std::process::id()));
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let written = options
-        .open(&aside)
-        .and_then(|mut file| writeln!(file, "{url}").and_then(|()| file.sync_all()))
-        .and_then(|()| fs::hard_link(&aside, path));
+    let written = write_private(&aside, url).and_then(|()| fs::hard_link(&aside, path));
     let _ = fs::remove_file(&aside);
     match written {
         Ok(()) => Ok(()),
@@ -167,4 +211,15 @@ fn record(path: &Path, url: &str) -> Result<(), LakeError> {
         }
         Err(e) => Err(home_err(e)),
     }
+}
+
+/// Writes one line to a new file only its owner can read.
+fn write_private(path: &Path, line: &str) -> std::io::Result<()> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    writeln!(file, "{line}")?;
+    file.sync_all()
 }

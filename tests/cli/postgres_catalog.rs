@@ -239,3 +239,121 @@ fn sixteen_writers_in_separate_processes_all_commit() {
     let unique: BTreeSet<i64> = ids.iter().copied().collect();
     assert_eq!(unique.len(), ids.len());
 }
+
+/// Every snapshot's answer to a query, by `lake sql --at`.
+fn at_every_snapshot(ctx: &TestContext, sql: &str) -> Vec<String> {
+    let log = json(&ctx.lake(&["log", "--format", "json"]));
+    let mut snapshots: Vec<i64> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["snapshot"].as_i64().unwrap())
+        .collect();
+    snapshots.sort();
+    snapshots
+        .iter()
+        .map(|s| {
+            let run = ctx.lake(&["sql", "--at", &s.to_string(), "--format", "csv", sql]);
+            format!("{s}: {}{}", run.stdout, run.stderr)
+        })
+        .collect()
+}
+
+#[test]
+fn a_sqlite_catalog_migrates_to_postgres_and_back_with_its_whole_history() {
+    let ctx = TestContext::sqlite();
+    let people = ctx.people();
+    ctx.lake(&["ingest", people.to_str().unwrap()]).ok();
+    let more = ctx.write(
+        "more.csv",
+        "id,name,email,age,joined,score,active\n7,Grace,grace@example.com,30,2024-01-01,80.5,true\n",
+    );
+    ctx.lake(&[
+        "ingest",
+        more.to_str().unwrap(),
+        "--name",
+        "people",
+        "--append",
+    ])
+    .ok();
+    let scores = ctx.write("scores.csv", "name,score\nann,1.5\nbo,2\n");
+    ctx.lake(&["ingest", scores.to_str().unwrap()]).ok();
+    ctx.lake(&["rm", "scores"]).ok();
+    ctx.lake(&["restore", "people", "--to", "1"]).ok();
+    let query = "select count(*) as n, max(id) as top from people";
+    let before = at_every_snapshot(&ctx, query);
+    let log_before = ctx.lake(&["log", "--format", "csv"]).ok().to_owned();
+    assert_eq!(before.len(), 6, "{before:?}");
+
+    // Into a database that is not empty: refused, the home unchanged.
+    let used = postgres_database();
+    let other = TestContext::sqlite();
+    other.lake(&["init", "--catalog", &used]).ok();
+    other.lake(&["ingest", people.to_str().unwrap()]).ok();
+    let err = ctx
+        .lake(&["catalog", "migrate", "--to", &used])
+        .fails(1)
+        .to_owned();
+    assert!(err.contains("not new"), "{err}");
+    assert!(!ctx.home.path().join("catalog.url").exists());
+
+    // Into a new one: every snapshot answers the same, the log is the same.
+    let url = postgres_database();
+    let report = json(&ctx.lake(&["catalog", "migrate", "--to", &url, "--format", "json"]));
+    assert_eq!(report["snapshots"], 6, "{report}");
+    assert!(report["to"].as_str().unwrap().contains(":***@"), "{report}");
+    assert_eq!(
+        std::fs::read_to_string(ctx.home.path().join("catalog.url"))
+            .unwrap()
+            .trim(),
+        url
+    );
+    assert_eq!(at_every_snapshot(&ctx, query), before);
+    assert_eq!(ctx.lake(&["log", "--format", "csv"]).ok(), log_before);
+    let info = json(&ctx.lake(&["info", "--format", "json"]));
+    let store = ctx.home.path().join("store");
+    assert_eq!(
+        info["data_path"].as_str().unwrap(),
+        format!("{}/", store.display()),
+        "a shared catalog names the store absolutely"
+    );
+    let answers = duck_read(
+        &ctx,
+        &["SELECT count(*) FROM lake.people AT (VERSION => 2)"],
+    );
+    assert_eq!(answers[0].rows[0][0], Value::from(7));
+    // The lake goes on, on PostgreSQL.
+    ctx.lake(&[
+        "ingest",
+        more.to_str().unwrap(),
+        "--name",
+        "people",
+        "--append",
+    ])
+    .ok();
+    let after = at_every_snapshot(&ctx, query);
+    assert_eq!(after[..6], before[..]);
+    assert_eq!(after.len(), 7);
+
+    // And back into a SQLite file of its own.
+    let file = ctx.work.path().join("back.sqlite");
+    let to = format!("sqlite:{}", file.display());
+    ctx.lake(&["catalog", "migrate", "--to", &to]).ok();
+    assert_eq!(
+        std::fs::read_to_string(ctx.home.path().join("catalog.url"))
+            .unwrap()
+            .trim(),
+        to
+    );
+    assert_eq!(at_every_snapshot(&ctx, query), after);
+    ctx.lake(&["doctor"]).ok();
+    // The home's own file again: catalog.url goes.
+    let err = ctx
+        .lake(&["catalog", "migrate", "--to", "sqlite:"])
+        .fails(1)
+        .to_owned();
+    assert!(
+        err.contains("not new"),
+        "the home's old file has history: {err}"
+    );
+}

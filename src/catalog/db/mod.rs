@@ -200,6 +200,17 @@ pub enum ValueRef<'a> {
 }
 
 impl ValueRef<'_> {
+    /// The value as a parameter.
+    pub fn to_value(&self) -> Value {
+        match *self {
+            ValueRef::Null => Value::Null,
+            ValueRef::Int(i) => Value::Int(i),
+            ValueRef::Real(f) => Value::Real(f),
+            ValueRef::Text(t) => Value::Text(t.to_owned()),
+            ValueRef::Blob => Value::Null,
+        }
+    }
+
     fn name(&self) -> &'static str {
         match self {
             ValueRef::Null => "NULL",
@@ -430,6 +441,36 @@ impl Db {
                 |r| r.get(0),
             ),
         }
+    }
+
+    /// The tables of the database, by name.
+    pub fn tables(&self) -> DbResult<Vec<String>> {
+        let sql = match self.kind {
+            Kind::Sqlite(_) => {
+                "SELECT name FROM sqlite_master WHERE type = 'table' \
+                 AND name NOT LIKE 'sqlite_%' ORDER BY name"
+            }
+            Kind::Postgres(_) => {
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename"
+            }
+        };
+        self.prepare(sql)?.query_map([], |r| r.get(0))?.collect()
+    }
+
+    /// The columns of `table`, in order: each name and declared type
+    /// (upper case).
+    pub fn columns(&self, table: &str) -> DbResult<Vec<(String, String)>> {
+        let sql = match self.kind {
+            Kind::Sqlite(_) => "SELECT name, upper(type) FROM pragma_table_info(?1) ORDER BY cid",
+            Kind::Postgres(_) => {
+                "SELECT column_name, upper(data_type) FROM information_schema.columns
+                 WHERE table_name = ?1 AND table_schema = current_schema()
+                 ORDER BY ordinal_position"
+            }
+        };
+        self.prepare(sql)?
+            .query_map([table], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect()
     }
 
     /// Whether this is a PostgreSQL database.
