@@ -183,7 +183,13 @@ fn connection_failures_say_which_in_one_line() {
 
 #[test]
 fn sixteen_writers_in_separate_processes_all_commit() {
-    let (ctx, _url) = postgres_home();
+    // One PostgreSQL catalog, the objects on the S3 test server.
+    let s3 = crate::s3::S3Server::start();
+    let ctx = crate::s3::with_s3_env(TestContext::sqlite(), &s3);
+    let url = postgres_database();
+    let store = format!("s3://{}/team", crate::s3::BUCKET);
+    ctx.lake(&["init", "--catalog", &url, "--store", &store])
+        .ok();
     // 16 processes at once, each appending its own rows to one of 4
     // datasets (the first of each creates it).
     let files: Vec<_> = (0..16)
@@ -238,6 +244,20 @@ fn sixteen_writers_in_separate_processes_all_commit() {
     assert_eq!(ids, (0..=16).collect::<Vec<i64>>());
     let unique: BTreeSet<i64> = ids.iter().copied().collect();
     assert_eq!(unique.len(), ids.len());
+    // Every writer's object is in the bucket, and the lake checks out.
+    let objects = std::fs::read_dir(s3.object_path("team/datasets"))
+        .unwrap()
+        .flat_map(|d| std::fs::read_dir(d.unwrap().path()).unwrap())
+        .filter(|f| {
+            f.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|e| e == "parquet")
+        })
+        .count();
+    assert_eq!(objects, 16);
+    ctx.lake(&["doctor"]).ok();
 }
 
 /// Every snapshot's answer to a query, by `lake sql --at`.

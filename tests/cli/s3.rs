@@ -94,14 +94,18 @@ impl Drop for S3Server {
 
 /// A context whose runs reach `server` with the right keys.
 pub fn s3_context(server: &S3Server) -> TestContext {
-    let mut ctx = TestContext::new();
-    ctx.env = vec![
+    with_s3_env(TestContext::new(), server)
+}
+
+/// `ctx` with the server's address and keys in its environment.
+pub fn with_s3_env(mut ctx: TestContext, server: &S3Server) -> TestContext {
+    ctx.env.extend([
         ("AWS_ACCESS_KEY_ID".into(), ACCESS_KEY.into()),
         ("AWS_SECRET_ACCESS_KEY".into(), SECRET_KEY.into()),
         ("AWS_REGION".into(), "us-east-1".into()),
         ("AWS_ENDPOINT_URL".into(), server.endpoint.clone()),
         ("AWS_ALLOW_HTTP".into(), "true".into()),
-    ];
+    ]);
     ctx
 }
 
