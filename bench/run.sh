@@ -118,6 +118,10 @@ fi
 
 # gc and doctor on 1,000 datasets and 10,000 objects, on the local store and
 # on S3 (bench/gc.sh; each lake is built once and kept in $work).
+# The catalog on SQLite and on PostgreSQL: commits per second and the cost
+# of a command (bench/catalog.sh).
+echo; bash bench/catalog.sh
+
 if [ "${BENCH_GC:-1}" = 1 ]; then
   echo; bash bench/gc.sh 1000 10
   echo; BENCH_STORE=s3 bash bench/gc.sh 1000 10
