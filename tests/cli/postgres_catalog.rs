@@ -377,3 +377,55 @@ fn a_sqlite_catalog_migrates_to_postgres_and_back_with_its_whole_history() {
         "the home's old file has history: {err}"
     );
 }
+
+#[test]
+fn tls_as_sslmode_asks_and_verified_against_the_named_roots() {
+    // `lake_tls` may only connect over TLS (scripts/postgres.sh).
+    let admin = crate::postgres_server();
+    let password = postgres_password().unwrap();
+    let name = format!("lake_tls_{}", std::process::id());
+    postgres::Client::connect(&admin, postgres::NoTls)
+        .unwrap()
+        .batch_execute(&format!("CREATE DATABASE {name} OWNER lake_tls"))
+        .unwrap();
+    let (base, _) = admin.rsplit_once('/').unwrap();
+    let url = format!("{}/{name}", base.replacen("://lake:", "://lake_tls:", 1));
+    let ca = std::env::var("LAKE_TEST_POSTGRES_CA")
+        .expect("LAKE_TEST_POSTGRES_CA names the test server's CA (.ci/run sets it)");
+    let ls = |query: &str| {
+        let ctx = TestContext::sqlite();
+        let run = ctx.lake(&["ls", "--catalog", &format!("{url}?{query}")]);
+        assert!(!run.stderr.contains(&password), "{run:?}");
+        run
+    };
+    let err = ls("sslmode=disable").fails(1).to_owned();
+    assert!(err.contains("no encryption"), "{err}");
+    ls("sslmode=prefer").ok();
+    ls("sslmode=require").ok();
+    ls(&format!("sslmode=verify-full&sslrootcert={ca}")).ok();
+    ls(&format!("sslmode=verify-ca&sslrootcert={ca}")).ok();
+    // Roots that did not sign the server's certificate: refused.
+    let err = ls("sslmode=verify-full&sslrootcert=system")
+        .fails(1)
+        .to_owned();
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+    let err = ls("sslmode=verify-full&sslrootcert=/nonexistent/root.crt")
+        .fails(1)
+        .to_owned();
+    assert!(err.contains("/nonexistent/root.crt"), "{err}");
+    let err = ls("sslmode=sometimes").fails(1).to_owned();
+    assert!(err.contains("verify-full"), "{err}");
+    // DuckDB attaches with the same TLS words (its libpq verifies too).
+    let ctx = TestContext::sqlite();
+    let verified = format!("{url}?sslmode=verify-full&sslrootcert={ca}");
+    ctx.lake(&["init", "--catalog", &verified]).ok();
+    ctx.lake(&["ingest", ctx.people().to_str().unwrap()]).ok();
+    let info = json(&ctx.lake(&["info", "--format", "json"]));
+    let attach = info["attach"].as_str().unwrap();
+    assert!(
+        attach.contains("sslmode=verify-full") && attach.contains(&format!("sslrootcert={ca}")),
+        "{attach}"
+    );
+    let answers = duck_read(&ctx, &["SELECT count(*) FROM lake.people"]);
+    assert_eq!(answers[0].rows[0][0], Value::from(6));
+}

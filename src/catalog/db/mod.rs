@@ -5,6 +5,7 @@
 //! What is one database's own (opening, locks, versions) stays here.
 
 mod postgres;
+mod tls;
 
 #[cfg(test)]
 pub(crate) use postgres::fresh_test_database;
@@ -201,8 +202,8 @@ pub enum ValueRef<'a> {
 
 impl ValueRef<'_> {
     /// The value as a parameter.
-    pub fn to_value(&self) -> Value {
-        match *self {
+    pub fn to_value(self) -> Value {
+        match self {
             ValueRef::Null => Value::Null,
             ValueRef::Int(i) => Value::Int(i),
             ValueRef::Real(f) => Value::Real(f),

@@ -10,9 +10,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use postgres::error::SqlState;
-use postgres::{Client, Config, NoTls, SimpleQueryMessage, SimpleQueryRow};
+use postgres::{Client, Config, SimpleQueryMessage, SimpleQueryRow};
 
-use super::{DbError, DbResult, Value};
+use super::{DbError, DbResult, Value, tls};
 
 /// How long a connection may take before it fails, unless the URL says
 /// (`connect_timeout`).
@@ -108,8 +108,9 @@ pub fn redacted(url: &str) -> String {
 /// password (for DuckDB's ATTACH, whose libpq then finds it in
 /// `PGPASSWORD` or the password file).
 pub fn libpq_words(url: &str) -> String {
+    let (url, wish) = tls::split_url(url);
     let Ok(config) = url.parse::<Config>() else {
-        return redacted(url);
+        return redacted(&url);
     };
     let quote = |v: &str| {
         if !v.is_empty() && !v.contains([' ', '\'', '\\']) {
@@ -141,13 +142,11 @@ pub fn libpq_words(url: &str) -> String {
     if let Some(user) = config.get_user() {
         words.push(format!("user={}", quote(user)));
     }
-    let sslmode = match config.get_ssl_mode() {
-        postgres::config::SslMode::Disable => Some("disable"),
-        postgres::config::SslMode::Require => Some("require"),
-        _ => None,
-    };
-    if let Some(mode) = sslmode {
-        words.push(format!("sslmode={mode}"));
+    if wish.mode != "prefer" {
+        words.push(format!("sslmode={}", quote(&wish.mode)));
+    }
+    if let Some(root) = &wish.root_cert {
+        words.push(format!("sslrootcert={}", quote(root)));
     }
     words.join(" ")
 }
@@ -206,7 +205,10 @@ pub(super) fn batch_execute(client: &RefCell<Connection>, sql: &str) -> DbResult
 
 /// Connects to the database `url` names.
 pub(super) fn connect(url: &str) -> DbResult<Connection> {
+    let (url, wish) = tls::split_url(url);
     let mut config: Config = url.parse()?;
+    let (mode, tls) = tls::connector(&wish)?;
+    config.ssl_mode(mode);
     if config.get_password().is_none()
         && let Some(password) = password(&config)
     {
@@ -217,7 +219,7 @@ pub(super) fn connect(url: &str) -> DbResult<Connection> {
     }
     let mut retries = CONNECT_RETRIES.iter();
     let mut client = loop {
-        match off_runtime(|| config.connect(NoTls)) {
+        match off_runtime(|| config.connect(tls.clone())) {
             Ok(client) => break client,
             Err(e) if is_unreachable(&e) => match retries.next() {
                 Some(wait) => std::thread::sleep(*wait),
