@@ -22,6 +22,22 @@ fn postgres_home() -> (TestContext, String) {
     (ctx, url)
 }
 
+/// Appends one row (id 7, Grace) to the examples' people.
+fn append_grace(ctx: &TestContext) {
+    let more = ctx.write(
+        "more.csv",
+        "id,name,email,age,joined,score,active\n7,Grace,grace@example.com,30,2024-01-01,80.5,true\n",
+    );
+    ctx.lake(&[
+        "ingest",
+        more.to_str().unwrap(),
+        "--name",
+        "people",
+        "--append",
+    ])
+    .ok();
+}
+
 #[test]
 fn a_home_on_postgres_works_as_with_sqlite_and_never_prints_the_password() {
     let (ctx, url) = postgres_home();
@@ -41,18 +57,7 @@ fn a_home_on_postgres_works_as_with_sqlite_and_never_prints_the_password() {
     }
     let people = ctx.people();
     ctx.lake(&["ingest", people.to_str().unwrap()]).ok();
-    let more = ctx.write(
-        "more.csv",
-        "id,name,email,age,joined,score,active\n7,Grace,grace@example.com,30,2024-01-01,80.5,true\n",
-    );
-    ctx.lake(&[
-        "ingest",
-        more.to_str().unwrap(),
-        "--name",
-        "people",
-        "--append",
-    ])
-    .ok();
+    append_grace(&ctx);
     assert_eq!(ctx.sql("select count(*) as n from people"), "n\n7\n");
     assert_eq!(
         ctx.lake(&[
@@ -284,18 +289,7 @@ fn a_sqlite_catalog_migrates_to_postgres_and_back_with_its_whole_history() {
     let ctx = TestContext::sqlite();
     let people = ctx.people();
     ctx.lake(&["ingest", people.to_str().unwrap()]).ok();
-    let more = ctx.write(
-        "more.csv",
-        "id,name,email,age,joined,score,active\n7,Grace,grace@example.com,30,2024-01-01,80.5,true\n",
-    );
-    ctx.lake(&[
-        "ingest",
-        more.to_str().unwrap(),
-        "--name",
-        "people",
-        "--append",
-    ])
-    .ok();
+    append_grace(&ctx);
     let scores = ctx.write("scores.csv", "name,score\nann,1.5\nbo,2\n");
     ctx.lake(&["ingest", scores.to_str().unwrap()]).ok();
     ctx.lake(&["rm", "scores"]).ok();
@@ -343,14 +337,7 @@ fn a_sqlite_catalog_migrates_to_postgres_and_back_with_its_whole_history() {
     );
     assert_eq!(answers[0].rows[0][0], Value::from(7));
     // The lake goes on, on PostgreSQL.
-    ctx.lake(&[
-        "ingest",
-        more.to_str().unwrap(),
-        "--name",
-        "people",
-        "--append",
-    ])
-    .ok();
+    append_grace(&ctx);
     let after = at_every_snapshot(&ctx, query);
     assert_eq!(after[..6], before[..]);
     assert_eq!(after.len(), 7);
