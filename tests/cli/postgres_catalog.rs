@@ -263,6 +263,22 @@ fn sixteen_writers_in_separate_processes_all_commit() {
         .count();
     assert_eq!(objects, 16);
     ctx.lake(&["doctor"]).ok();
+    // DuckDB (postgres + httpfs extensions) reads what the 16 wrote.
+    let info = json(&ctx.lake(&["info", "--format", "json"]));
+    let endpoint = s3.endpoint.trim_start_matches("http://");
+    let (key, secret) = (crate::s3::ACCESS_KEY, crate::s3::SECRET_KEY);
+    let answers = crate::ducklake::duckdb(&[
+        format!(
+            "CREATE SECRET lake_s3 (TYPE s3, KEY_ID '{key}', SECRET '{secret}', \
+             REGION 'us-east-1', ENDPOINT '{endpoint}', URL_STYLE 'path', USE_SSL false)"
+        ),
+        info["attach"].as_str().unwrap().to_owned(),
+        "SELECT count(*), count(DISTINCT writer) FROM (FROM lake.d0 UNION ALL FROM lake.d1 \
+         UNION ALL FROM lake.d2 UNION ALL FROM lake.d3)"
+            .to_owned(),
+    ])
+    .unwrap_or_else(|e| panic!("DuckDB failed: {e}"));
+    assert_eq!(answers[2].rows[0], vec![Value::from(800), Value::from(16)]);
 }
 
 /// Every snapshot's answer to a query, by `lake sql --at`.
