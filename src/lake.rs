@@ -233,7 +233,6 @@ pub struct DatasetSummary {
     pub updated: String,
 }
 
-/// An open lake home.
 mod catalog_location;
 mod compact;
 mod doctor;
@@ -246,6 +245,7 @@ pub use doctor::DoctorReport;
 pub use gc::{GcOptions, GcReport, parse_duration};
 pub use migrate::Migration;
 
+/// An open lake home.
 pub struct Lake {
     home: PathBuf,
     location: CatalogLocation,

@@ -1,7 +1,8 @@
 //! Migration 2: the catalog becomes a DuckLake 1.0 catalog. The DuckLake
 //! tables are created with snapshot 0 (the `main` schema); a catalog made
 //! before DuckLake has its versions replayed as snapshots, oldest first, and
-//! its own tables dropped.
+//! its own tables dropped. A new PostgreSQL catalog starts as this
+//! migration leaves a SQLite one (`create_postgres`).
 
 use std::collections::HashMap;
 
@@ -47,7 +48,7 @@ const LAKE_TABLES: &str = "
     CREATE INDEX lake_object_without_stats ON lake_object (data_file_id) WHERE stats_recorded = 0;
 ";
 
-fn to_sqlite(e: CatalogError) -> DbError {
+fn to_db_error(e: CatalogError) -> DbError {
     match e {
         CatalogError::Sql { source, .. } | CatalogError::Open { source, .. } => source,
         other => DbError::Refused(other.to_string()),
@@ -79,7 +80,7 @@ pub(super) fn to_ducklake(tx: &Transaction<'_>) -> DbResult<()> {
         &first_time.as_deref().map_or_else(super::now, ducklake_time),
     )?;
     if legacy {
-        replay(tx).map_err(to_sqlite)?;
+        replay(tx).map_err(to_db_error)?;
         tx.execute_batch("DROP TABLE version_objects; DROP TABLE versions; DROP TABLE datasets;")?;
     }
     Ok(())
