@@ -28,9 +28,15 @@ impl Server {
             .spawn()
             .unwrap();
         let mut line = String::new();
-        BufReader::new(child.stderr.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        stderr.read_line(&mut line).unwrap();
+        // The rest of what the server says (a panic, say) goes to the
+        // test's own standard error.
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                eprintln!("lake serve: {line}");
+            }
+        });
         let base = line
             .trim()
             .strip_prefix("listening on ")
