@@ -41,6 +41,13 @@ pub struct GlobalArgs {
     /// No progress bars or messages on standard error.
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// How log lines on standard error are written: human or json (one
+    /// object a line).
+    #[arg(long, global = true, env = settings::LAKE_LOG_FORMAT, value_enum, default_value = "human")]
+    pub log_format: crate::logging::LogFormat,
+    /// Log more: -v debug, -vv trace (`LAKE_LOG=...`, as `RUST_LOG`, wins).
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
 }
 
 /// The subcommands.
@@ -89,6 +96,36 @@ pub enum Command {
     Get(GetArgs),
     /// Serve the lake over HTTP: the same operations as JSON routes.
     Serve(ServeArgs),
+    /// Serve the lake to an AI agent over the Model Context Protocol, on
+    /// standard input and output: its datasets as resources, and tools to
+    /// list, describe, query and (with --allow-writes) ingest.
+    Mcp(McpArgs),
+}
+
+impl Command {
+    /// The subcommand's name, for logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Init(_) => "init",
+            Command::Ingest(_) => "ingest",
+            Command::Sniff(_) => "sniff",
+            Command::Ls => "ls",
+            Command::Show(_) => "show",
+            Command::Info => "info",
+            Command::Log(_) => "log",
+            Command::Sql(_) => "sql",
+            Command::Rm(_) => "rm",
+            Command::Gc(_) => "gc",
+            Command::Doctor(_) => "doctor",
+            Command::Compact(_) => "compact",
+            Command::Restore(_) => "restore",
+            Command::Catalog(_) => "catalog",
+            Command::Put(_) => "put",
+            Command::Get(_) => "get",
+            Command::Serve(_) => "serve",
+            Command::Mcp(_) => "mcp",
+        }
+    }
 }
 
 /// What `lake catalog` does.
@@ -346,6 +383,39 @@ pub struct ServeArgs {
     /// Requests handled at once; more get 503 with Retry-After.
     #[arg(long, default_value_t = 64)]
     pub max_concurrency: usize,
+    #[command(flatten)]
+    pub limits: QueryLimitArgs,
+    /// Memory for answers kept for repeated queries (0: none).
+    #[arg(long, default_value = "64MiB", value_parser = crate::store::cache::parse_size)]
+    pub result_cache: u64,
+    /// Seconds a client may take to send a request head or the next part of
+    /// a body; idle connections are closed after it.
+    #[arg(long, default_value_t = 10)]
+    pub client_timeout: u64,
+    /// Offer MCP's `ingest` tool at /mcp (by default agents only read).
+    #[arg(long)]
+    pub mcp_allow_writes: bool,
+    /// Serve /metrics without the token (for a scraper on a private
+    /// network).
+    #[arg(long)]
+    pub metrics_public: bool,
+    /// No /metrics and no request counting.
+    #[arg(long, conflicts_with = "metrics_public")]
+    pub no_metrics: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct McpArgs {
+    /// Offer the `ingest` tool (by default the lake is read-only to agents).
+    #[arg(long)]
+    pub allow_writes: bool,
+    #[command(flatten)]
+    pub limits: QueryLimitArgs,
+}
+
+/// The bounds of a query run for someone else (`serve`, `mcp`).
+#[derive(Debug, Args, Clone)]
+pub struct QueryLimitArgs {
     /// Seconds a query may run.
     #[arg(long, default_value_t = 30)]
     pub query_timeout: u64,
@@ -355,11 +425,4 @@ pub struct ServeArgs {
     /// Bytes of rows a query answer holds at most ("truncated": true beyond).
     #[arg(long, default_value = "256MiB", value_parser = crate::store::cache::parse_size)]
     pub max_result_bytes: u64,
-    /// Memory for answers kept for repeated queries (0: none).
-    #[arg(long, default_value = "64MiB", value_parser = crate::store::cache::parse_size)]
-    pub result_cache: u64,
-    /// Seconds a client may take to send a request head or the next part of
-    /// a body; idle connections are closed after it.
-    #[arg(long, default_value_t = 10)]
-    pub client_timeout: u64,
 }

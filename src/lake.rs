@@ -457,8 +457,33 @@ impl Lake {
     }
 
     /// Ingests a CSV source as a new version of a dataset: infer, write the
-    /// Parquet object, make it durable, then commit the catalog.
+    /// Parquet object, make it durable, then commit the catalog. Counted in
+    /// the metrics by status, with the input's bytes.
     pub fn ingest(
+        &mut self,
+        source: &Source,
+        req: &IngestRequest,
+        progress: &dyn Progress,
+    ) -> Result<IngestReport, LakeError> {
+        let result = self.ingest_uncounted(source, req, progress);
+        let m = crate::metrics::metrics();
+        let status = match &result {
+            Ok(report) => report.status.as_str(),
+            Err(_) => "failed",
+        };
+        m.ingests.with_label_values(&[status]).inc();
+        if result.is_ok() {
+            m.bytes_ingested.inc_by(source.len());
+        }
+        tracing::info!(
+            dataset = req.name.as_deref().unwrap_or_default(),
+            status,
+            "ingest"
+        );
+        result
+    }
+
+    fn ingest_uncounted(
         &mut self,
         source: &Source,
         req: &IngestRequest,

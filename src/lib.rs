@@ -10,6 +10,8 @@ pub mod cli;
 pub mod cmd;
 pub mod engine;
 pub mod lake;
+pub mod logging;
+pub mod metrics;
 pub mod output;
 pub mod printer;
 pub mod schema;

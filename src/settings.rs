@@ -13,6 +13,10 @@ pub const LAKE_CATALOG: &str = "LAKE_CATALOG";
 pub const LAKE_TOKEN: &str = "LAKE_TOKEN";
 /// The output format of every command that prints data.
 pub const LAKE_FORMAT: &str = "LAKE_FORMAT";
+/// What is logged, as `RUST_LOG` (`info`, `lake=debug,warn`).
+pub const LAKE_LOG: &str = "LAKE_LOG";
+/// How log lines are written: `human` or `json`.
+pub const LAKE_LOG_FORMAT: &str = "LAKE_LOG_FORMAT";
 
 /// The default home: the platform's data directory, then `lake`.
 pub fn default_home() -> PathBuf {

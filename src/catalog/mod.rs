@@ -172,13 +172,20 @@ pub enum CommitStatus {
     Unchanged,
 }
 
-impl std::fmt::Display for CommitStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
+impl CommitStatus {
+    /// The status in words: `created`, `updated` or `unchanged`.
+    pub fn as_str(self) -> &'static str {
+        match self {
             CommitStatus::Created => "created",
             CommitStatus::Updated => "updated",
             CommitStatus::Unchanged => "unchanged",
-        })
+        }
+    }
+}
+
+impl std::fmt::Display for CommitStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -10,6 +10,7 @@ mod ingest;
 mod init;
 mod log;
 mod ls;
+mod mcp;
 mod put;
 mod restore;
 mod rm;
@@ -26,8 +27,34 @@ use crate::printer::Printer;
 use crate::settings;
 use crate::store::cache::DEFAULT_CACHE_MAX;
 
-/// Runs a parsed command line.
+/// Runs a parsed command line, logging how it went.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let server = matches!(cli.command, Command::Serve(_) | Command::Mcp(_));
+    crate::logging::init(
+        cli.global.log_format,
+        cli.global.verbose,
+        crate::logging::default_level(server),
+    )
+    .map_err(anyhow::Error::msg)?;
+    let command = cli.command.name();
+    let started = std::time::Instant::now();
+    let result = dispatch(cli);
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    // At debug: the error line is the command's own, on standard error,
+    // and a server's log starts with its requests.
+    match &result {
+        Ok(()) => tracing::debug!(command, elapsed_ms, "command finished"),
+        Err(err) => tracing::debug!(
+            command,
+            elapsed_ms,
+            error = %crate::store::redact(&format!("{err:#}")),
+            "command failed"
+        ),
+    }
+    result
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<()> {
     let printer = Printer::new(cli.global.format, cli.global.quiet);
     let home = cli
         .global
@@ -63,5 +90,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Put(args) => put::run(&open()?, args, printer),
         Command::Get(args) => get::run(&open()?, args, printer),
         Command::Serve(args) => serve::run(&home, args, &opts, printer),
+        Command::Mcp(args) => mcp::run(&home, args, &opts),
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::cli::ServeArgs;
 use crate::lake::OpenOptions;
 use crate::printer::Printer;
-use crate::server::{ServeOptions, serve};
+use crate::server::{MetricsAccess, ServeOptions, serve};
 
 pub fn run(
     home: &Path,
@@ -21,11 +21,19 @@ pub fn run(
         token: args.token.filter(|t| !t.is_empty()),
         max_body: args.max_body,
         max_concurrency: args.max_concurrency.max(1),
-        query_timeout: Duration::from_secs(args.query_timeout),
-        max_rows: args.max_rows,
-        max_result_bytes: usize::try_from(args.max_result_bytes).unwrap_or(usize::MAX),
+        query_timeout: Duration::from_secs(args.limits.query_timeout),
+        max_rows: args.limits.max_rows,
+        max_result_bytes: usize::try_from(args.limits.max_result_bytes).unwrap_or(usize::MAX),
         result_cache: args.result_cache,
         client_timeout: Duration::from_secs(args.client_timeout.max(1)),
+        mcp_allow_writes: args.mcp_allow_writes,
+        metrics: if args.no_metrics {
+            MetricsAccess::Off
+        } else if args.metrics_public {
+            MetricsAccess::Public
+        } else {
+            MetricsAccess::Token
+        },
     };
     serve(opts, |addr| {
         printer.message(&format!("listening on http://{addr}"))

@@ -222,6 +222,12 @@ impl QueryEngine {
             QueryError::Sql(msg) if msg.contains("INTERRUPT") || msg.contains("nterrupted") => {
                 QueryError::Interrupted
             }
+            // DuckDB points at the wrapper, not at the user's text: drop
+            // that context, keep the message.
+            QueryError::Sql(msg) => match msg.split_once("\n\nLINE 1: SELECT * FROM query(") {
+                Some((message, _)) => QueryError::Sql(message.to_owned()),
+                None => QueryError::Sql(msg),
+            },
             other => other,
         })
     }

@@ -197,7 +197,7 @@ fn streamer<'a>(
 
 /// Runs untrusted SQL and streams its answer in `format` (NDJSON, CSV or
 /// Arrow) into `out`, stopping after `max_rows` rows or `max_bytes` bytes.
-/// Returns whether it stopped early.
+/// Returns whether it stopped early, and the rows sent.
 pub(crate) fn stream_answer(
     engine: &QueryEngine,
     sql: &str,
@@ -205,7 +205,7 @@ pub(crate) fn stream_answer(
     max_rows: usize,
     max_bytes: usize,
     out: &mut ChunkSender,
-) -> Result<bool, LakeError> {
+) -> Result<(bool, u64), LakeError> {
     let mut out = Some(out);
     let mut writer: Option<Streamer> = None;
     let mut rows = 0usize;
@@ -247,18 +247,18 @@ pub(crate) fn stream_answer(
         Streamer::Rows(w) => w.finish().map(|_| ()).map_err(output),
     };
     finish.map_err(QueryError::Output)?;
-    Ok(truncated)
+    Ok((truncated, rows as u64))
 }
 
 /// Runs untrusted SQL and writes its whole answer as one Parquet file; an
 /// answer past `max_rows` or `max_bytes` is refused (`None`): Parquet cannot
-/// be cut short.
+/// be cut short. With the answer, its rows.
 pub(crate) fn parquet_answer(
     engine: &QueryEngine,
     sql: &str,
     max_rows: usize,
     max_bytes: usize,
-) -> Result<Option<Bytes>, LakeError> {
+) -> Result<Option<(Bytes, u64)>, LakeError> {
     let mut writer: Option<parquet::arrow::ArrowWriter<Vec<u8>>> = None;
     let mut rows = 0usize;
     let mut over = false;
@@ -295,7 +295,7 @@ pub(crate) fn parquet_answer(
     if bytes.len() > max_bytes {
         return Ok(None);
     }
-    Ok(Some(Bytes::from(bytes)))
+    Ok(Some((Bytes::from(bytes), rows as u64)))
 }
 
 #[cfg(test)]

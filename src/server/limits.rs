@@ -22,9 +22,15 @@ pub(crate) async fn guard(
     request: Request,
     next: Next,
 ) -> Response {
-    if request.uri().path() == "/healthz" {
+    let path = request.uri().path();
+    let public = path == "/healthz"
+        || (path == "/metrics" && state.opts.metrics == super::MetricsAccess::Public);
+    if public {
         return next.run(request).await;
     }
+    // MCP's streams live as long as a session: its tool calls take their
+    // permits themselves (`try_permit`).
+    let takes_permit = path != "/mcp";
     if let Some(token) = &state.opts.token {
         let given = request
             .headers()
@@ -48,19 +54,30 @@ pub(crate) async fn guard(
     if declared.is_some_and(|n| n > state.opts.max_body) {
         return ApiError::too_large(state.opts.max_body).into_response();
     }
-    let Ok(permit) = state.permits.clone().try_acquire_owned() else {
-        return ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "busy",
-            "too many requests at once; retry",
-        )
-        .into_response();
+    if !takes_permit {
+        return next.run(request).await;
+    }
+    let permit = match try_permit(&state) {
+        Ok(permit) => permit,
+        Err(busy) => return busy.into_response(),
     };
     // The work a request starts holds the permit until it really ends: a
     // blocking query or ingest, a download still streaming.
     let mut request = request;
-    request.extensions_mut().insert(Permit(Arc::new(permit)));
+    request.extensions_mut().insert(permit);
     next.run(request).await
+}
+
+/// One of the server's permits, or 503 when all are taken.
+pub(crate) fn try_permit(state: &AppState) -> Result<Permit, ApiError> {
+    match state.permits.clone().try_acquire_owned() {
+        Ok(permit) => Ok(Permit(Arc::new(permit))),
+        Err(_) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "too many requests at once; retry",
+        )),
+    }
 }
 
 /// One of the server's concurrency permits, shared by everything a request

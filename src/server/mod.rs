@@ -6,6 +6,8 @@ mod connections;
 mod error;
 mod formats;
 mod limits;
+mod mcp;
+mod observe;
 mod pool;
 mod queries;
 pub(crate) mod result_cache;
@@ -69,6 +71,21 @@ pub struct ServeOptions {
     /// How long a client may take to send a request head, or the next part
     /// of a body; idle connections close after it.
     pub client_timeout: Duration,
+    /// Whether MCP's `ingest` tool is offered.
+    pub mcp_allow_writes: bool,
+    /// Who may read `/metrics`, and whether requests are counted at all.
+    pub metrics: MetricsAccess,
+}
+
+/// Who may read `GET /metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsAccess {
+    /// No route, and requests are not counted.
+    Off,
+    /// Behind the token, as every route.
+    Token,
+    /// Open to anyone who reaches the server.
+    Public,
 }
 
 /// What every handler shares.
@@ -79,6 +96,10 @@ pub(crate) struct AppState {
     root: Mutex<Lake>,
     lakes: Arc<pool::Pool<Lake>>,
     pub queries: queries::Queries,
+    /// What MCP's subscribers are told when the catalog changes.
+    changes: tokio::sync::broadcast::Sender<mcp::Change>,
+    /// Whether the watcher of the catalog for them runs.
+    watching: std::sync::atomic::AtomicBool,
 }
 
 impl AppState {
@@ -115,6 +136,8 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/v1/catalog/{name}/log", get(routes::dataset_log))
         .route("/v1/ingest", post(routes::ingest))
         .route("/v1/sql", post(sql::sql))
+        .route("/metrics", get(routes::metrics))
+        .route("/mcp", mcp::route(&state))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         // Bodies read whole (the SQL request) stop at the limit whatever
@@ -126,7 +149,38 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
             state.clone(),
             limits::guard,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            observe::observe,
+        ))
         .with_state(state)
+}
+
+/// Opens the lake for serving: creates the home, checks the store and
+/// locks the database down before the first request.
+fn open_state(opts: ServeOptions) -> Result<AppState, ServeError> {
+    let lake = Lake::open_with(&opts.home, &opts.open)?;
+    // A lake from before this check whose store holds its home: serving it
+    // would hand out the catalog.
+    if let Some(root) = lake.store().local_root() {
+        crate::lake::check_store_outside_home(root, &opts.home)?;
+    }
+    let queries = queries::Queries::open(&lake, opts.result_cache)?;
+    Ok(AppState {
+        permits: Arc::new(Semaphore::new(opts.max_concurrency)),
+        lakes: pool::Pool::new(opts.max_concurrency.min(32)),
+        root: Mutex::new(lake),
+        queries,
+        changes: tokio::sync::broadcast::channel(64).0,
+        watching: Default::default(),
+        opts,
+    })
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, ServeError> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }
 
 /// Serves until SIGINT or SIGTERM; requests in flight finish first.
@@ -135,37 +189,30 @@ pub fn serve(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(), S
     if opts.token.is_none() && !opts.addr.ip().is_loopback() {
         return Err(ServeError::NeedsToken { addr: opts.addr });
     }
-    // Create the home, check the store and lock the database down before
-    // the first request.
-    let lake = Lake::open_with(&opts.home, &opts.open)?;
-    // A lake from before this check whose store holds its home: serving it
-    // would hand out the catalog.
-    if let Some(root) = lake.store().local_root() {
-        crate::lake::check_store_outside_home(root, &opts.home)?;
-    }
-    let queries = queries::Queries::open(&lake, opts.result_cache)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(opts.addr)
+    let state = open_state(opts)?;
+    runtime()?.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(state.opts.addr)
             .await
             .map_err(|source| ServeError::Bind {
-                addr: opts.addr,
+                addr: state.opts.addr,
                 source,
             })?;
-        ready(listener.local_addr()?);
-        let state = Arc::new(AppState {
-            permits: Arc::new(Semaphore::new(opts.max_concurrency)),
-            lakes: pool::Pool::new(opts.max_concurrency.min(32)),
-            root: Mutex::new(lake),
-            queries,
-            opts,
-        });
+        let addr = listener.local_addr()?;
+        ready(addr);
+        tracing::info!(%addr, "listening");
+        let state = Arc::new(state);
         let client_timeout = state.opts.client_timeout;
         connections::serve(listener, router(state), client_timeout, shutdown_signal()).await;
         Ok(())
     })
+}
+
+/// `lake mcp`: serves one agent over standard input and output, with the
+/// query machinery and limits of `serve`, until the agent hangs up.
+pub fn serve_mcp_stdio(opts: ServeOptions) -> Result<(), ServeError> {
+    let state = Arc::new(open_state(opts)?);
+    runtime()?.block_on(mcp::serve_stdio(state))?;
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -174,9 +174,14 @@ impl Queries {
         Ok((watch.snapshot, watch.names.clone()))
     }
 
-    /// The kept answer to `sql` at `snapshot`, if any.
+    /// The kept answer to `sql` at `snapshot`, if any (a hit is counted;
+    /// a miss is counted by [`Queries::answer`]).
     pub fn cached(&self, sql: &str, snapshot: SnapshotId) -> Option<Arc<Answer>> {
-        self.results.get(&answer_key(sql, snapshot))
+        let found = self.results.get(&answer_key(sql, snapshot));
+        if found.is_some() {
+            count_lookup(true);
+        }
+        found
     }
 
     /// The snapshot `request` reads: `current` (the newest) unless it names
@@ -241,11 +246,13 @@ impl Queries {
     ) -> Result<Arc<Answer>, LakeError> {
         let snapshot = self.resolve(request, current, lakes)?;
         let key = answer_key(&request.sql, snapshot.0);
-        if let Some(answer) = self.results.get(&key) {
+        let kept = self.results.get(&key);
+        count_lookup(kept.is_some());
+        if let Some(answer) = kept {
             return Ok(answer);
         }
         self.prepare(conn, &request.sql, &snapshot, lakes)?;
-        let body = json_answer(
+        let (body, rows) = json_answer(
             &conn.engine,
             &request.sql,
             request.max_rows,
@@ -255,12 +262,21 @@ impl Queries {
             etag: etag_of(&body),
             body,
             content_type: "application/json",
+            rows,
         });
         if cacheable(&request.sql) {
             self.results.insert(key, answer.clone());
         }
         Ok(answer)
     }
+}
+
+fn count_lookup(hit: bool) {
+    let m = crate::metrics::metrics();
+    let counter = if hit { &m.cache_hits } else { &m.cache_misses };
+    counter
+        .with_label_values(&[crate::metrics::ANSWER_CACHE])
+        .inc();
 }
 
 /// Whether a query's answer depends only on the data it reads.
@@ -279,13 +295,13 @@ fn answer_key(sql: &str, snapshot: SnapshotId) -> AnswerKey {
 
 /// Runs untrusted SQL and writes its answer as
 /// `{"columns":[..],"rows":[[..]],"row_count":N,"truncated":B}`, stopping at
-/// `max_rows` rows or `max_bytes` bytes of rows.
-fn json_answer(
+/// `max_rows` rows or `max_bytes` bytes of rows. With the body, its rows.
+pub(crate) fn json_answer(
     engine: &QueryEngine,
     sql: &str,
     max_rows: usize,
     max_bytes: usize,
-) -> Result<Bytes, LakeError> {
+) -> Result<(Bytes, u64), LakeError> {
     let mut rows: Vec<u8> = Vec::with_capacity(256);
     let mut row_count = 0usize;
     let mut truncated = false;
@@ -333,7 +349,7 @@ fn json_answer(
     body.extend_from_slice(
         format!(",\"row_count\":{row_count},\"truncated\":{truncated}}}").as_bytes(),
     );
-    Ok(Bytes::from(body))
+    Ok((Bytes::from(body), row_count as u64))
 }
 
 /// Stops a query whose client went away or whose time ran out; a

@@ -22,6 +22,8 @@ pub(crate) struct Answer {
     pub body: Bytes,
     pub content_type: &'static str,
     pub etag: String,
+    /// Rows in the answer.
+    pub rows: u64,
 }
 
 /// The entity tag of a body: a hash of its bytes, quoted.
@@ -98,14 +100,21 @@ impl ResultCache {
         }
         inner.order.insert(now, key);
         inner.bytes += size;
+        let m = crate::metrics::metrics();
         while inner.bytes > self.max_bytes {
             let Some((_, oldest)) = inner.order.pop_first() else {
                 break;
             };
             if let Some(gone) = inner.entries.remove(&oldest) {
                 inner.bytes -= gone.answer.body.len() as u64;
+                m.cache_evictions
+                    .with_label_values(&[crate::metrics::ANSWER_CACHE])
+                    .inc();
             }
         }
+        m.cache_bytes
+            .with_label_values(&[crate::metrics::ANSWER_CACHE])
+            .set(i64::try_from(inner.bytes).unwrap_or(i64::MAX));
     }
 }
 
@@ -127,6 +136,7 @@ mod tests {
             etag: etag_of(&body),
             body,
             content_type: "application/json",
+            rows: 0,
         })
     }
 

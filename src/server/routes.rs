@@ -256,6 +256,28 @@ pub(crate) async fn list_objects(
     ))
 }
 
+/// `GET /metrics`: every metric in Prometheus' text format, with the
+/// catalog's newest snapshot read now.
+pub(crate) async fn metrics(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
+    if state.opts.metrics == super::MetricsAccess::Off {
+        return Err(not_found().await);
+    }
+    let m = crate::metrics::metrics();
+    let shared = state.clone();
+    let (snapshot, _) = tokio::task::spawn_blocking(move || shared.queries.current())
+        .await
+        .map_err(internal)??;
+    m.snapshot_id.set(snapshot);
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        m.render(),
+    )
+        .into_response())
+}
+
 pub(crate) async fn list_datasets(
     State(state): State<Arc<AppState>>,
     Extension(permit): Extension<Permit>,

@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 
 use super::formats::{ChunkSender, Format, Part, parquet_answer, stream_answer};
 use super::limits::Permit;
+use super::observe::Rows;
 use super::pool::Pooled;
 use super::queries::{Cancel, CancelOnDrop, QueryRequest, Snapshot, ViewConnection};
 use super::result_cache::{Answer, etag_of};
@@ -86,28 +87,36 @@ pub(crate) async fn sql(
         None => Some(state.queries.current()?),
         Some(_) => None,
     };
+    tracing::debug!(sql = %request.sql, at = ?request.at, "query");
+    let started = Instant::now();
+    let m = crate::metrics::metrics();
     match format {
         Format::Json => {
             // Answers kept for the newest snapshot need no DuckDB at all.
             if let Some((snapshot, _)) = &current
                 && let Some(answer) = state.queries.cached(&request.sql, *snapshot)
             {
+                m.query_done("cached", started, answer.rows);
                 return respond(&answer, &headers);
             }
             let answer = on_connection(&state, permit, move |state, conn, lakes| {
                 state.queries.answer(conn, &request, current, lakes)
             })
-            .await?;
+            .await
+            .inspect_err(|_| m.query_done("error", started, 0))?;
+            m.query_done("ok", started, answer.rows);
             respond(&answer, &headers)
         }
         Format::Parquet => {
-            let body = on_connection(&state, permit, move |state, conn, lakes| {
+            let (body, rows) = on_connection(&state, permit, move |state, conn, lakes| {
                 let snapshot = state.queries.resolve(&request, current, lakes)?;
                 state.queries.prepare(conn, &request.sql, &snapshot, lakes)?;
                 parquet_answer(&conn.engine, &request.sql, request.max_rows, request.max_bytes)
             })
-            .await?
+            .await
+            .inspect_err(|_| m.query_done("error", started, 0))?
             .ok_or_else(|| {
+                m.query_done("error", started, 0);
                 ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "too_large",
@@ -117,12 +126,14 @@ pub(crate) async fn sql(
                     ),
                 )
             })?;
+            m.query_done("ok", started, rows);
             let etag = etag_of(&body);
             respond(
                 &Answer {
                     body,
                     content_type: format.content_type(),
                     etag,
+                    rows,
                 },
                 &headers,
             )
@@ -172,12 +183,13 @@ async fn turn(
     Ok((slot, conn, cancel, on_drop))
 }
 
-type Lakes<'a> = &'a dyn Fn() -> Result<super::pool::Pooled<crate::lake::Lake>, LakeError>;
+pub(crate) type Lakes<'a> =
+    &'a dyn Fn() -> Result<super::pool::Pooled<crate::lake::Lake>, LakeError>;
 
 /// Runs `work` on a pooled connection on a blocking thread, when DuckDB has
 /// a turn free; stopped at the query timeout or when the client hangs up
 /// (this future dropped). The permit is held until the work ends.
-async fn on_connection<T: Send + 'static>(
+pub(crate) async fn on_connection<T: Send + 'static>(
     state: &Arc<AppState>,
     permit: Permit,
     work: impl FnOnce(&AppState, &mut ViewConnection, Lakes) -> Result<T, LakeError> + Send + 'static,
@@ -224,6 +236,9 @@ async fn streamed(
     let (tx, mut rx) = mpsc::channel::<Part>(4);
     let shared = state.clone();
     let finished = cancel.clone();
+    let rows = Rows::default();
+    let sent = rows.0.clone();
+    let started = Instant::now();
     tokio::task::spawn_blocking(move || {
         let (_permit, _slot) = (permit, slot);
         let lakes = || shared.lake();
@@ -249,8 +264,11 @@ async fn streamed(
         if finished.finish() {
             conn.discard();
         }
+        let m = crate::metrics::metrics();
         let _ = match result {
-            Ok(truncated) => out.flush().and_then(|()| {
+            Ok((truncated, n)) => out.flush().and_then(|()| {
+                sent.store(n, std::sync::atomic::Ordering::Relaxed);
+                m.query_done("ok", started, n);
                 if truncated {
                     let mut trailers = HeaderMap::new();
                     trailers.insert(TRUNCATED, HeaderValue::from_static("true"));
@@ -259,7 +277,10 @@ async fn streamed(
                     Ok(())
                 }
             }),
-            Err(e) => out.send(Part::Failed(e)),
+            Err(e) => {
+                m.query_done("error", started, 0);
+                out.send(Part::Failed(e))
+            }
         };
     });
     let stopper = cancel.clone();
@@ -297,6 +318,7 @@ async fn streamed(
             ),
             (header::TRAILER, HeaderValue::from_static(TRUNCATED)),
         ],
+        Extension(rows),
         Body::new(http_body_util::StreamBody::new(frames)),
     )
         .into_response())
@@ -315,6 +337,7 @@ fn respond(answer: &Answer, headers: &HeaderMap) -> Result<Response, ApiError> {
     if not_modified {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
     }
+    let rows = Rows::of(answer.rows);
     Ok((
         [
             (
@@ -323,6 +346,7 @@ fn respond(answer: &Answer, headers: &HeaderMap) -> Result<Response, ApiError> {
             ),
             (header::ETAG, etag),
         ],
+        Extension(rows),
         answer.body.clone(),
     )
         .into_response())

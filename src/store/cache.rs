@@ -118,6 +118,20 @@ impl ObjectCache {
     /// marks it used. A copy changed since it was verified is hashed again
     /// and dropped if wrong.
     pub fn lookup(&self, hash: &str) -> Option<PathBuf> {
+        let found = self.find(hash);
+        let m = crate::metrics::metrics();
+        let counter = if found.is_some() {
+            &m.cache_hits
+        } else {
+            &m.cache_misses
+        };
+        counter
+            .with_label_values(&[crate::metrics::OBJECT_CACHE])
+            .inc();
+        found
+    }
+
+    fn find(&self, hash: &str) -> Option<PathBuf> {
         let data = self.data_path(hash);
         let mark = self.mark_path(hash);
         let meta = fs::metadata(&data).ok()?;
@@ -206,14 +220,21 @@ impl ObjectCache {
             total += meta.len();
         }
         copies.sort();
+        let m = crate::metrics::metrics();
         for (_, size, hash) in copies {
             if total <= self.max_bytes {
                 break;
             }
             if self.remove_unpinned(&hash) {
                 total = total.saturating_sub(size);
+                m.cache_evictions
+                    .with_label_values(&[crate::metrics::OBJECT_CACHE])
+                    .inc();
             }
         }
+        m.cache_bytes
+            .with_label_values(&[crate::metrics::OBJECT_CACHE])
+            .set(i64::try_from(total).unwrap_or(i64::MAX));
     }
 
     /// Removes a copy unless a process holds a pin on it.

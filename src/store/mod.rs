@@ -227,6 +227,7 @@ impl Store {
     /// On S3 a content-addressed object also enters the cache.
     pub fn publish(&self, key: &str, file: tempfile::NamedTempFile) -> Result<(), StoreError> {
         key::validate(key)?;
+        counted("put", file.as_file().metadata().map_or(0, |m| m.len()));
         match self {
             Store::Local(s) => s.publish(key, file),
             Store::S3 { s3, cache, .. } => {
@@ -249,24 +250,29 @@ impl Store {
     /// The object appears whole or not at all.
     pub fn put(&self, key: &str, reader: &mut dyn Read) -> Result<u64, StoreError> {
         key::validate_writable(key)?;
-        match self {
+        let written = match self {
             Store::Local(s) => s.put(key, reader),
             Store::S3 { s3, .. } => s3.put(key, reader),
-        }
+        }?;
+        counted("put", written);
+        Ok(written)
     }
 
     /// Opens the object `key` for streaming.
     pub fn get(&self, key: &str) -> Result<Box<dyn Read + Send>, StoreError> {
         key::validate(key)?;
-        match self {
+        counted("get", 0);
+        let reader = match self {
             Store::Local(s) => s.get(key),
             Store::S3 { s3, .. } => s3.get(key),
-        }
+        }?;
+        Ok(Box::new(CountedRead::new(reader)))
     }
 
     /// Whether the object `key` exists.
     pub fn exists(&self, key: &str) -> Result<bool, StoreError> {
         key::validate(key)?;
+        counted("head", 0);
         match self {
             Store::Local(s) => s.exists(key),
             Store::S3 { s3, .. } => s3.exists(key),
@@ -276,6 +282,7 @@ impl Store {
     /// Deletes the object `key`; a missing key is [`StoreError::NotFound`].
     pub fn delete(&self, key: &str) -> Result<(), StoreError> {
         key::validate_writable(key)?;
+        counted("delete", 0);
         match self {
             Store::Local(s) => s.delete(key),
             Store::S3 { s3, .. } => s3.delete(key),
@@ -292,6 +299,10 @@ impl Store {
                 return Err(KeyError::Reserved { key: key.clone() }.into());
             }
         }
+        crate::metrics::metrics()
+            .store_operations
+            .with_label_values(&["delete"])
+            .inc_by(keys.len() as u64);
         match self {
             Store::Local(s) => s.delete_all(keys),
             Store::S3 { s3, .. } => s3.delete_all(keys),
@@ -306,6 +317,7 @@ impl Store {
         start_after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<ObjectInfo>, StoreError> {
+        counted("list", 0);
         match self {
             Store::Local(s) => s.list(prefix, start_after, limit),
             Store::S3 { s3, .. } => s3.list(prefix, start_after, limit),
@@ -346,7 +358,8 @@ impl Store {
                     Some(path) => path,
                     None => {
                         // One request: a missing object is NotFound from the GET.
-                        let mut reader = s3.get(key)?;
+                        counted("get", 0);
+                        let mut reader = CountedRead::new(s3.get(key)?);
                         cache
                             .fill(hash, |out| std::io::copy(&mut reader, out).map(|_| ()))
                             .map_err(cache_err)?
@@ -382,4 +395,33 @@ impl Store {
 pub struct Readable {
     pub path: PathBuf,
     _pin: Option<cache::Pin>,
+}
+
+/// Counts one store operation and the bytes it moved.
+fn counted(operation: &str, bytes: u64) {
+    let m = crate::metrics::metrics();
+    m.store_operations.with_label_values(&[operation]).inc();
+    if bytes > 0 {
+        m.store_bytes.with_label_values(&[operation]).inc_by(bytes);
+    }
+}
+
+/// An object being read, counting its bytes as `get`'s.
+struct CountedRead<R>(R, prometheus::IntCounter);
+
+impl<R> CountedRead<R> {
+    fn new(reader: R) -> CountedRead<R> {
+        let bytes = crate::metrics::metrics()
+            .store_bytes
+            .with_label_values(&["get"]);
+        CountedRead(reader, bytes)
+    }
+}
+
+impl<R: Read> Read for CountedRead<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.0.read(buf)?;
+        self.1.inc_by(n as u64);
+        Ok(n)
+    }
 }

@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::{TestContext, json};
 
 /// The Python with DuckDB 1.5.5 and the DuckLake extension wheels.
-fn python() -> PathBuf {
+pub(crate) fn python() -> PathBuf {
     if let Some(p) = std::env::var_os("LAKE_TEST_PYTHON") {
         return p.into();
     }

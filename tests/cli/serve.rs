@@ -15,6 +15,8 @@ pub(crate) struct Server {
     pub base: String,
     pub agent: ureq::Agent,
     token: Option<String>,
+    /// What the server wrote on standard error after its address line.
+    pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Server {
@@ -31,10 +33,13 @@ impl Server {
         let mut stderr = BufReader::new(child.stderr.take().unwrap());
         stderr.read_line(&mut line).unwrap();
         // The rest of what the server says (a panic, say) goes to the
-        // test's own standard error.
+        // test's own standard error, and is kept for tests of the logs.
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = log.clone();
         std::thread::spawn(move || {
             for line in stderr.lines().map_while(Result::ok) {
                 eprintln!("lake serve: {line}");
+                kept.lock().unwrap().push(line);
             }
         });
         let base = line
@@ -55,7 +60,13 @@ impl Server {
             base,
             agent,
             token,
+            log,
         }
+    }
+
+    /// Sends this token from now on (a server that took it from LAKE_TOKEN).
+    pub(crate) fn set_token(&mut self, token: &str) {
+        self.token = Some(token.to_owned());
     }
 
     /// Sends SIGTERM.
@@ -72,7 +83,7 @@ impl Server {
         self.base.trim_start_matches("http://").to_owned()
     }
 
-    fn auth<B>(&self, req: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+    pub(crate) fn auth<B>(&self, req: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
         match &self.token {
             Some(t) => req.header("Authorization", &format!("Bearer {t}")),
             None => req,
