@@ -6,7 +6,9 @@
 #     statements in-process on 2 threads (bench/query_rate.rs): the ratio is
 #     what the HTTP layer costs;
 #  3. under the load of (1) again, ingests land and the very next query must
-#     see each (the kept answer of the query before must not be served).
+#     see each (the kept answer of the query before must not be served);
+#  4. what observing costs: (1) against a server logging every request at
+#     info (JSON lines) with metrics on, and one with both off, in turns.
 # Usage: bench/serve.sh [SECONDS] [CONNECTIONS]. Installs wrk if missing.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -25,12 +27,18 @@ export LAKE_HOME="$work/lake"
 python3 bench/gen_csv.py "$rows" "$work/orders.csv"
 "$lake" -q ingest examples/people.csv >/dev/null
 "$lake" -q ingest "$work/orders.csv" >/dev/null
-log="$work/serve.log"
-"$lake" serve --addr 127.0.0.1:0 --max-concurrency 256 2>"$log" &
-pid=$!
-trap 'kill $pid 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 100); do grep -q listening "$log" && break; sleep 0.1; done
-base=$(sed -n 's/^listening on //p' "$log")
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$work"' EXIT
+# start LOG [ARGS...]: a server on a free port, its stderr in LOG; its
+# address in $base.
+start() {
+  local log="$1"; shift
+  "$lake" serve --addr 127.0.0.1:0 --max-concurrency 256 "$@" 2>"$log" &
+  pids+=($!)
+  for _ in $(seq 100); do grep -q listening "$log" && break; sleep 0.1; done
+  base=$(sed -n 's/^listening on //p' "$log" | head -1)
+}
+start "$work/serve.log"
 
 report='
 done = function(summary, latency, requests)
@@ -97,3 +105,24 @@ wrk -t2 -c"$connections" -d"${seconds}s" --timeout 5s -s "$same" "$base/v1/sql" 
 wrk_pid=$!
 fresh
 wait "$wrk_pid"
+
+echo "4. the same query, logging at info (JSON lines) and metrics on, vs both off"
+LAKE_LOG=off start "$work/quiet.log" --no-metrics
+quiet="$base"
+LAKE_LOG=info LAKE_LOG_FORMAT=json start "$work/observed.log"
+observed="$base"
+rate() { wrk -t2 -c"$connections" -d"${seconds}s" --timeout 5s -s "$same" "$1/v1/sql" | tail -1 | awk '{print $2}'; }
+on=() off=()
+for _ in 1 2 3 4 5; do
+  off+=("$(rate "$quiet")")
+  on+=("$(rate "$observed")")
+done
+lines=$(grep -c '"message":"request"' "$work/observed.log" || true)
+python3 - "${on[*]}" "${off[*]}" "$lines" <<'PY'
+import statistics, sys
+on = [float(x) for x in sys.argv[1].split()]
+off = [float(x) for x in sys.argv[2].split()]
+print(f"   on:  {' '.join(f'{x:.0f}' for x in on)} requests/s ({sys.argv[3]} log lines written)")
+print(f"   off: {' '.join(f'{x:.0f}' for x in off)} requests/s")
+print(f"   ratio on / off (medians): {statistics.median(on) / statistics.median(off):.3f} (goal: >= 0.95)")
+PY

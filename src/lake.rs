@@ -475,11 +475,11 @@ impl Lake {
         if result.is_ok() {
             m.bytes_ingested.inc_by(source.len());
         }
-        tracing::info!(
-            dataset = req.name.as_deref().unwrap_or_default(),
-            status,
-            "ingest"
-        );
+        let dataset = match &result {
+            Ok(report) => report.name.as_str(),
+            Err(_) => req.name.as_deref().unwrap_or_default(),
+        };
+        tracing::info!(dataset, status, "ingest");
         result
     }
 

@@ -56,52 +56,54 @@ pub struct Metrics {
     pub snapshot_id: IntGauge,
 }
 
-fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-    let metric = IntCounterVec::new(Opts::new(name, help), labels).expect("a valid metric");
+/// Registers `metric` (its name is known once) and hands it back.
+fn registered<M: prometheus::core::Collector + Clone + 'static>(
+    registry: &Registry,
+    metric: M,
+) -> M {
     registry
         .register(Box::new(metric.clone()))
         .expect("a metric registered once");
     metric
+}
+
+fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    registered(
+        registry,
+        IntCounterVec::new(Opts::new(name, help), labels).expect("a valid metric"),
+    )
 }
 
 fn histogram(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> HistogramVec {
-    let metric = HistogramVec::new(
-        HistogramOpts::new(name, help).buckets(SECONDS.to_vec()),
-        labels,
+    let opts = HistogramOpts::new(name, help).buckets(SECONDS.to_vec());
+    registered(
+        registry,
+        HistogramVec::new(opts, labels).expect("a valid metric"),
     )
-    .expect("a valid metric");
-    registry
-        .register(Box::new(metric.clone()))
-        .expect("a metric registered once");
-    metric
 }
 
 fn gauge(registry: &Registry, name: &str, help: &str) -> IntGauge {
-    let metric = IntGauge::new(name, help).expect("a valid metric");
-    registry
-        .register(Box::new(metric.clone()))
-        .expect("a metric registered once");
-    metric
+    registered(registry, IntGauge::new(name, help).expect("a valid metric"))
 }
 
 fn total(registry: &Registry, name: &str, help: &str) -> IntCounter {
-    let metric = IntCounter::new(name, help).expect("a valid metric");
-    registry
-        .register(Box::new(metric.clone()))
-        .expect("a metric registered once");
-    metric
+    registered(
+        registry,
+        IntCounter::new(name, help).expect("a valid metric"),
+    )
 }
 
 impl Metrics {
     fn new() -> Metrics {
         let r = Registry::new_custom(Some("lake".into()), None).expect("a valid prefix");
-        let cache_bytes = prometheus::IntGaugeVec::new(
-            Opts::new("cache_bytes", "Bytes a cache holds now."),
-            &["cache"],
-        )
-        .expect("a valid metric");
-        r.register(Box::new(cache_bytes.clone()))
-            .expect("a metric registered once");
+        let cache_bytes = registered(
+            &r,
+            prometheus::IntGaugeVec::new(
+                Opts::new("cache_bytes", "Bytes a cache holds now."),
+                &["cache"],
+            )
+            .expect("a valid metric"),
+        );
         Metrics {
             requests: counter(
                 &r,

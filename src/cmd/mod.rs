@@ -30,10 +30,16 @@ use crate::store::cache::DEFAULT_CACHE_MAX;
 /// Runs a parsed command line, logging how it went.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let server = matches!(cli.command, Command::Serve(_) | Command::Mcp(_));
+    let sink = if server {
+        crate::logging::Sink::Buffered
+    } else {
+        crate::logging::Sink::Direct
+    };
     crate::logging::init(
         cli.global.log_format,
         cli.global.verbose,
         crate::logging::default_level(server),
+        sink,
     )
     .map_err(anyhow::Error::msg)?;
     let command = cli.command.name();
@@ -51,6 +57,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             "command failed"
         ),
     }
+    crate::logging::flush();
     result
 }
 

@@ -38,6 +38,7 @@ pub(crate) async fn guard(
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
         if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes())) {
+            discard_small_body(request).await;
             return ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
@@ -66,6 +67,28 @@ pub(crate) async fn guard(
     let mut request = request;
     request.extensions_mut().insert(permit);
     next.run(request).await
+}
+
+/// Bodies up to this size are read and dropped before a refusal, so that
+/// the client, still sending, gets the answer rather than a reset.
+const DISCARD_LIMIT: usize = 64 * 1024;
+
+/// Reads and drops a small body (for at most a second): a connection closed
+/// with unread bytes is reset, and a reset can beat the answer to the
+/// client. A larger body is left: the connection closes after the answer.
+async fn discard_small_body(request: Request) {
+    use futures::StreamExt;
+    let mut body = request.into_body().into_data_stream();
+    let mut seen = 0usize;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), async {
+        while let Some(Ok(chunk)) = body.next().await {
+            seen += chunk.len();
+            if seen > DISCARD_LIMIT {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 /// One of the server's permits, or 503 when all are taken.

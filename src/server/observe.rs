@@ -54,7 +54,13 @@ fn request_id(request: &Request) -> Arc<str> {
                 std::sync::LazyLock::new(std::hash::RandomState::new);
             let mut h = SEED.build_hasher();
             h.write_u64(NEXT.fetch_add(1, Ordering::Relaxed));
-            format!("{:016x}", h.finish()).into()
+            let mut n = h.finish();
+            let mut hex = [0u8; 16];
+            for digit in hex.iter_mut().rev() {
+                *digit = b"0123456789abcdef"[(n & 15) as usize];
+                n >>= 4;
+            }
+            std::str::from_utf8(&hex).unwrap_or_default().into()
         }
     }
 }
@@ -62,20 +68,21 @@ fn request_id(request: &Request) -> Arc<str> {
 /// The route a path belongs to: the router's pattern, so that metrics have
 /// a handful of label values whatever paths clients send.
 pub(crate) fn route_of(path: &str) -> &'static str {
-    let parts: Vec<&str> = path.trim_start_matches('/').splitn(4, '/').collect();
-    match parts.as_slice() {
-        ["healthz"] => "/healthz",
-        ["metrics"] => "/metrics",
-        ["mcp", ..] => "/mcp",
-        ["v1", "sql"] => "/v1/sql",
-        ["v1", "ingest"] => "/v1/ingest",
-        ["v1", "gc"] => "/v1/gc",
-        ["v1", "doctor"] => "/v1/doctor",
-        ["v1", "storage"] => "/v1/storage",
-        ["v1", "storage", ..] => "/v1/storage/{key}",
-        ["v1", "catalog", "list"] => "/v1/catalog/list",
-        ["v1", "catalog", _] => "/v1/catalog/{name}",
-        ["v1", "catalog", _, "log"] => "/v1/catalog/{name}/log",
+    let mut parts = path.trim_start_matches('/').splitn(4, '/');
+    let mut next = || parts.next();
+    match (next(), next(), next(), next()) {
+        (Some("healthz"), None, ..) => "/healthz",
+        (Some("metrics"), None, ..) => "/metrics",
+        (Some("mcp"), ..) => "/mcp",
+        (Some("v1"), Some("sql"), None, _) => "/v1/sql",
+        (Some("v1"), Some("ingest"), None, _) => "/v1/ingest",
+        (Some("v1"), Some("gc"), None, _) => "/v1/gc",
+        (Some("v1"), Some("doctor"), None, _) => "/v1/doctor",
+        (Some("v1"), Some("storage"), None, _) => "/v1/storage",
+        (Some("v1"), Some("storage"), Some(_), _) => "/v1/storage/{key}",
+        (Some("v1"), Some("catalog"), Some("list"), None) => "/v1/catalog/list",
+        (Some("v1"), Some("catalog"), Some(_), None) => "/v1/catalog/{name}",
+        (Some("v1"), Some("catalog"), Some(_), Some("log")) => "/v1/catalog/{name}/log",
         _ => "other",
     }
 }
@@ -115,6 +122,13 @@ pub(crate) async fn observe(
         rows: parts.extensions.get::<Rows>().map(|r| r.0.clone()),
         ..done
     };
+    // An answer made whole (most are) is reported now: its size is known
+    // and its bytes are on their way. Only a streamed one is followed to
+    // its end.
+    if let Some(bytes) = http_body::Body::size_hint(&body).exact() {
+        done.finish_with(bytes, true);
+        return Response::from_parts(parts, body);
+    }
     Response::from_parts(
         parts,
         Body::new(Observed {
@@ -137,6 +151,11 @@ struct Done {
 }
 
 impl Done {
+    fn finish_with(mut self, bytes: u64, complete: bool) {
+        self.bytes = bytes;
+        self.finish(complete);
+    }
+
     /// Logs and counts the request; `complete` is false when the answer
     /// broke off (an error mid-stream, or the client went away).
     fn finish(self, complete: bool) {
@@ -158,7 +177,7 @@ impl Done {
             method = self.method.as_str(),
             route = self.route,
             status = self.status.as_u16(),
-            duration_ms = elapsed.as_micros() as f64 / 1000.0,
+            duration_us = elapsed.as_micros() as u64,
             rows,
             bytes = self.bytes,
             complete,
@@ -237,5 +256,7 @@ mod tests {
         assert_eq!(route_of("/v1/sql"), "/v1/sql");
         assert_eq!(route_of("/nope/x"), "other");
         assert_eq!(route_of("/mcp"), "/mcp");
+        assert_eq!(route_of("/healthz/x"), "other");
+        assert_eq!(route_of("/v1/catalog/a/b/c"), "other");
     }
 }

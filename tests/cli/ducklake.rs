@@ -29,6 +29,38 @@ fn dirs_home() -> PathBuf {
     std::env::var_os("HOME").map_or_else(|| PathBuf::from("/root"), PathBuf::from)
 }
 
+/// Runs a Python client of the tests (`script`, under the crate) with
+/// `request` as JSON on its standard input; the JSON it printed.
+pub(crate) fn python_json(script: &str, request: &Value) -> Value {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(script);
+    let mut child = Command::new(python());
+    if let Some(password) = crate::postgres_password() {
+        child.env("PGPASSWORD", password);
+    }
+    let mut child = child
+        .arg(&script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("running {}: {e}", script.display()));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(request.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(&text).unwrap_or_else(|e| {
+        panic!(
+            "{} printed no JSON ({e}): {text}\n{}",
+            script.display(),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
 /// One statement's result: column names and rows.
 #[derive(Debug, Clone)]
 pub struct Answer {
@@ -63,33 +95,8 @@ pub fn duckdb_in(
     statements: &[String],
     cwd: Option<&std::path::Path>,
 ) -> Result<Vec<Answer>, String> {
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ducklake/duck.py");
-    let mut child = Command::new(python());
-    if let Some(password) = crate::postgres_password() {
-        child.env("PGPASSWORD", password);
-    }
-    let mut child = child
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run the DuckDB client");
     let request = serde_json::json!({ "statements": statements, "cwd": cwd });
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(request.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    let answer: Value = serde_json::from_str(&text).unwrap_or_else(|e| {
-        panic!(
-            "DuckDB client printed no JSON ({e}): {text}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
+    let answer = python_json("tests/ducklake/duck.py", &request);
     if let Some(err) = answer.get("error") {
         return Err(format!(
             "{} (in {})",

@@ -3,9 +3,6 @@
 //! makes), over `lake mcp`'s standard input and output and over `/mcp` of
 //! `lake serve`.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use serde_json::{Value, json};
 
 use crate::TestContext;
@@ -17,28 +14,7 @@ const MORE_PEOPLE: &str =
 
 /// Runs the SDK client with `cfg`; what it saw.
 fn client(cfg: Value) -> Value {
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mcp/client.py");
-    let mut child = Command::new(crate::ducklake::python())
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run the MCP client");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(cfg.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(&text).unwrap_or_else(|e| {
-        panic!(
-            "the MCP client printed no JSON ({e}): {text}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
+    crate::ducklake::python_json("tests/mcp/client.py", &cfg)
 }
 
 /// The environment `lake mcp` needs to open the context's home.
