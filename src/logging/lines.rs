@@ -111,23 +111,35 @@ fn escaped(out: &mut impl Write, s: &str) -> fmt::Result {
     out.write_str(&s[start..])
 }
 
-/// Collects an event's fields: the message first, the others after.
+/// Escapes what is written through it, as the inside of a JSON string.
+struct Escaping<'a, W: Write>(&'a mut W);
+
+impl<W: Write> Write for Escaping<'_, W> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        escaped(self.0, s)
+    }
+}
+
+/// Writes an event's fields as they are recorded (tracing records the
+/// message first).
 struct Fields<'a, W: Write> {
     out: &'a mut W,
     format: LogFormat,
-    message: String,
     result: fmt::Result,
 }
 
 impl<W: Write> Fields<'_, W> {
+    /// The field's name and what goes before its value; the message has
+    /// no name in a human line.
     fn key(&mut self, field: &Field) -> fmt::Result {
+        // Field names are Rust identifiers: nothing to escape.
         match self.format {
-            // Field names are Rust identifiers: nothing to escape.
             LogFormat::Json => {
                 self.out.write_str(",\"")?;
                 self.out.write_str(field.name())?;
                 self.out.write_str("\":")
             }
+            LogFormat::Human if field.name() == "message" => self.out.write_char(' '),
             LogFormat::Human => {
                 self.out.write_char(' ')?;
                 self.out.write_str(field.name())?;
@@ -152,7 +164,25 @@ impl<W: Write> Fields<'_, W> {
         });
     }
 
-    fn text(&mut self, field: &Field, value: &str) {
+    /// A value as text: quoted and escaped in JSON.
+    fn text(&mut self, field: &Field, value: fmt::Arguments<'_>) {
+        let format = self.format;
+        self.result = self
+            .result
+            .and_then(|()| self.key(field))
+            .and_then(|()| match format {
+                LogFormat::Json => {
+                    self.out.write_char('"')?;
+                    Escaping(self.out).write_fmt(value)?;
+                    self.out.write_char('"')
+                }
+                LogFormat::Human => self.out.write_fmt(value),
+            });
+    }
+}
+
+impl<W: Write> Visit for Fields<'_, W> {
+    fn record_str(&mut self, field: &Field, value: &str) {
         let format = self.format;
         self.result = self
             .result
@@ -166,23 +196,9 @@ impl<W: Write> Fields<'_, W> {
                 LogFormat::Human => self.out.write_str(value),
             });
     }
-}
-
-impl<W: Write> Visit for Fields<'_, W> {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "message" {
-            self.message.push_str(value);
-        } else {
-            self.text(field, value);
-        }
-    }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if field.name() == "message" {
-            let _ = write!(self.message, "{value:?}");
-        } else {
-            self.text(field, &format!("{value:?}"));
-        }
+        self.text(field, format_args!("{value:?}"));
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
@@ -201,7 +217,7 @@ impl<W: Write> Visit for Fields<'_, W> {
         if value.is_finite() {
             self.raw(field, &value.to_string());
         } else {
-            self.text(field, &value.to_string());
+            self.text(field, format_args!("{value}"));
         }
     }
 }
@@ -218,40 +234,32 @@ where
         event: &Event<'_>,
     ) -> fmt::Result {
         let meta = event.metadata();
-        // The fields first, into a line of their own: the message leads.
-        let mut rest = String::with_capacity(160);
-        let mut fields = Fields {
-            out: &mut rest,
-            format: self.0,
-            message: String::new(),
-            result: Ok(()),
-        };
-        event.record(&mut fields);
-        let (message, result) = (fields.message, fields.result);
-        result?;
         match self.0 {
             LogFormat::Json => {
                 writer.write_str("{\"timestamp\":\"")?;
                 timestamp(&mut writer, SystemTime::now())?;
-                write!(
-                    writer,
-                    "\",\"level\":\"{}\",\"target\":\"",
-                    meta.level().as_str()
-                )?;
+                writer.write_str("\",\"level\":\"")?;
+                writer.write_str(meta.level().as_str())?;
+                writer.write_str("\",\"target\":\"")?;
                 escaped(&mut writer, meta.target())?;
-                writer.write_str("\",\"message\":\"")?;
-                escaped(&mut writer, &message)?;
                 writer.write_char('"')?;
-                writer.write_str(&rest)?;
-                writer.write_str("}\n")
             }
             LogFormat::Human => {
                 timestamp(&mut writer, SystemTime::now())?;
-                write!(writer, " {:>5} {message}", meta.level().as_str())?;
-                writer.write_str(&rest)?;
-                writer.write_char('\n')
+                write!(writer, " {:>5}", meta.level().as_str())?;
             }
         }
+        let mut fields = Fields {
+            out: &mut writer,
+            format: self.0,
+            result: Ok(()),
+        };
+        event.record(&mut fields);
+        fields.result?;
+        writer.write_str(match self.0 {
+            LogFormat::Json => "}\n",
+            LogFormat::Human => "\n",
+        })
     }
 }
 
