@@ -164,8 +164,8 @@ impl<W: Write> Fields<'_, W> {
         });
     }
 
-    /// A value as text: quoted and escaped in JSON.
-    fn text(&mut self, field: &Field, value: fmt::Arguments<'_>) {
+    /// A value as text, which `value` writes: quoted and escaped in JSON.
+    fn text(&mut self, field: &Field, value: impl FnOnce(&mut dyn Write) -> fmt::Result) {
         let format = self.format;
         self.result = self
             .result
@@ -173,32 +173,21 @@ impl<W: Write> Fields<'_, W> {
             .and_then(|()| match format {
                 LogFormat::Json => {
                     self.out.write_char('"')?;
-                    Escaping(self.out).write_fmt(value)?;
+                    value(&mut Escaping(self.out))?;
                     self.out.write_char('"')
                 }
-                LogFormat::Human => self.out.write_fmt(value),
+                LogFormat::Human => value(self.out),
             });
     }
 }
 
 impl<W: Write> Visit for Fields<'_, W> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        let format = self.format;
-        self.result = self
-            .result
-            .and_then(|()| self.key(field))
-            .and_then(|()| match format {
-                LogFormat::Json => {
-                    self.out.write_char('"')?;
-                    escaped(self.out, value)?;
-                    self.out.write_char('"')
-                }
-                LogFormat::Human => self.out.write_str(value),
-            });
+        self.text(field, |w| w.write_str(value));
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.text(field, format_args!("{value:?}"));
+        self.text(field, |w| write!(w, "{value:?}"));
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
@@ -217,7 +206,7 @@ impl<W: Write> Visit for Fields<'_, W> {
         if value.is_finite() {
             self.raw(field, &value.to_string());
         } else {
-            self.text(field, format_args!("{value}"));
+            self.text(field, |w| write!(w, "{value}"));
         }
     }
 }
