@@ -107,10 +107,6 @@ pub(crate) fn dataset_facts(described: &Value, versions: usize) -> Value {
     })
 }
 
-fn tool_error_to_mcp(message: String) -> ErrorData {
-    ErrorData::invalid_params(message, None)
-}
-
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for LakeMcp {
     fn get_info(&self) -> ServerConfig {
@@ -185,10 +181,13 @@ impl ServerHandler for LakeMcp {
         context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
         if !request.uri.starts_with(RESOURCE_PREFIX) {
-            return Err(tool_error_to_mcp(format!(
-                "no resource {}: datasets are {RESOURCE_PREFIX}<name>",
-                request.uri
-            )));
+            return Err(ErrorData::invalid_params(
+                format!(
+                    "no resource {}: datasets are {RESOURCE_PREFIX}<name>",
+                    request.uri
+                ),
+                None,
+            ));
         }
         changes::lock(&self.subscribed).insert(request.uri);
         self.start_notifier(context.peer);
