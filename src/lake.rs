@@ -467,18 +467,14 @@ impl Lake {
     ) -> Result<IngestReport, LakeError> {
         let result = self.ingest_uncounted(source, req, progress);
         let m = crate::metrics::metrics();
-        let status = match &result {
-            Ok(report) => report.status.as_str(),
-            Err(_) => "failed",
+        let (dataset, status) = match &result {
+            Ok(report) => {
+                m.bytes_ingested.inc_by(source.len());
+                (report.name.as_str(), report.status.as_str())
+            }
+            Err(_) => (req.name.as_deref().unwrap_or_default(), "failed"),
         };
         m.ingests.with_label_values(&[status]).inc();
-        if result.is_ok() {
-            m.bytes_ingested.inc_by(source.len());
-        }
-        let dataset = match &result {
-            Ok(report) => report.name.as_str(),
-            Err(_) => req.name.as_deref().unwrap_or_default(),
-        };
         tracing::info!(dataset, status, "ingest");
         result
     }

@@ -234,6 +234,19 @@ impl Queries {
         Ok(())
     }
 
+    /// Makes `conn` ready to run `request`: its snapshot resolved, the views
+    /// of the datasets it names in place.
+    pub fn ready(
+        &self,
+        conn: &mut ViewConnection,
+        request: &QueryRequest,
+        current: Option<Snapshot>,
+        lakes: &dyn Fn() -> Result<Pooled<Lake>, LakeError>,
+    ) -> Result<(), LakeError> {
+        let snapshot = self.resolve(request, current, lakes)?;
+        self.prepare(conn, &request.sql, &snapshot, lakes)
+    }
+
     /// The JSON answer to `request`, made on `conn` (and kept when the query
     /// asks for nothing that changes by itself, like the time or random
     /// numbers). `current` is the newest snapshot when the request names none.

@@ -109,8 +109,7 @@ pub(crate) async fn sql(
         }
         Format::Parquet => {
             let (body, rows) = on_connection(&state, permit, move |state, conn, lakes| {
-                let snapshot = state.queries.resolve(&request, current, lakes)?;
-                state.queries.prepare(conn, &request.sql, &snapshot, lakes)?;
+                state.queries.ready(conn, &request, current, lakes)?;
                 parquet_answer(&conn.engine, &request.sql, request.max_rows, request.max_bytes)
             })
             .await
@@ -245,12 +244,7 @@ async fn streamed(
         let mut out = ChunkSender::new(tx, Instant::now() + timeout);
         let result = shared
             .queries
-            .resolve(&request, current, &lakes)
-            .and_then(|snapshot| {
-                shared
-                    .queries
-                    .prepare(&mut conn, &request.sql, &snapshot, &lakes)
-            })
+            .ready(&mut conn, &request, current, &lakes)
             .and_then(|()| {
                 stream_answer(
                     &conn.engine,

@@ -67,7 +67,6 @@ fn start_watcher(state: &Arc<AppState>) {
             .await
             .ok()
             .flatten();
-            tracing::trace!(snapshot = ?polled.as_ref().map(|p| p.0), "polled");
             if let Some((snapshot, shared)) = polled
                 && last != Some(snapshot)
             {

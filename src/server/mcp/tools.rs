@@ -160,10 +160,7 @@ impl LakeMcp {
         let started = Instant::now();
         let m = crate::metrics::metrics();
         let (body, rows) = on_connection(&self.state, permit, move |state, conn, lakes| {
-            let snapshot = state.queries.resolve(&request, current, lakes)?;
-            state
-                .queries
-                .prepare(conn, &request.sql, &snapshot, lakes)?;
+            state.queries.ready(conn, &request, current, lakes)?;
             json_answer(
                 &conn.engine,
                 &request.sql,
