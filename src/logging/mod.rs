@@ -7,13 +7,15 @@
 
 mod lines;
 
-use std::io::Write;
+use std::cell::RefCell;
+use std::io::{IsTerminal, Write};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use clap::ValueEnum;
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::fmt::writer::BoxMakeWriter;
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -46,44 +48,35 @@ fn filter(verbose: u8, default: &str) -> Result<EnvFilter, String> {
     }
 }
 
-/// A server's log lines wait here (at most this many bytes) and are
-/// written together: one write for hundreds of requests, not one each.
-const BUFFER_BYTES: usize = 64 * 1024;
+/// A server's log lines wait here and are written together by the
+/// `lake-log` thread, every [`FLUSH_EVERY`]: one write for hundreds of
+/// requests, none by the threads that answer them.
+static BUFFER: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+/// The lines taken from [`BUFFER`] while they are written (its lock held
+/// keeps them in the order they came); emptied, it becomes the buffer
+/// again, so a busy server's lines need no new memory.
+static WRITING: Mutex<Vec<u8>> = Mutex::new(Vec::new());
 /// How long a buffered line may wait before it is written.
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
+/// Past this many bytes waiting (standard error is slow to take them),
+/// the thread that logs writes them itself.
+const BUFFER_BYTES: usize = 4 << 20;
+/// The most memory a written buffer keeps for the lines to come.
+const KEPT_BYTES: usize = 1 << 20;
 
-static BUFFER: Mutex<Vec<u8>> = Mutex::new(Vec::new());
-
-fn buffer() -> MutexGuard<'static, Vec<u8>> {
-    BUFFER.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Standard error through [`BUFFER`].
-struct Buffered;
-
-impl Write for Buffered {
-    fn write(&mut self, line: &[u8]) -> std::io::Result<usize> {
-        let mut buffer = buffer();
-        buffer.extend_from_slice(line);
-        if buffer.len() >= BUFFER_BYTES {
-            let _ = std::io::stderr().write_all(&buffer);
-            buffer.clear();
-        }
-        Ok(line.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Writes the log lines still buffered. Called when a command ends (and
 /// every 100 ms while a server runs).
 pub fn flush() {
-    let mut buffer = buffer();
-    if !buffer.is_empty() {
-        let _ = std::io::stderr().write_all(&buffer);
-        buffer.clear();
+    let mut lines = lock(&WRITING);
+    std::mem::swap(&mut *lock(&BUFFER), &mut *lines);
+    if !lines.is_empty() {
+        let _ = std::io::stderr().write_all(&lines);
+        lines.clear();
+        lines.shrink_to(KEPT_BYTES);
     }
 }
 
@@ -95,29 +88,83 @@ pub enum Sink {
     Buffered,
 }
 
+impl Sink {
+    fn write(self, line: &[u8]) {
+        match self {
+            Sink::Direct => {
+                let _ = std::io::stderr().write_all(line);
+            }
+            Sink::Buffered => {
+                let waiting = {
+                    let mut buffer = lock(&BUFFER);
+                    buffer.extend_from_slice(line);
+                    buffer.len()
+                };
+                if waiting >= BUFFER_BYTES {
+                    flush();
+                }
+            }
+        }
+    }
+}
+
+thread_local! {
+    /// The line being made on this thread, kept to reuse its allocation.
+    static LINE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The layer that writes each event as one line to its [`Sink`].
+struct Lines {
+    format: LogFormat,
+    /// Human lines on a terminal show their level in colour (unless
+    /// `NO_COLOR` is set).
+    colour: bool,
+    sink: Sink,
+}
+
+impl<S: tracing::Subscriber> Layer<S> for Lines {
+    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+        let write = |line: &mut Vec<u8>| {
+            line.clear();
+            lines::line(line, event, self.format, self.colour);
+            self.sink.write(line);
+        };
+        // An event logged while a line is being made (by a value's Debug)
+        // gets a line of its own.
+        let made = LINE.try_with(|line| match line.try_borrow_mut() {
+            Ok(mut line) => write(&mut line),
+            Err(_) => write(&mut Vec::new()),
+        });
+        if made.is_err() {
+            write(&mut Vec::new());
+        }
+    }
+}
+
 /// Installs the process's logger. Called once, before any work.
 pub fn init(format: LogFormat, verbose: u8, default: &str, sink: Sink) -> Result<(), String> {
     let filter = filter(verbose, default)?;
-    let writer = match sink {
-        Sink::Direct => BoxMakeWriter::new(std::io::stderr),
-        Sink::Buffered => {
-            std::thread::Builder::new()
-                .name("lake-log".into())
-                .spawn(|| {
-                    loop {
-                        std::thread::sleep(FLUSH_EVERY);
-                        flush();
-                    }
-                })
-                .map_err(|e| format!("starting the log writer: {e}"))?;
-            BoxMakeWriter::new(|| Buffered)
-        }
-    };
+    if sink == Sink::Buffered {
+        std::thread::Builder::new()
+            .name("lake-log".into())
+            .spawn(|| {
+                loop {
+                    std::thread::sleep(FLUSH_EVERY);
+                    flush();
+                }
+            })
+            .map_err(|e| format!("starting the log writer: {e}"))?;
+    }
     // Installed already (a test calling twice): keep the first.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(writer)
-        .event_format(lines::Lines(format))
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(Lines {
+            format,
+            colour: format == LogFormat::Human
+                && std::io::stderr().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+            sink,
+        })
         .try_init();
     Ok(())
 }
