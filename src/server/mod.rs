@@ -100,6 +100,9 @@ pub(crate) struct AppState {
     changes: tokio::sync::broadcast::Sender<mcp::Change>,
     /// Whether the watcher of the catalog for them runs.
     watching: std::sync::atomic::AtomicBool,
+    /// Whether each request is logged: the log's level is set before the
+    /// server starts and does not change, so it is asked once.
+    pub logs_requests: bool,
 }
 
 impl AppState {
@@ -173,6 +176,7 @@ fn open_state(opts: ServeOptions) -> Result<AppState, ServeError> {
         queries,
         changes: tokio::sync::broadcast::channel(64).0,
         watching: Default::default(),
+        logs_requests: observe::logs_requests(),
         opts,
     })
 }

@@ -87,6 +87,12 @@ pub(crate) fn route_of(path: &str) -> &'static str {
     }
 }
 
+/// Whether the log takes the line of each request (its level lets this
+/// module's info through).
+pub(crate) fn logs_requests() -> bool {
+    tracing::enabled!(tracing::Level::INFO)
+}
+
 /// The outermost layer: ids every request, and logs and counts its answer.
 pub(crate) async fn observe(
     State(state): State<Arc<AppState>>,
@@ -105,7 +111,7 @@ pub(crate) async fn observe(
         rows: None,
         bytes: 0,
     };
-    let logging = tracing::enabled!(tracing::Level::INFO);
+    let logging = state.logs_requests;
     if counting {
         metrics().in_flight.inc();
     }
@@ -164,15 +170,17 @@ impl Done {
         if self.counting {
             let m = metrics();
             m.in_flight.dec();
-            m.requests
-                .with_label_values(&[self.route, self.status.as_str()])
-                .inc();
-            m.request_seconds
-                .with_label_values(&[self.route])
-                .observe(elapsed.as_secs_f64());
-            m.bytes_returned.inc_by(self.bytes);
+            m.request_done(
+                self.route,
+                self.status.as_str(),
+                elapsed.as_secs_f64(),
+                self.bytes,
+            );
         }
         tracing::info!(
+            // A message as a value, not a format string: written as it is,
+            // without `core::fmt` (a tenth of the line's cost).
+            message = "request",
             request_id = &*self.id,
             method = self.method.as_str(),
             route = self.route,
@@ -181,7 +189,6 @@ impl Done {
             rows,
             bytes = self.bytes,
             complete,
-            "request"
         );
     }
 }
