@@ -19,6 +19,10 @@ const SECONDS: &[f64] = &[
     60.0,
 ];
 
+/// The request counter of one route and status, and the route's latency
+/// histogram.
+type RouteCounts = (IntCounter, Histogram);
+
 /// Every metric of the process.
 pub struct Metrics {
     registry: Registry,
@@ -208,32 +212,32 @@ impl Metrics {
     /// over and over, and finding them by label costs more than the rest.
     pub fn request_done(&self, route: &'static str, status: &str, seconds: f64, bytes: u64) {
         thread_local! {
-            static LAST: RefCell<Option<(&'static str, String, IntCounter, Histogram)>> =
+            static LAST: RefCell<Option<(&'static str, String, RouteCounts)>> =
                 const { RefCell::new(None) };
         }
-        let counted = LAST.try_with(|last| {
-            let mut last = last.try_borrow_mut().ok()?;
-            match &*last {
-                Some((r, s, ..)) if *r == route && s == status => {}
-                _ => {
-                    *last = Some((
-                        route,
-                        status.to_string(),
-                        self.requests.with_label_values(&[route, status]),
-                        self.request_seconds.with_label_values(&[route]),
-                    ))
-                }
-            }
-            let (.., requests, histogram) = last.as_ref()?;
+        let found = || {
+            (
+                self.requests.with_label_values(&[route, status]),
+                self.request_seconds.with_label_values(&[route]),
+            )
+        };
+        let count = |(requests, histogram): &RouteCounts| {
             requests.inc();
             histogram.observe(seconds);
-            Some(())
+        };
+        let counted = LAST.try_with(|last| {
+            let mut last = last.borrow_mut();
+            match &*last {
+                Some((r, s, pair)) if *r == route && s == status => count(pair),
+                _ => {
+                    let pair = found();
+                    count(&pair);
+                    *last = Some((route, status.to_string(), pair));
+                }
+            }
         });
-        if !matches!(counted, Ok(Some(()))) {
-            self.requests.with_label_values(&[route, status]).inc();
-            self.request_seconds
-                .with_label_values(&[route])
-                .observe(seconds);
+        if counted.is_err() {
+            count(&found());
         }
         self.bytes_returned.inc_by(bytes);
     }

@@ -323,7 +323,7 @@ pub(super) fn line(out: &mut Vec<u8>, event: &Event<'_>, format: LogFormat, colo
         out.extend_from_slice(b"{\"timestamp\":\"");
     }
     timestamp(out, SystemTime::now());
-    let mut rest = |shared: &mut Shared| {
+    super::reused(&SHARED, |shared| {
         shared.of(meta, format, colour);
         out.extend_from_slice(&shared.head);
         event.record(&mut Fields {
@@ -331,16 +331,7 @@ pub(super) fn line(out: &mut Vec<u8>, event: &Event<'_>, format: LogFormat, colo
             shared,
             format,
         });
-    };
-    // An event logged while this thread makes a line (by a value's Debug)
-    // makes its parts anew.
-    let made = SHARED.try_with(|shared| match shared.try_borrow_mut() {
-        Ok(mut shared) => rest(&mut shared),
-        Err(_) => rest(&mut Shared::default()),
     });
-    if made.is_err() {
-        rest(&mut Shared::default());
-    }
     out.extend_from_slice(match format {
         LogFormat::Json => b"}\n",
         LogFormat::Human => b"\n",

@@ -122,22 +122,26 @@ struct Lines {
     sink: Sink,
 }
 
+/// Runs `f` on this thread's `T` in `key`, taken out meanwhile: an event
+/// logged while a line is being made (by a value's Debug) finds a new one,
+/// as does a thread that is ending.
+pub(super) fn reused<T: Default, R>(
+    key: &'static std::thread::LocalKey<RefCell<T>>,
+    f: impl FnOnce(&mut T) -> R,
+) -> R {
+    let mut t = key.try_with(|cell| cell.take()).unwrap_or_default();
+    let r = f(&mut t);
+    let _ = key.try_with(|cell| cell.replace(t));
+    r
+}
+
 impl<S: tracing::Subscriber> Layer<S> for Lines {
     fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
-        let write = |line: &mut Vec<u8>| {
+        reused(&LINE, |line| {
             line.clear();
             lines::line(line, event, self.format, self.colour);
             self.sink.write(line);
-        };
-        // An event logged while a line is being made (by a value's Debug)
-        // gets a line of its own.
-        let made = LINE.try_with(|line| match line.try_borrow_mut() {
-            Ok(mut line) => write(&mut line),
-            Err(_) => write(&mut Vec::new()),
         });
-        if made.is_err() {
-            write(&mut Vec::new());
-        }
     }
 }
 
