@@ -9,7 +9,7 @@
 #     see each (the kept answer of the query before must not be served);
 #  4. what observing costs: (1) against a server logging every request at
 #     info (JSON lines) with metrics on, and one with both off, in turns
-#     (PAIRS of 3 s rounds, 16 unless set).
+#     (SETS of server pairs, PAIRS of 1 s rounds each: 6 and 16 unless set).
 # Usage: bench/serve.sh [SECONDS] [CONNECTIONS]. Installs wrk if missing.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -108,39 +108,47 @@ fresh
 wait "$wrk_pid"
 
 echo "4. the same query, logging at info (JSON lines) and metrics on, vs both off"
-# Two server processes differ by up to +-5% on this kind of machine for no
-# reason of their own (A/A runs showed it), and rounds drift: so every
-# round starts a new server, the two kinds take turns in ABBA order, and
-# the answer is the median of the pairs' ratios.
+# This machine's rate moves by +-10% from one second to the next whatever
+# the server does (one server, 1 s rounds in a row: 17,000-30,000
+# requests/s), which swamps a 5% effect in any one round. So: SETS times
+# (6 unless set), start one server of each kind, then run PAIRS (16) pairs
+# of 1 s rounds on them in ABBA order; the answer is the median of all the
+# pairs' ratios, with its standard error. An A/A run (both servers off,
+# 5 sets x 8 pairs) gave 1.008 this way.
+sets="${SETS:-6}"
 pairs="${PAIRS:-16}"
-round=3
-# round KIND: one round of (1) on a new server; prints requests/s.
-round() {
-  if [ "$1" = on ]; then
-    LAKE_LOG=info LAKE_LOG_FORMAT=json start "$work/round.log"
-  else
-    LAKE_LOG=off start "$work/round.log" --no-metrics
-  fi
-  local pid="${pids[-1]}"
-  sql "select name, age from people where age > 30 order by id" >/dev/null
-  wrk -t2 -c"$connections" -d"${round}s" --timeout 5s -s "$same" "$base/v1/sql" | tail -1 | awk '{print $2}'
-  if [ "$1" = on ]; then grep -c '"message":"request"' "$work/round.log" >>"$work/lines" || true; fi
-  kill "$pid"
-  wait "$pid" 2>/dev/null || true
+# rate URL SECONDS: requests/s of (1) at URL for SECONDS.
+rate() {
+  wrk -t2 -c"$connections" -d"$2s" --timeout 5s -s "$same" "$1/v1/sql" | tail -1 | awk '{print $2}'
 }
-on=() off=()
-for p in $(seq "$pairs"); do
-  if (( p % 2 )); then off+=("$(round off)"); on+=("$(round on)")
-  else on+=("$(round on)"); off+=("$(round off)"); fi
+on=() off=() lines=0
+for s in $(seq "$sets"); do
+  LAKE_LOG=info LAKE_LOG_FORMAT=json start "$work/on.log"
+  on_url="$base" on_pid="${pids[-1]}"
+  LAKE_LOG=off start "$work/off.log" --no-metrics
+  off_url="$base" off_pid="${pids[-1]}"
+  rate "$on_url" 1 >/dev/null
+  rate "$off_url" 1 >/dev/null
+  for p in $(seq "$pairs"); do
+    if (( p % 2 )); then off+=("$(rate "$off_url" 1)"); on+=("$(rate "$on_url" 1)")
+    else on+=("$(rate "$on_url" 1)"); off+=("$(rate "$off_url" 1)"); fi
+  done
+  kill "$on_pid" "$off_pid"
+  wait "$on_pid" "$off_pid" 2>/dev/null || true
+  lines=$((lines + $(grep -c '"message":"request"' "$work/on.log" || true)))
 done
-python3 - "${on[*]}" "${off[*]}" "$(awk '{n += $1} END {print n + 0}' "$work/lines")" "$round" <<'PY'
+python3 - "${on[*]}" "${off[*]}" "$lines" "$sets" "$pairs" <<'PY'
 import statistics, sys
 on = [float(x) for x in sys.argv[1].split()]
 off = [float(x) for x in sys.argv[2].split()]
-ratios = sorted(a / b for a, b in zip(on, off))
+sets, pairs = int(sys.argv[4]), int(sys.argv[5])
+ratios = [a / b for a, b in zip(on, off)]
+per_set = [statistics.median(ratios[i * pairs:(i + 1) * pairs]) for i in range(sets)]
 q = statistics.quantiles(ratios, n=4)
-print(f"   {len(on)} pairs of {sys.argv[4]}s rounds, a new server each ({sys.argv[3]} request lines logged)")
+# The standard error of a median: 1.25 times that of a mean.
+se = 1.25 * statistics.stdev(ratios) / len(ratios) ** 0.5
+print(f"   {sets} sets x {pairs} pairs of 1 s rounds ({sys.argv[3]} request lines logged)")
 print(f"   on:  median {statistics.median(on):.0f} requests/s; off: median {statistics.median(off):.0f}")
-print(f"   ratio on / off: median of pairs {statistics.median(ratios):.3f}"
-      f" (quartiles {q[0]:.3f}-{q[2]:.3f}) (goal: >= 0.95)")
+print(f"   ratio on / off: median of pairs {statistics.median(ratios):.3f} +- {se:.3f}"
+      f" (quartiles {q[0]:.3f}-{q[2]:.3f}; sets {min(per_set):.3f}-{max(per_set):.3f}) (goal: >= 0.95)")
 PY
