@@ -5,14 +5,13 @@
 //! What is logged at info never holds a secret or a value from a query:
 //! routes, statuses, sizes and names. SQL text is logged at debug.
 
-mod lines;
-
 use std::cell::RefCell;
 use std::io::{IsTerminal, Write};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use clap::ValueEnum;
+use lake_log_lines::{Format, reused};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
@@ -115,39 +114,18 @@ thread_local! {
 
 /// The layer that writes each event as one line to its [`Sink`].
 struct Lines {
-    format: LogFormat,
+    format: Format,
     /// Human lines on a terminal show their level in colour (unless
     /// `NO_COLOR` is set).
     colour: bool,
     sink: Sink,
 }
 
-/// Runs `f` on this thread's `T` in `key`, borrowed in place: an event
-/// logged while a line is being made (by a value's Debug) finds it borrowed
-/// and gets a new one, as does a thread that is ending. (Taking the `T` out
-/// and putting it back cost ~150 instructions a line.)
-pub(super) fn reused<T: Default>(
-    key: &'static std::thread::LocalKey<RefCell<T>>,
-    f: impl FnOnce(&mut T),
-) {
-    let mut f = Some(f);
-    let _ = key.try_with(|cell| {
-        if let Ok(mut t) = cell.try_borrow_mut()
-            && let Some(f) = f.take()
-        {
-            f(&mut t);
-        }
-    });
-    if let Some(f) = f {
-        f(&mut T::default());
-    }
-}
-
 impl<S: tracing::Subscriber> Layer<S> for Lines {
     fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
         reused(&LINE, |line| {
             line.clear();
-            lines::line(line, event, self.format, self.colour);
+            lake_log_lines::line(line, event, self.format, self.colour);
             self.sink.write(line);
         });
     }
@@ -171,7 +149,10 @@ pub fn init(format: LogFormat, verbose: u8, default: &str, sink: Sink) -> Result
     let _ = tracing_subscriber::registry()
         .with(filter)
         .with(Lines {
-            format,
+            format: match format {
+                LogFormat::Human => Format::Human,
+                LogFormat::Json => Format::Json,
+            },
             colour: format == LogFormat::Human
                 && std::io::stderr().is_terminal()
                 && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),

@@ -2,21 +2,35 @@
 //! logs every request, and general formatters cost up to a third of a
 //! cached query's answer (~56,000 instructions). Measured with callgrind,
 //! a request's line took ~23,000 instructions with tracing-subscriber's
-//! JSON format, ~5,000 with `core::fmt` through its `Writer`, and ~3,200
+//! JSON format, ~5,000 with `core::fmt` through its `Writer`, and ~2,600
 //! this way, tracing's own dispatch included.
 //!
 //! JSON: `{"timestamp":"2026-11-28T17:22:49.668433Z","level":"INFO",
 //! "target":"lake::server::observe","message":"request","route":...}`.
 //! Human: `2026-11-28T17:22:49.668433Z  INFO request route=/v1/sql ...`.
+//!
+//! A crate of its own so that it is built without debug assertions and
+//! overflow checks even in the dev profile, which the tests and the
+//! benchmark use: there, the checks inside every `Vec::extend_from_slice`
+//! made a line cost ~20% more (by callgrind) than in the release build
+//! lake ships as.
 
 use std::cell::RefCell;
 use std::fmt::{self, Write as _};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use tracing::Event;
-use tracing::field::{Field, Visit};
+use tracing_core::field::{Field, Visit};
+use tracing_core::{Event, Level, Metadata};
 
-use super::LogFormat;
+/// How lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// One JSON object each: `timestamp`, `level`, `target`, then the
+    /// event's fields, `message` among them.
+    Json,
+    /// Text for people: timestamp, level, message, then `name=value`.
+    Human,
+}
 
 /// Appends `n` in decimal, at least `width` digits (zero-padded).
 fn digits(out: &mut Vec<u8>, mut n: u64, width: usize) {
@@ -151,7 +165,7 @@ impl fmt::Write for Text<'_> {
 /// has no name). Field names are Rust identifiers: nothing to escape.
 #[derive(Default)]
 struct Shared {
-    callsite: Option<(tracing::callsite::Identifier, LogFormat, bool)>,
+    callsite: Option<(tracing_core::callsite::Identifier, Format, bool)>,
     head: Vec<u8>,
     keys: Vec<u8>,
     /// Where each field's key starts in `keys`, by the field's index, and
@@ -161,7 +175,7 @@ struct Shared {
 
 impl Shared {
     /// Makes the parts for `meta`'s callsite, unless they are made.
-    fn of(&mut self, meta: &tracing::Metadata<'_>, format: LogFormat, colour: bool) {
+    fn of(&mut self, meta: &Metadata<'_>, format: Format, colour: bool) {
         let callsite = Some((meta.callsite(), format, colour));
         if self.callsite == callsite {
             return;
@@ -170,7 +184,7 @@ impl Shared {
         self.keys.clear();
         self.starts.clear();
         match format {
-            LogFormat::Json => {
+            Format::Json => {
                 self.head.extend_from_slice(b"\",\"level\":\"");
                 self.head
                     .extend_from_slice(meta.level().as_str().as_bytes());
@@ -178,7 +192,7 @@ impl Shared {
                 escaped(&mut self.head, meta.target());
                 self.head.push(b'"');
             }
-            LogFormat::Human => {
+            Format::Human => {
                 let level = meta.level();
                 let name = level.as_str();
                 self.head.resize(6 - name.len(), b' ');
@@ -195,13 +209,13 @@ impl Shared {
             self.starts.push(self.keys.len());
             let name = field.name().as_bytes();
             match format {
-                LogFormat::Json => {
+                Format::Json => {
                     self.keys.extend_from_slice(b",\"");
                     self.keys.extend_from_slice(name);
                     self.keys.extend_from_slice(b"\":");
                 }
-                LogFormat::Human if name == b"message" => self.keys.push(b' '),
-                LogFormat::Human => {
+                Format::Human if name == b"message" => self.keys.push(b' '),
+                Format::Human => {
                     self.keys.push(b' ');
                     self.keys.extend_from_slice(name);
                     self.keys.push(b'=');
@@ -222,6 +236,24 @@ impl Shared {
     }
 }
 
+/// Runs `f` on this thread's `T` in `key`, borrowed in place: an event
+/// logged while a line is being made (by a value's Debug) finds it borrowed
+/// and gets a new one, as does a thread that is ending. (Taking the `T` out
+/// and putting it back cost ~150 instructions a line.)
+pub fn reused<T: Default>(key: &'static std::thread::LocalKey<RefCell<T>>, f: impl FnOnce(&mut T)) {
+    let mut f = Some(f);
+    let _ = key.try_with(|cell| {
+        if let Ok(mut t) = cell.try_borrow_mut()
+            && let Some(f) = f.take()
+        {
+            f(&mut t);
+        }
+    });
+    if let Some(f) = f {
+        f(&mut T::default());
+    }
+}
+
 thread_local! {
     /// The parts of the callsite this thread logged last.
     static SHARED: RefCell<Shared> = RefCell::new(Shared::default());
@@ -232,7 +264,7 @@ thread_local! {
 struct Fields<'a> {
     out: &'a mut Vec<u8>,
     shared: &'a Shared,
-    format: LogFormat,
+    format: Format,
 }
 
 impl Fields<'_> {
@@ -246,7 +278,7 @@ impl Fields<'_> {
     }
 
     fn quote(&mut self) {
-        if self.format == LogFormat::Json {
+        if self.format == Format::Json {
             self.out.push(b'"');
         }
     }
@@ -257,8 +289,8 @@ impl Visit for Fields<'_> {
         self.key(field);
         self.quote();
         match self.format {
-            LogFormat::Json => escaped(self.out, value),
-            LogFormat::Human => self.out.extend_from_slice(value.as_bytes()),
+            Format::Json => escaped(self.out, value),
+            Format::Human => self.out.extend_from_slice(value.as_bytes()),
         }
         self.quote();
     }
@@ -266,7 +298,7 @@ impl Visit for Fields<'_> {
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         self.key(field);
         self.quote();
-        let json = self.format == LogFormat::Json;
+        let json = self.format == Format::Json;
         // Writing to a Vec cannot fail; a Debug that fails leaves what it wrote.
         let _ = write!(
             Text {
@@ -305,25 +337,25 @@ impl Visit for Fields<'_> {
 }
 
 /// The ANSI colour a level is shown in on a terminal.
-fn colour_of(level: &tracing::Level) -> &'static str {
+fn colour_of(level: &Level) -> &'static str {
     match *level {
-        tracing::Level::ERROR => "\x1b[31m",
-        tracing::Level::WARN => "\x1b[33m",
-        tracing::Level::INFO => "\x1b[32m",
-        tracing::Level::DEBUG => "\x1b[34m",
+        Level::ERROR => "\x1b[31m",
+        Level::WARN => "\x1b[33m",
+        Level::INFO => "\x1b[32m",
+        Level::DEBUG => "\x1b[34m",
         _ => "\x1b[35m",
     }
 }
 
 /// Appends `event` to `out` as one line in `format`, newline included;
 /// `colour` shows a human line's level in colour.
-pub(super) fn line(out: &mut Vec<u8>, event: &Event<'_>, format: LogFormat, colour: bool) {
+pub fn line(out: &mut Vec<u8>, event: &Event<'_>, format: Format, colour: bool) {
     let meta = event.metadata();
-    if format == LogFormat::Json {
+    if format == Format::Json {
         out.extend_from_slice(b"{\"timestamp\":\"");
     }
     timestamp(out, SystemTime::now());
-    super::reused(&SHARED, |shared| {
+    reused(&SHARED, |shared| {
         shared.of(meta, format, colour);
         out.extend_from_slice(&shared.head);
         event.record(&mut Fields {
@@ -333,8 +365,8 @@ pub(super) fn line(out: &mut Vec<u8>, event: &Event<'_>, format: LogFormat, colo
         });
     });
     out.extend_from_slice(match format {
-        LogFormat::Json => b"}\n",
-        LogFormat::Human => b"\n",
+        Format::Json => b"}\n",
+        Format::Human => b"\n",
     });
 }
 
@@ -360,10 +392,10 @@ mod tests {
     }
 
     /// Lines of the events `log` makes, as [`line`] writes them.
-    fn lines_of(format: LogFormat, colour: bool, log: impl FnOnce()) -> String {
+    fn lines_of(format: Format, colour: bool, log: impl FnOnce()) -> String {
         use std::sync::{Arc, Mutex};
         use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
-        struct Capture(Arc<Mutex<Vec<u8>>>, LogFormat, bool);
+        struct Capture(Arc<Mutex<Vec<u8>>>, Format, bool);
         impl<S: tracing::Subscriber> Layer<S> for Capture {
             fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
                 line(&mut self.0.lock().unwrap(), event, self.1, self.2);
@@ -390,7 +422,7 @@ mod tests {
 
     #[test]
     fn json_lines_hold_every_field_once_per_event() {
-        let text = lines_of(LogFormat::Json, false, events);
+        let text = lines_of(Format::Json, false, events);
         let lines: Vec<serde_json::Value> = text
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
@@ -398,7 +430,7 @@ mod tests {
         assert_eq!(lines.len(), 3, "{text}");
         for (i, line) in lines[..2].iter().enumerate() {
             assert_eq!(line["level"], "INFO");
-            assert_eq!(line["target"], "lake::logging::lines::tests");
+            assert_eq!(line["target"], "lake_log_lines::tests");
             assert_eq!(line["message"], "request");
             assert_eq!(line["id"], "a\"b");
             assert_eq!(line["status"], 200);
@@ -416,7 +448,7 @@ mod tests {
 
     #[test]
     fn human_lines_read_as_text_and_colour_only_the_level() {
-        let plain = lines_of(LogFormat::Human, false, events);
+        let plain = lines_of(Format::Human, false, events);
         let first = plain.lines().next().unwrap();
         let (time, rest) = first.split_once(' ').unwrap();
         assert_eq!(time.len(), "2026-11-28T17:42:49.668433Z".len());
@@ -426,7 +458,7 @@ mod tests {
             last.ends_with(" WARN slow disk delta=-3 ratio=0.5 what=Some(\"x\")"),
             "{last}"
         );
-        let coloured = lines_of(LogFormat::Human, true, events);
+        let coloured = lines_of(Format::Human, true, events);
         let first = coloured.lines().next().unwrap();
         assert!(
             first.contains(" \x1b[32mINFO\x1b[0m request id="),
