@@ -474,6 +474,21 @@ mod tests {
     }
 
     #[test]
+    fn a_borrowed_buffer_is_lent_anew_and_the_thread_keeps_its_own() {
+        thread_local!(static KEPT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) });
+        reused(&KEPT, |outer| {
+            outer.push(1);
+            // As when a value's Debug logs while its line is being made.
+            reused(&KEPT, |inner| {
+                assert!(inner.is_empty());
+                inner.push(2);
+            });
+            outer.push(3);
+        });
+        reused(&KEPT, |again| assert_eq!(again, &[1, 3]));
+    }
+
+    #[test]
     fn json_strings_are_escaped() {
         let mut s = Vec::new();
         escaped(&mut s, "a\"b\\c\nd\u{1}\u{1f}é");
