@@ -12,8 +12,8 @@
 //! A crate of its own so that it is built without debug assertions and
 //! overflow checks even in the dev profile, which the tests and the
 //! benchmark use: there, the checks inside every `Vec::extend_from_slice`
-//! made a line cost ~20% more (by callgrind) than in the release build
-//! lake ships as.
+//! made a line cost ~25% more (by callgrind, ~3,200 instructions against
+//! ~2,600), checks a release build does not have either.
 
 use std::cell::RefCell;
 use std::fmt::{self, Write as _};
