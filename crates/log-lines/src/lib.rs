@@ -49,10 +49,9 @@ fn digits(out: &mut Vec<u8>, mut n: u64, width: usize) {
 }
 
 thread_local! {
-    /// The second last written, and its text up to the fraction.
-    static SECOND: std::cell::RefCell<(u64, String)> = const {
-        std::cell::RefCell::new((u64::MAX, String::new()))
-    };
+    /// The second last written, and its text up to the fraction (empty
+    /// until the thread's first line).
+    static SECOND: RefCell<(u64, String)> = const { RefCell::new((0, String::new())) };
 }
 
 /// Appends `time` as RFC 3339 in UTC with microseconds; the part up to the
@@ -60,8 +59,10 @@ thread_local! {
 fn timestamp(out: &mut Vec<u8>, time: SystemTime) {
     let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = since.as_secs();
-    SECOND.with_borrow_mut(|(second, text)| {
-        if *second != secs {
+    // Through `reused`, like the line's other buffers: an event logged while
+    // the thread's locals are torn down must not panic.
+    reused(&SECOND, |(second, text)| {
+        if *second != secs || text.is_empty() {
             text.clear();
             let _ = whole_seconds(text, secs);
             *second = secs;
