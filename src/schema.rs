@@ -175,7 +175,12 @@ pub struct ColumnStats {
     pub min: Option<String>,
     /// An upper bound of the values.
     pub max: Option<String>,
-    /// Whether a NaN is among the values (`None`: not a float column).
+    /// Whether `min` and `max` are the smallest and largest values
+    /// themselves, not just bounds (a writer may cut long strings).
+    #[serde(skip)]
+    pub bounds_exact: bool,
+    /// Whether a NaN is among the values (`Some(false)` for integers;
+    /// `None`: a type without NaN, or not known).
     pub contains_nan: Option<bool>,
     /// Compressed bytes of the column in the file.
     pub size_bytes: u64,

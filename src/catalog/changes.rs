@@ -39,7 +39,7 @@ pub(super) fn record_file_stats(
     }
     let columns = read::columns(&tx, table_id, begin)?;
     if columns.len() == stats.len() {
-        write_file_stats(&tx, table_id, file_id, &columns, stats)?;
+        write_file_stats(&tx, table_id, file_id, &columns, stats, false)?;
     }
     tx.execute(
         "UPDATE ducklake_data_file SET footer_size = ?2 WHERE data_file_id = ?1",
@@ -113,6 +113,10 @@ pub(super) fn commit(conn: &mut Db, c: &Commit<'_>) -> Result<Committed, Catalog
                     plan: None,
                 });
             }
+            if !append {
+                // First, so that columns added next know no row lacks them.
+                w.end_files(table.table_id)?;
+            }
             let columns = if same_schema {
                 state.columns.clone()
             } else if let Some(plan) = &plan {
@@ -138,9 +142,6 @@ pub(super) fn commit(conn: &mut Db, c: &Commit<'_>) -> Result<Committed, Catalog
                 w.end_columns(table.table_id)?;
                 w.add_columns(table.table_id, &c.schema.columns)?
             };
-            if !append {
-                w.end_files(table.table_id)?;
-            }
             w.add_file(&table, &main, &c.object, &columns)?;
             let message = match (&plan, append, same_schema) {
                 (Some(plan), true, _) => format!("appended, evolved: {plan}"),

@@ -173,10 +173,15 @@ impl<'c> Writer<'c> {
                 |r| r.get(0),
             )
             .map_err(sql("reading columns"))?;
+        let earlier_rows = self.live_rows(table_id)? > 0;
         let mut out = Vec::with_capacity(columns.len());
         for (i, col) in columns.iter().enumerate() {
             let column = self.new_column(&col.name, &col.column_type);
             self.insert_column(table_id, &column, order + 1 + i as i64, None)?;
+            if column.children.is_empty() {
+                let stats = TableColumnStats::new_column(&col.column_type, earlier_rows);
+                put_table_stats(self.conn, table_id, column.column_id, false, Some(&stats))?;
+            }
             out.push(column);
         }
         self.schema_changed(table_id);
@@ -278,16 +283,9 @@ impl<'c> Writer<'c> {
             };
             self.insert_column(table_id, &widened, order, None)?;
             if r.to == ColumnType::Varchar {
-                // Old bounds compare as numbers, not text: a text bound is
-                // unknown. "" is below every string, so the table keeps a
-                // lower bound and later merges cannot narrow it.
-                self.conn
-                    .execute(
-                        "UPDATE ducklake_table_column_stats SET min_value = '', max_value = NULL
-                         WHERE table_id = ?1 AND column_id = ?2",
-                        params![table_id, c.column_id],
-                    )
-                    .map_err(sql("writing table statistics"))?;
+                // Old bounds compare as numbers, not text: the table's
+                // statistics of the column are no longer known.
+                put_table_stats(self.conn, table_id, c.column_id, true, None)?;
                 self.conn
                     .execute(
                         "UPDATE ducklake_file_column_stats SET min_value = NULL, max_value = NULL
@@ -295,6 +293,15 @@ impl<'c> Writer<'c> {
                         params![table_id, c.column_id],
                     )
                     .map_err(sql("writing file statistics"))?;
+            } else if r.to == ColumnType::Double {
+                // Integers are never NaN.
+                self.conn
+                    .execute(
+                        "UPDATE ducklake_table_column_stats SET contains_nan = FALSE
+                         WHERE table_id = ?1 AND column_id = ?2 AND contains_nan IS NULL",
+                        params![table_id, c.column_id],
+                    )
+                    .map_err(sql("writing table statistics"))?;
             }
         }
         if !plan.added.is_empty() {
@@ -384,6 +391,7 @@ impl<'c> Writer<'c> {
         })?;
         let file_id = self.file_id();
         let mapping_id = self.mapping(table.table_id, columns)?;
+        let first_rows = !self.has_table_stats(table.table_id)?;
         let row_id_start =
             self.grow_table_stats(table.table_id, object.object.rows, object.object.bytes)?;
         self.conn
@@ -416,7 +424,14 @@ impl<'c> Writer<'c> {
             )
             .map_err(sql("recording an object"))?;
         if recorded {
-            write_file_stats(self.conn, table.table_id, file_id, columns, &object.stats)?;
+            write_file_stats(
+                self.conn,
+                table.table_id,
+                file_id,
+                columns,
+                &object.stats,
+                first_rows,
+            )?;
         }
         self.change(format!("inserted_into_table:{}", table.table_id));
         Ok(file_id)
@@ -580,6 +595,33 @@ impl<'c> Writer<'c> {
         Ok(())
     }
 
+    /// Whether the table's statistics have been started (DuckDB starts
+    /// them with a table's first rows, lake with its first file).
+    fn has_table_stats(&self, table_id: i64) -> Result<bool, CatalogError> {
+        self.conn
+            .query_row(
+                "SELECT 1 FROM ducklake_table_stats WHERE table_id = ?1",
+                [table_id],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|r| r.is_some())
+            .map_err(sql("reading table statistics"))
+    }
+
+    /// The rows in the table's files that stay live in this snapshot so far
+    /// (rows DuckDB deleted from them included).
+    fn live_rows(&self, table_id: i64) -> Result<i64, CatalogError> {
+        self.conn
+            .query_row(
+                "SELECT coalesce(sum(record_count), 0) FROM ducklake_data_file
+                 WHERE table_id = ?1 AND end_snapshot IS NULL",
+                [table_id],
+                |r| r.get(0),
+            )
+            .map_err(sql("reading data files"))
+    }
+
     /// Adds a file's rows and bytes to the table's statistics; returns the
     /// first row id of the file.
     fn grow_table_stats(&self, table_id: i64, rows: u64, bytes: u64) -> Result<i64, CatalogError> {
@@ -666,13 +708,16 @@ impl<'c> Writer<'c> {
     }
 }
 
-/// Per-file column statistics, merged into the table's.
+/// Per-file column statistics, merged into the table's. `first_rows`: the
+/// file starts the table's statistics (a column without a row gets one);
+/// otherwise a column without a row has unknown statistics and keeps none.
 pub(super) fn write_file_stats(
     conn: &Db,
     table_id: i64,
     file_id: i64,
     columns: &[TableColumn],
     stats: &[ColumnStats],
+    first_rows: bool,
 ) -> Result<(), CatalogError> {
     // A nested column's statistics would be its children's: not recorded.
     for (c, s) in columns
@@ -680,6 +725,16 @@ pub(super) fn write_file_stats(
         .zip(stats)
         .filter(|(c, _)| c.children.is_empty())
     {
+        let t = ColumnType::from_ducklake(&c.ducklake_type);
+        // Whether a NaN is in a DOUBLE column: an integer file read as
+        // DOUBLE (a narrower type) has none. Other columns have no NaN.
+        let s = &ColumnStats {
+            contains_nan: match t {
+                Some(ColumnType::Double) => s.contains_nan,
+                _ => None,
+            },
+            ..s.clone()
+        };
         conn.prepare_cached(
             "INSERT INTO ducklake_file_column_stats (data_file_id, table_id, column_id,
                  column_size_bytes, value_count, null_count, min_value, max_value, contains_nan,
@@ -700,7 +755,7 @@ pub(super) fn write_file_stats(
             ])
         })
         .map_err(sql("recording file statistics"))?;
-        let Some(t) = ColumnType::from_ducklake(&c.ducklake_type) else {
+        let Some(t) = t else {
             continue;
         };
         let current: Option<TableColumnStats> = conn
@@ -721,31 +776,58 @@ pub(super) fn write_file_stats(
             })
             .map_err(sql("reading table statistics"))?;
         let existed = current.is_some();
-        let merged = stats::merge(current, s, &t);
-        let values = params![
-            table_id,
-            c.column_id,
-            merged.contains_null,
-            merged.contains_nan,
-            merged.min,
-            merged.max
-        ];
-        if existed {
-            conn.prepare_cached(
-                "UPDATE ducklake_table_column_stats SET contains_null = ?3, contains_nan = ?4,
-                     min_value = ?5, max_value = ?6
-                 WHERE table_id = ?1 AND column_id = ?2",
-            )
-            .and_then(|mut stmt| stmt.execute(values))
-        } else {
-            conn.prepare_cached(
-                "INSERT INTO ducklake_table_column_stats (table_id, column_id, contains_null,
-                     contains_nan, min_value, max_value, extra_stats)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL)",
-            )
-            .and_then(|mut stmt| stmt.execute(values))
-        }
-        .map_err(sql("writing table statistics"))?;
+        let base = match current {
+            Some(current) => current,
+            None if first_rows => TableColumnStats::new_column(&t, false),
+            None => continue,
+        };
+        let merged = stats::merge(base, s, &t);
+        put_table_stats(conn, table_id, c.column_id, existed, merged.as_ref())?;
     }
     Ok(())
+}
+
+/// Writes a column's row of table statistics: `stats`, or none when they
+/// are unknown; `existed` if there is a row now.
+fn put_table_stats(
+    conn: &Db,
+    table_id: i64,
+    column_id: i64,
+    existed: bool,
+    stats: Option<&TableColumnStats>,
+) -> Result<(), CatalogError> {
+    let Some(stats) = stats else {
+        return conn
+            .prepare_cached(
+                "DELETE FROM ducklake_table_column_stats WHERE table_id = ?1 AND column_id = ?2",
+            )
+            .and_then(|mut stmt| stmt.execute(params![table_id, column_id]))
+            .map(drop)
+            .map_err(sql("writing table statistics"));
+    };
+    let values = params![
+        table_id,
+        column_id,
+        stats.contains_null,
+        stats.contains_nan,
+        stats.min,
+        stats.max
+    ];
+    if existed {
+        conn.prepare_cached(
+            "UPDATE ducklake_table_column_stats SET contains_null = ?3, contains_nan = ?4,
+                 min_value = ?5, max_value = ?6
+             WHERE table_id = ?1 AND column_id = ?2",
+        )
+        .and_then(|mut stmt| stmt.execute(values))
+    } else {
+        conn.prepare_cached(
+            "INSERT INTO ducklake_table_column_stats (table_id, column_id, contains_null,
+                 contains_nan, min_value, max_value, extra_stats)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL)",
+        )
+        .and_then(|mut stmt| stmt.execute(values))
+    }
+    .map(drop)
+    .map_err(sql("writing table statistics"))
 }

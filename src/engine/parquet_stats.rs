@@ -31,9 +31,13 @@ fn text(stats: &Statistics, t: &ColumnType, max: bool) -> Option<String> {
             pick(s, max).map(|b| u8::from(b).to_string())
         }
         (Statistics::Int64(s), ColumnType::Bigint) => pick(s, max).map(|v| v.to_string()),
-        (Statistics::Double(s), ColumnType::Double) => pick(s, max)
-            .filter(|v| v.is_finite())
-            .map(|v| v.to_string()),
+        // Infinities as DuckDB writes them; NaN is never a bound.
+        (Statistics::Double(s), ColumnType::Double) => pick(s, max).and_then(|v| match v {
+            f64::INFINITY => Some("inf".to_owned()),
+            f64::NEG_INFINITY => Some("-inf".to_owned()),
+            v if v.is_nan() => None,
+            v => Some(v.to_string()),
+        }),
         (Statistics::Int32(s), ColumnType::Date) => pick(s, max).and_then(|days| {
             chrono::NaiveDate::from_num_days_from_ce_opt(days.checked_add(719_163)?)
                 .map(|d| d.format("%Y-%m-%d").to_string())
@@ -87,8 +91,10 @@ pub fn object_stats(file: &File, schema: &Schema) -> parquet::errors::Result<Obj
     let mut columns = Vec::with_capacity(schema.columns.len());
     for (col, leaves) in schema.columns.iter().zip(leaves) {
         let t = &col.column_type;
+        // Integers are never NaN (an integer file may be read as DOUBLE).
         let mut out = ColumnStats {
-            contains_nan: (*t == ColumnType::Double).then_some(false),
+            contains_nan: matches!(t, ColumnType::Double | ColumnType::Bigint).then_some(false),
+            bounds_exact: true,
             ..ColumnStats::default()
         };
         let [i] = leaves[..] else {
@@ -122,6 +128,20 @@ pub fn object_stats(file: &File, schema: &Schema) -> parquet::errors::Result<Obj
                 continue; // only NULLs: no bound to merge
             }
             let (lo, hi) = (text(stats, t, false), text(stats, t, true));
+            if *t == ColumnType::Double {
+                // Parquet's NaN count, where the writer gives one (lake's
+                // does). Values without bounds may all be NaN.
+                out.contains_nan = match (out.contains_nan, stats.nan_count_opt()) {
+                    (_, Some(n)) if n > 0 => Some(true),
+                    (Some(true), _) => Some(true),
+                    (Some(false), Some(0)) if lo.is_some() && hi.is_some() => Some(false),
+                    _ => None,
+                };
+            }
+            // Parquet says whether a bound was cut; a numeric one never is.
+            if *t == ColumnType::Varchar && !(stats.min_is_exact() && stats.max_is_exact()) {
+                out.bounds_exact = false;
+            }
             min = Some(match (min, lo) {
                 (None, lo) => lo,
                 (Some(Some(a)), Some(b)) => Some(if less(t, &b, &a) { b } else { a }),

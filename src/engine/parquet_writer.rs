@@ -252,12 +252,19 @@ pub struct Written {
     pub rows: u64,
 }
 
+/// The longest string a footer keeps whole as a column's min or max.
+const STATS_MAX_BYTES: usize = 4096;
+
 /// Writer settings: decided by the input alone, so the same input always
 /// gives the same bytes.
 fn writer_properties(scan: &Scan) -> WriterProperties {
     let mut props = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .set_statistics_enabled(EnabledStatistics::Chunk)
+        // Bounds kept whole up to 4 KiB, so they are the values themselves
+        // and DuckDB may answer min/max from them (a cut string is only a
+        // bound, and makes the table's statistics unknown).
+        .set_statistics_truncate_length(Some(STATS_MAX_BYTES))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
         .set_created_by(concat!("lake ", env!("CARGO_PKG_VERSION")).to_owned());
