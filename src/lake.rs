@@ -237,12 +237,14 @@ mod catalog_location;
 mod compact;
 mod doctor;
 mod gc;
+mod leases;
 mod migrate;
 
 pub use catalog_location::{CATALOG_URL_FILE, CatalogLocation};
 pub use compact::{CompactReport, DEFAULT_TARGET};
 pub use doctor::DoctorReport;
 pub use gc::{GcOptions, GcReport, parse_duration};
+pub use leases::SnapshotHold;
 pub use migrate::Migration;
 
 /// An open lake home.
@@ -253,6 +255,8 @@ pub struct Lake {
     /// Shared by every [`Lake::reopen`]ed handle: one S3 client and cache.
     store: Arc<Store>,
     store_url: StoreUrl,
+    /// The process's read lease, shared by every reopened handle too.
+    leases: Arc<leases::ReadLeases>,
 }
 
 impl Lake {
@@ -312,11 +316,23 @@ impl Lake {
                 requested: requested.to_string(),
             });
         }
-        // DuckLake's data path: the store as recorded, so the default store
-        // stays relative to the home (DuckDB resolves it from its working
-        // directory; `lake info` prints an ATTACH that works from anywhere).
-        let recorded_url = StoreUrl::parse(&recorded)?;
-        catalog.data_path_or_insert(&data_path_of(&recorded_url))?;
+        // DuckLake's data path: where the store is now, absolute (as DuckDB
+        // records it), so a plain ATTACH from any folder reads and writes
+        // the store. The default store is recorded relative to the home in
+        // lake's own setting, so a moved or copied home still finds it, and
+        // its DuckLake data path follows on the next open.
+        let data_path = data_path_of(&url.clone().absolute());
+        match catalog.record_data_path(&data_path) {
+            Ok(true) => tracing::info!(data_path, "recorded the store's path for DuckDB"),
+            Ok(false) => {}
+            // A catalog this process may not write: lake itself needs no
+            // data path, DuckDB is told where the store is by `lake info`.
+            Err(e) => tracing::warn!(
+                data_path,
+                "could not record the store's path in the catalog ({e}): \
+                 DuckDB needs DATA_PATH and OVERRIDE_DATA_PATH to read this lake"
+            ),
+        }
         let store = Store::open(
             &url,
             &StoreOptions {
@@ -327,6 +343,7 @@ impl Lake {
         )?;
         let mut lake = Lake {
             home: home.to_owned(),
+            leases: leases::ReadLeases::new(location.clone()),
             location,
             catalog,
             store: Arc::new(store),
@@ -345,7 +362,16 @@ impl Lake {
             catalog: self.location.open()?,
             store: self.store.clone(),
             store_url: self.store_url.clone(),
+            leases: self.leases.clone(),
         })
+    }
+
+    /// Holds snapshot `at` (the newest when `None`) for a read: gc keeps
+    /// it, whatever its grace, until the hold is dropped (or this process
+    /// dies and its lease lapses).
+    pub fn hold_snapshot(&self, at: Option<SnapshotId>) -> Result<SnapshotHold, LakeError> {
+        self.leases
+            .hold(at, || Ok(self.catalog.current_snapshot()?))
     }
 
     /// A number that changes whenever another connection commits to the
@@ -377,17 +403,16 @@ impl Lake {
     /// and sqlite or postgres extensions), read-only.
     pub fn attach_statement(&self) -> Result<String, LakeError> {
         let recorded = self.catalog.info()?.data_path;
-        let data_path = data_path_of(&self.store_url);
-        let override_path = if recorded == data_path {
-            ""
+        let data_path = data_path_of(&self.store_url.clone().absolute());
+        let target = quote_literal(&format!("ducklake:{}", self.location.ducklake_target()));
+        Ok(if recorded == data_path {
+            format!("ATTACH {target} AS lake (READ_ONLY);")
         } else {
-            ", OVERRIDE_DATA_PATH true"
-        };
-        Ok(format!(
-            "ATTACH {} AS lake (DATA_PATH {}{override_path}, READ_ONLY);",
-            quote_literal(&format!("ducklake:{}", self.location.ducklake_target())),
-            quote_literal(&data_path)
-        ))
+            format!(
+                "ATTACH {target} AS lake (DATA_PATH {}, OVERRIDE_DATA_PATH true, READ_ONLY);",
+                quote_literal(&data_path)
+            )
+        })
     }
 
     /// Facts about the home: catalog, store, snapshots, sizes.
@@ -516,7 +541,7 @@ impl Lake {
         // row, then the object. A schema the mode does not accept is refused
         // before anything is published (and checked again in the commit,
         // which decides).
-        let (scan, written, (name, dataset_id)) =
+        let (mut scan, mut written, (name, dataset_id)) =
             match reading.convert(source, out(&self.store)?, progress)? {
                 Some((scan, written)) => {
                     let named = self.name_and_id(&name, &scan.schema, req.mode, req.evolve)?;
@@ -530,6 +555,19 @@ impl Lake {
                     (scan, written, named)
                 }
             };
+        // Columns the file holds in a narrower type than the dataset's
+        // (BIGINT in a DOUBLE column, anything in a VARCHAR one) are written
+        // in the dataset's type, read again from the text: engines other
+        // than DuckDB expect a file's types to be its table's.
+        if req.evolve && !matches!(reading, Reading::Parquet) {
+            let wider = self.wider_types(&name, &scan.schema, req.mode);
+            if !wider.is_empty() {
+                for (i, t) in wider {
+                    scan.schema.columns[i].column_type = t;
+                }
+                written = reading.write_parquet(source, &scan, out(&self.store)?, progress)?;
+            }
+        }
         let mut report = self.record(
             &name,
             &dataset_id,
@@ -559,6 +597,35 @@ impl Lake {
         }
         report.rejects = scan.rejects.len() as u64;
         Ok(report)
+    }
+
+    /// The columns of `file` (by position) whose type the dataset `name`
+    /// holds wider, with that type; none for a new dataset or a replace.
+    fn wider_types(
+        &self,
+        name: &str,
+        file: &Schema,
+        mode: WriteMode,
+    ) -> Vec<(usize, schema::ColumnType)> {
+        let current = match self.catalog.dataset(name) {
+            Ok(ds) if mode != WriteMode::Replace => ds.current.schema(),
+            _ => return Vec::new(),
+        };
+        let Ok(current) = current else {
+            return Vec::new();
+        };
+        file.columns
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| {
+                let t = &current
+                    .columns
+                    .iter()
+                    .find(|d| d.name == c.name)?
+                    .column_type;
+                (!t.is_nested() && schema::widens(&c.column_type, t)).then(|| (i, t.clone()))
+            })
+            .collect()
     }
 
     /// The dataset's name as the catalog spells it and its id (new ones
@@ -749,28 +816,36 @@ impl Lake {
     }
 
     /// Registers, as views, the datasets `sql` may name, as they were at
-    /// snapshot `at` (default: now). The views read the files returned:
-    /// hold them until the query is done.
+    /// snapshot `at` (default: now). The views read the files returned, of
+    /// the snapshot held: keep both until the query is done.
     pub fn register_datasets(
         &self,
         engine: &QueryEngine,
         sql: &str,
         at: Option<SnapshotId>,
-    ) -> Result<Vec<Readable>, LakeError> {
+    ) -> Result<(Option<SnapshotHold>, Vec<Readable>), LakeError> {
         let words = referenced_names(sql);
-        let at = match at {
+        let named = |at: SnapshotId| -> Result<Vec<String>, LakeError> {
+            Ok(self
+                .catalog
+                .names(Some(at))?
+                .into_iter()
+                .filter(|name| words.contains(&name.to_lowercase()))
+                .collect())
+        };
+        // A query that reads no dataset (`select 1`) takes no lease.
+        let first = match at {
             Some(at) => at,
             None => self.catalog.current_snapshot()?,
         };
-        let names: Vec<String> = self
-            .catalog
-            .names(Some(at))?
-            .into_iter()
-            .filter(|name| words.contains(&name.to_lowercase()))
-            .collect();
-        let held = self.register_views(engine, &names, at)?;
+        if named(first)?.is_empty() {
+            return Ok((None, Vec::new()));
+        }
+        let hold = self.hold_snapshot(at)?;
+        let names = named(hold.snapshot())?;
+        let held = self.register_views(engine, &names, hold.snapshot())?;
         self.store.trim();
-        Ok(held)
+        Ok((Some(hold), held))
     }
 
     /// Registers the datasets `names` (as the catalog spells them) as views

@@ -48,8 +48,9 @@ pub struct References {
 
 /// Expires the snapshots `keep` does not keep, in one transaction (rolled
 /// back when `dry_run`), but never one that was the newest at or after the
-/// time `readers_since` (a reader that began then may still read it);
-/// returns what went and what the remaining file rows name.
+/// time `readers_since` (a reader that began then may still read it), nor
+/// one a reader's lease holds; returns what went and what the remaining
+/// file rows name.
 pub(super) fn expire(
     conn: &mut Db,
     keep: &Keep,
@@ -89,7 +90,9 @@ pub(super) fn expire(
         .rev()
         .find(|(_, t)| t.as_str() <= readers_since)
         .map_or(snapshots[0].0, |(id, _)| *id);
-    let oldest_kept = by_rule.min(read_then);
+    // And every snapshot a reader of lake's holds a lease on, however old.
+    let leased = super::readers::oldest_leased(&tx)?.unwrap_or(newest);
+    let oldest_kept = by_rule.min(read_then).min(leased);
     let expired = |table: &str| {
         tx.execute(
             &format!(

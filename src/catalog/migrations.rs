@@ -63,6 +63,16 @@ const MIGRATIONS: &[Migration] = &[
     CREATE INDEX lake_pending_key ON lake_pending (key);
     ",
     ),
+    // 4: readers' leases on the snapshots they read, which gc keeps.
+    Migration::Sql(
+        "
+    CREATE TABLE lake_reader (
+        reader      TEXT PRIMARY KEY,
+        snapshot_id BIGINT NOT NULL,
+        heartbeat   TEXT NOT NULL
+    );
+    ",
+    ),
 ];
 
 /// The migrations a new PostgreSQL catalog is made as (by

@@ -16,6 +16,7 @@ mod legacy;
 mod log;
 mod migrations;
 mod read;
+mod readers;
 mod stats;
 mod write;
 
@@ -333,28 +334,38 @@ impl Catalog {
         Ok(value)
     }
 
-    /// The DuckLake `data_path`, recording `wanted` if none is recorded yet.
-    pub fn data_path_or_insert(&mut self, wanted: &str) -> Result<String, CatalogError> {
-        if let Some(path) = read::metadata(&self.conn, "data_path")? {
-            return Ok(path);
+    /// Records `wanted` as DuckLake's `data_path` unless it is recorded
+    /// already: a metadata change, no snapshot. Returns whether it wrote.
+    pub fn record_data_path(&mut self, wanted: &str) -> Result<bool, CatalogError> {
+        if read::metadata(&self.conn, "data_path")?.as_deref() == Some(wanted) {
+            return Ok(false);
         }
         let tx = self
             .conn
             .write_transaction()
             .map_err(sql("recording the data path"))?;
-        let path = match read::metadata(&tx, "data_path")? {
-            Some(path) => path,
+        let written = match read::metadata(&tx, "data_path")? {
+            Some(path) if path == wanted => false,
+            Some(_) => {
+                tx.execute(
+                    "UPDATE ducklake_metadata SET value = ?1
+                     WHERE key = 'data_path' AND scope IS NULL",
+                    [wanted],
+                )
+                .map_err(sql("recording the data path"))?;
+                true
+            }
             None => {
                 tx.execute(
                     "INSERT INTO ducklake_metadata (key, value) VALUES ('data_path', ?1)",
                     [wanted],
                 )
                 .map_err(sql("recording the data path"))?;
-                wanted.to_owned()
+                true
             }
         };
         tx.commit().map_err(sql("recording the data path"))?;
-        Ok(path)
+        Ok(written)
     }
 
     /// A number that changes whenever another connection commits a change
@@ -465,6 +476,22 @@ impl Catalog {
         f: impl FnOnce(&std::collections::HashSet<String>) -> T,
     ) -> Result<T, CatalogError> {
         gc::with_new_references(&mut self.conn, since, f)
+    }
+
+    /// Takes (or moves) `reader`'s lease to snapshot `at`, or to the newest
+    /// when `None`; gc keeps every snapshot from the oldest leased one on.
+    /// Returns the leased snapshot.
+    pub fn lease(
+        &mut self,
+        reader: &str,
+        at: Option<SnapshotId>,
+    ) -> Result<SnapshotId, CatalogError> {
+        readers::lease(&mut self.conn, reader, at)
+    }
+
+    /// Ends `reader`'s lease.
+    pub fn release(&mut self, reader: &str) -> Result<(), CatalogError> {
+        readers::release(&self.conn, reader)
     }
 
     /// Announces that the object `key` is being written: gc keeps it until

@@ -25,6 +25,7 @@ fn obj(name: &str, sha: &str, rows: u64) -> NewObject {
             min: Some("1".into()),
             max: Some(rows.to_string()),
             contains_nan: None,
+            bounds_exact: true,
             size_bytes: 5,
         }],
     }
@@ -51,7 +52,7 @@ macro_rules! on_both {
             fn $name() {
                 let dir = tempfile::tempdir().unwrap();
                 let mut cat = super::Catalog::open(&dir.path().join("c.sqlite")).unwrap();
-                cat.data_path_or_insert("store/").unwrap();
+                cat.record_data_path("store/").unwrap();
                 super::$name(cat);
             })*
         }
@@ -60,7 +61,7 @@ macro_rules! on_both {
             fn $name() {
                 let url = super::super::db::fresh_test_database();
                 let mut cat = super::Catalog::open_postgres(&url).unwrap();
-                cat.data_path_or_insert("/lake/store/").unwrap();
+                cat.record_data_path("/lake/store/").unwrap();
                 super::$name(cat);
             })*
         }
@@ -72,6 +73,7 @@ on_both!(
     remove_and_restore_make_snapshots_without_copying,
     snapshot_times_resolve_to_the_newest_before,
     gc_references_see_what_is_committed_after_they_were_read,
+    a_read_lease_keeps_its_snapshot_until_released_or_lapsed,
 );
 
 fn versions_follow_the_rules_and_each_change_is_one_snapshot(mut cat: Catalog) {
@@ -189,4 +191,42 @@ fn gc_references_see_what_is_committed_after_they_were_read(mut cat: Catalog) {
     keys.sort();
     assert_eq!(keys, ["datasets/t/k1.parquet", "datasets/t/k9.parquet"]);
     assert_eq!(cat.named_objects().unwrap().totals().unwrap(), (2, 50));
+}
+
+fn a_read_lease_keeps_its_snapshot_until_released_or_lapsed(mut cat: Catalog) {
+    let s = schema(ColumnType::Bigint);
+    let mut commit = commit_of(&s, 2);
+    cat.commit(&commit).unwrap();
+    // A reader of snapshot 1 (the newest when it took its lease).
+    assert_eq!(cat.lease("reader-a", None).unwrap(), 1);
+    for (i, key) in ["k2", "k3"].iter().enumerate() {
+        commit.object = obj("t", key, 3 + i as u64);
+        cat.commit(&commit).unwrap();
+    }
+    let now = std::time::SystemTime::now();
+    let (expired, refs) = cat.expire(&Keep::Newest(1), now, false).unwrap();
+    assert_eq!(expired.oldest_kept, 1, "{expired:?}");
+    assert!(refs.keys.contains("datasets/t/k1.parquet").unwrap());
+    // Moved on: only snapshot 2 and later are kept.
+    assert_eq!(cat.lease("reader-a", Some(2)).unwrap(), 2);
+    let (expired, _) = cat.expire(&Keep::Newest(1), now, false).unwrap();
+    assert_eq!(expired.oldest_kept, 2);
+    // A lease whose heartbeat stopped a minute ago has lapsed.
+    cat.conn
+        .execute(
+            "UPDATE lake_reader SET heartbeat = '2000-01-01 00:00:00.000000'",
+            [],
+        )
+        .unwrap();
+    let (expired, refs) = cat.expire(&Keep::Newest(1), now, false).unwrap();
+    assert_eq!(expired.oldest_kept, 3);
+    assert!(!refs.keys.contains("datasets/t/k2.parquet").unwrap());
+    // A released lease keeps nothing.
+    cat.lease("reader-b", None).unwrap();
+    cat.release("reader-b").unwrap();
+    let count: i64 = cat
+        .conn
+        .query_row("SELECT count(*) FROM lake_reader", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(count, 0);
 }

@@ -46,7 +46,9 @@ impl Lake {
     /// Merges the live objects of `name` into as few as objects of about
     /// `target` bytes allow.
     pub fn compact(&mut self, name: &str, target: u64) -> Result<CompactReport, LakeError> {
-        let state = self.catalog.table_state(name, None)?;
+        // gc keeps what it reads until the new objects are committed.
+        let hold = self.hold_snapshot(None)?;
+        let state = self.catalog.table_state(name, Some(hold.snapshot()))?;
         let schema = self
             .catalog
             .dataset(name)?

@@ -121,14 +121,16 @@ pub fn duckdb_in(
 }
 
 /// The ATTACH statement `lake info` prints; read-write if asked.
-fn attach(ctx: &TestContext, read_only: bool) -> String {
+pub(crate) fn attach(ctx: &TestContext, read_only: bool) -> String {
     let info = json(&ctx.lake(&["info", "--format", "json"]));
     let attach = info["attach"].as_str().unwrap().to_owned();
     assert!(attach.contains("READ_ONLY"), "{attach}");
     if read_only {
         attach
     } else {
-        attach.replace(", READ_ONLY", "")
+        attach
+            .replace(", READ_ONLY", "")
+            .replace(" (READ_ONLY)", "")
     }
 }
 
@@ -177,7 +179,7 @@ fn assert_same_rows(ctx: &TestContext, table: &str, snapshot: i64) {
 
 /// `lake ingest FILE ARGS --format json`, which must succeed, parsed.
 #[track_caller]
-fn ingest(ctx: &TestContext, file: &std::path::Path, args: &[&str]) -> Value {
+pub(crate) fn ingest(ctx: &TestContext, file: &std::path::Path, args: &[&str]) -> Value {
     let mut all = vec!["ingest", file.to_str().unwrap()];
     all.extend_from_slice(args);
     all.extend(["--format", "json"]);
@@ -257,11 +259,30 @@ fn duckdb_reads_every_snapshot_of_a_lake_lake_made() {
     assert_eq!(described, ours);
 }
 
+/// Every file under `dir`, recursively.
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        if e.path().is_dir() {
+            out.extend(files_under(&e.path()));
+        } else {
+            out.push(e.path());
+        }
+    }
+    out
+}
+
+/// The parquet objects of a store's `datasets/<name>/`.
+fn objects_of(store: &std::path::Path, name: &str) -> usize {
+    files_under(&store.join("datasets").join(name))
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .count()
+}
+
 #[test]
 fn show_and_info_print_the_attach_statement_that_works() {
-    // The SQLite file's relative data path (PostgreSQL's is absolute: the
-    // other tests attach such lakes).
-    let ctx = TestContext::sqlite();
+    let ctx = TestContext::new();
     ctx.lake(&["ingest", ctx.people().to_str().unwrap()]).ok();
     let show = ctx.show("people");
     let info = json(&ctx.lake(&["info", "--format", "json"]));
@@ -269,24 +290,91 @@ fn show_and_info_print_the_attach_statement_that_works() {
     assert_eq!(info["ducklake_version"], "1.0");
     assert_eq!(info["datasets"], 1);
     assert_eq!(info["snapshots"], 2);
-    assert_eq!(info["data_path"], "store/");
+    // The store by its absolute path, as DuckDB records it: the ATTACH
+    // needs no DATA_PATH.
+    let store = format!("{}/", ctx.home.path().join("store").display());
+    if !crate::on_postgres() {
+        assert_eq!(info["data_path"], store.as_str());
+    }
+    let printed = info["attach"].as_str().unwrap();
+    assert!(!printed.contains("DATA_PATH"), "{printed}");
     let answer = duck_read(&ctx, &["SELECT count(*) FROM lake.people"]);
     assert_eq!(answer[0].rows[0][0], Value::from(6));
+}
 
-    // The default store is recorded relative to the home: a copied home
-    // attaches from its own folder with no DATA_PATH at all.
-    let copy = tempfile::tempdir().unwrap();
-    copy_dir(ctx.home.path(), copy.path());
-    drop(ctx);
+#[test]
+fn a_plain_attach_from_any_folder_reads_and_writes_the_store() {
+    let ctx = TestContext::new();
+    ctx.lake(&["ingest", ctx.people().to_str().unwrap()]).ok();
+    let plain = attach(&ctx, false);
+    assert!(!plain.contains("DATA_PATH"), "{plain}");
+    let elsewhere = tempfile::tempdir().unwrap();
     let out = duckdb_in(
         &[
-            "ATTACH 'ducklake:sqlite:catalog.sqlite' AS lake (READ_ONLY)".to_owned(),
+            plain,
+            "SELECT count(*) FROM lake.people".to_owned(),
+            "INSERT INTO lake.people (id, name) VALUES (77, 'Plain')".to_owned(),
+        ],
+        Some(elsewhere.path()),
+    )
+    .unwrap_or_else(|e| panic!("DuckDB from another folder: {e}"));
+    assert_eq!(out[1].rows[0][0], Value::from(6));
+    // DuckDB wrote its Parquet into the store, not under its own folder.
+    assert_eq!(
+        files_under(elsewhere.path()),
+        Vec::<std::path::PathBuf>::new()
+    );
+    assert_eq!(
+        ctx.sql("select name from people where id = 77"),
+        "name\nPlain\n"
+    );
+    ctx.lake(&["doctor"]).ok();
+}
+
+#[test]
+fn a_copied_home_works_in_lake_and_duckdb() {
+    // A home whose catalog is a file in it (a shared catalog names its
+    // store by an absolute path of its own choosing).
+    let ctx = TestContext::sqlite();
+    ctx.lake(&["ingest", ctx.people().to_str().unwrap()]).ok();
+    let copy = tempfile::tempdir().unwrap();
+    copy_dir(ctx.home.path(), copy.path());
+    let copy_home = copy.path().to_str().unwrap();
+    // lake opens the copy, and records where its store now is: no snapshot.
+    let info = json(&ctx.lake(&["--home", copy_home, "info", "--format", "json"]));
+    let copy_store = format!("{}/", copy.path().join("store").display());
+    assert_eq!(info["data_path"], copy_store.as_str());
+    assert_eq!(info["snapshots"], 2);
+    let attach = info["attach"].as_str().unwrap().replace(", READ_ONLY", "");
+    let attach = attach.replace(" (READ_ONLY)", "");
+    assert!(!attach.contains("DATA_PATH"), "{attach}");
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = duckdb_in(
+        &[
+            attach,
+            "INSERT INTO lake.people (id, name) VALUES (88, 'Copied')".to_owned(),
             "SELECT count(*) FROM lake.people".to_owned(),
         ],
-        Some(copy.path()),
+        Some(elsewhere.path()),
     )
-    .unwrap();
-    assert_eq!(out[1].rows[0][0], Value::from(6));
+    .unwrap_or_else(|e| panic!("DuckDB on the copy: {e}"));
+    assert_eq!(out[2].rows[0][0], Value::from(7));
+    // The insert went to the copy's store; the original is untouched.
+    assert_eq!(objects_of(&copy.path().join("store"), "people"), 2);
+    assert_eq!(objects_of(&ctx.home.path().join("store"), "people"), 1);
+    assert_eq!(
+        ctx.lake(&[
+            "--home",
+            copy_home,
+            "sql",
+            "select count(*) as n from people"
+        ])
+        .ok(),
+        "n\n7\n"
+    );
+    ctx.lake(&["--home", copy_home, "doctor"]).ok();
+    assert_eq!(ctx.sql("select count(*) as n from people"), "n\n6\n");
+    ctx.lake(&["doctor"]).ok();
 }
 
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
@@ -494,86 +582,11 @@ fn rm_log_and_restore_are_snapshots_duckdb_sees() {
     ctx.lake(&["restore", "people", "--to", "999"]).fails(4);
 }
 
-#[test]
-fn statistics_let_duckdb_prune_and_are_exact() {
-    let ctx = TestContext::new();
-    let a = ctx.write(
-        "a.csv",
-        "id,v,d,s\n1,0.5,2024-01-01,apple\n2,1.5,2024-01-02,\n",
-    );
-    let b = ctx.write(
-        "b.csv",
-        "id,v,d,s\n10,-2.5,2023-06-30,zebra\n20,3,2025-01-01,mango\n",
-    );
-    ctx.lake(&["ingest", a.to_str().unwrap(), "--name", "t"])
-        .ok();
-    ctx.lake(&["ingest", b.to_str().unwrap(), "--name", "t", "--append"])
-        .ok();
-    let answers = duck_read(
-        &ctx,
-        &[
-            "SELECT count(*) FROM lake.t WHERE id = 1",
-            "SELECT count(*) FROM lake.t WHERE id > 5",
-            "SELECT count(*) FROM lake.t WHERE s = 'zebra'",
-            "SELECT count(*) FROM lake.t WHERE d < DATE '2024-01-01'",
-            "SELECT min(v), max(v), count(s) FROM lake.t",
-        ],
-    );
-    let counts: Vec<Value> = answers[..4].iter().map(|a| a.rows[0][0].clone()).collect();
-    assert_eq!(counts, [1, 2, 1, 1].map(Value::from));
-    assert_eq!(
-        answers[4].rows[0],
-        vec![Value::from(-2.5), Value::from(3.0), Value::from(3)]
-    );
-    // The recorded per-file and table stats are the true bounds.
-    let table = ctx.catalog_rows(
-        "SELECT c.column_name, s.min_value, s.max_value, CAST(s.contains_null AS INTEGER)
-         FROM ducklake_table_column_stats s JOIN ducklake_column c USING (table_id, column_id)
-         ORDER BY c.column_order",
-    );
-    let row = |cells: [&str; 4]| cells.map(|c| Some(c.to_owned())).to_vec();
-    assert_eq!(
-        table,
-        vec![
-            row(["id", "1", "20", "0"]),
-            row(["v", "-2.5", "3", "0"]),
-            row(["d", "2023-06-30", "2025-01-01", "0"]),
-            row(["s", "apple", "zebra", "1"]),
-        ]
-    );
-    assert_eq!(
-        ctx.catalog_value("SELECT count(*) FROM ducklake_file_column_stats"),
-        "8"
-    );
-
-    // Strings longer than the footer keeps whole: the recorded bounds still
-    // hold every value, so DuckDB finds the longest and the smallest.
-    let long_max = format!("zz{}", "y".repeat(100));
-    let long_min = format!("a{}", "b".repeat(100));
-    let c = ctx.write(
-        "c.csv",
-        format!("id,v,d,s\n3,1.5,2024-01-01,{long_max}\n4,1.5,2024-01-01,{long_min}\n"),
-    );
-    ctx.lake(&["ingest", c.to_str().unwrap(), "--name", "t", "--append"])
-        .ok();
-    let answers = duck_read(
-        &ctx,
-        &[
-            &format!("SELECT id FROM lake.t WHERE s = '{long_max}'"),
-            &format!("SELECT id FROM lake.t WHERE s = '{long_min}'"),
-            "SELECT count(*) FROM lake.t WHERE s > 'zz'",
-        ],
-    );
-    assert_eq!(answers[0].rows, vec![vec![Value::from(3)]]);
-    assert_eq!(answers[1].rows, vec![vec![Value::from(4)]]);
-    assert_eq!(answers[2].rows, vec![vec![Value::from(1)]]);
-}
-
 /// A small deterministic generator, so a failing sequence can be replayed.
-struct Rng(u64);
+pub(crate) struct Rng(pub u64);
 
 impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;

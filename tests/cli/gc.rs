@@ -508,3 +508,89 @@ fn doctor_on_s3_names_missing_resized_and_corrupted_objects() {
     std::fs::remove_file(&path).unwrap();
     assert_eq!(problems(&[]), [format!("{key}: missing from the store")]);
 }
+
+#[test]
+fn gc_with_no_grace_never_fails_a_reader_of_lake() {
+    let ctx = TestContext::new();
+    let rows = 5000;
+    // Two versions of each writer's dataset, written in turn: every ingest
+    // replaces the one before, whose object the next gc may take.
+    let files: Vec<[PathBuf; 2]> = (0..8)
+        .map(|w| {
+            [0, 1].map(|turn| {
+                let body: String = (0..rows)
+                    .map(|i| format!("{i},{}\n", i * (turn + 2) + w))
+                    .collect();
+                ctx.write(&format!("w{w}t{turn}.csv"), format!("id,v\n{body}"))
+            })
+        })
+        .collect();
+    for (w, pair) in files.iter().enumerate() {
+        ctx.lake(&[
+            "ingest",
+            pair[0].to_str().unwrap(),
+            "--name",
+            &format!("d{w}"),
+        ])
+        .ok();
+    }
+    let server = Server::start(&ctx, &[]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let running = || std::time::Instant::now() < deadline;
+    std::thread::scope(|s| {
+        let (ctx, server) = (&ctx, &server);
+        let writers: Vec<_> = files
+            .iter()
+            .enumerate()
+            .map(|(w, pair)| {
+                s.spawn(move || {
+                    let mut turn = 1;
+                    while running() {
+                        let file = pair[turn % 2].to_str().unwrap();
+                        ctx.lake(&["ingest", file, "--name", &format!("d{w}")]).ok();
+                        turn += 1;
+                    }
+                })
+            })
+            .collect();
+        let readers: Vec<_> = (0..8)
+            .map(|r| {
+                s.spawn(move || {
+                    let mut answered = 0;
+                    while running() {
+                        let d = (answered + r) % 8;
+                        let sql = format!("select count(*) as n, sum(v) as s from d{d}");
+                        if r % 2 == 0 {
+                            let out = ctx.lake(&["sql", "--format", "csv", &sql]);
+                            assert!(out.ok().starts_with(&format!("n,s\n{rows},")), "{out:?}");
+                        } else {
+                            let (status, body) = server.sql(&sql);
+                            assert_eq!(status, 200, "{body}");
+                            assert_eq!(body["rows"][0][0], rows, "{body}");
+                        }
+                        answered += 1;
+                    }
+                    answered
+                })
+            })
+            .collect();
+        let collector = s.spawn(move || {
+            let mut removed = 0;
+            while running() {
+                removed += gc(ctx, &["--keep", "1", "--grace", "0s"])["objects"]
+                    .as_u64()
+                    .unwrap();
+            }
+            removed
+        });
+        for w in writers {
+            w.join().unwrap();
+        }
+        for r in readers {
+            assert!(r.join().unwrap() > 0, "a reader answered nothing");
+        }
+        assert!(collector.join().unwrap() > 0, "gc removed nothing");
+    });
+    drop(server);
+    ctx.lake(&["doctor", "--deep"]).ok();
+}
