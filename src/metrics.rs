@@ -59,6 +59,8 @@ pub struct Metrics {
     pub cache_bytes: prometheus::IntGaugeVec,
     /// The catalog's newest snapshot id (set at a scrape).
     pub snapshot_id: IntGauge,
+    /// Log lines dropped because standard error did not take them in time.
+    pub log_lines_dropped: IntCounter,
 }
 
 /// Registers `metric` (its name is known once) and hands it back.
@@ -191,6 +193,11 @@ impl Metrics {
                 &r,
                 "catalog_snapshot_id",
                 "The newest snapshot of the catalog.",
+            ),
+            log_lines_dropped: total(
+                &r,
+                "log_lines_dropped_total",
+                "Log lines dropped because standard error did not take them in time.",
             ),
             registry: r,
         }

@@ -38,6 +38,11 @@ impl Printer {
         BufWriter::with_capacity(64 * 1024, io::stdout().lock())
     }
 
+    /// Whether messages are off (`-q`).
+    pub fn quiet(&self) -> bool {
+        self.quiet
+    }
+
     /// A short message on standard error, unless quiet.
     pub fn message(&self, msg: &str) {
         if !self.quiet {

@@ -63,6 +63,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn dispatch(cli: Cli) -> anyhow::Result<()> {
     let printer = Printer::new(cli.global.format, cli.global.quiet);
+    let log_format = cli.global.log_format;
     let home = cli
         .global
         .home
@@ -96,7 +97,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Catalog(command) => catalog::run(&mut open()?, command, printer),
         Command::Put(args) => put::run(&open()?, args, printer),
         Command::Get(args) => get::run(&open()?, args, printer),
-        Command::Serve(args) => serve::run(&home, args, &opts, printer),
+        Command::Serve(args) => serve::run(&home, args, &opts, printer, log_format),
         Command::Mcp(args) => mcp::run(&home, args, &opts),
     }
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::cli::ServeArgs;
 use crate::lake::OpenOptions;
+use crate::logging::{self, LogFormat};
 use crate::printer::Printer;
 use crate::server::{MetricsAccess, ServeOptions, serve};
 
@@ -13,6 +14,7 @@ pub fn run(
     args: ServeArgs,
     open: &OpenOptions,
     printer: Printer,
+    log_format: LogFormat,
 ) -> anyhow::Result<()> {
     let opts = ServeOptions {
         home: home.to_owned(),
@@ -36,7 +38,10 @@ pub fn run(
         },
     };
     serve(opts, |addr| {
-        printer.message(&format!("listening on http://{addr}"))
+        if !printer.quiet() {
+            let url = format!("http://{addr}");
+            logging::announce(log_format, &format!("listening on {url}"), &[("url", &url)]);
+        }
     })?;
     Ok(())
 }

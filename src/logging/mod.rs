@@ -7,7 +7,8 @@
 
 use std::cell::RefCell;
 use std::io::{IsTerminal, Write};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use clap::ValueEnum;
@@ -49,34 +50,86 @@ fn filter(verbose: u8, default: &str) -> Result<EnvFilter, String> {
 
 /// A server's log lines wait here and are written together by the
 /// `lake-log` thread, every [`FLUSH_EVERY`]: one write for hundreds of
-/// requests, none by the threads that answer them.
+/// requests, none by the threads that answer them. Standard error may stop
+/// taking lines (a log pipe nobody reads, a paused log driver, a full
+/// disk): the thread that logs never waits for it. Past [`BUFFER_BYTES`]
+/// waiting, lines are dropped and counted.
 static BUFFER: Mutex<Vec<u8>> = Mutex::new(Vec::new());
-/// The lines taken from [`BUFFER`] while they are written (its lock held
-/// keeps them in the order they came); emptied, it becomes the buffer
-/// again, so a busy server's lines need no new memory.
-static WRITING: Mutex<Vec<u8>> = Mutex::new(Vec::new());
 /// How long a buffered line may wait before it is written.
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
-/// Past this many bytes waiting (standard error is slow to take them),
-/// the thread that logs writes them itself.
+/// The most bytes of lines that wait; a line that would go past is dropped.
 const BUFFER_BYTES: usize = 4 << 20;
 /// The most memory a written buffer keeps for the lines to come.
 const KEPT_BYTES: usize = 1 << 20;
+/// How long a server's last lines may take to be written when it stops.
+const LAST_FLUSH: Duration = Duration::from_secs(2);
+
+/// Lines dropped since the writer last said how many (all of them are
+/// counted in `lake_log_lines_dropped_total`).
+static DROPPED: AtomicU64 = AtomicU64::new(0);
+
+/// Rounds of the writer asked for and done, so that [`flush`] can wait for
+/// one that began after it asked.
+struct Rounds {
+    asked: u64,
+    done: u64,
+}
+
+static ROUNDS: Mutex<Rounds> = Mutex::new(Rounds { asked: 0, done: 0 });
+static ROUND_DONE: Condvar = Condvar::new();
+static ROUND_ASKED: Condvar = Condvar::new();
+/// Whether a `lake-log` thread runs.
+static WRITER: AtomicBool = AtomicBool::new(false);
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Writes the log lines still buffered. Called when a command ends (and
-/// every 100 ms while a server runs).
-pub fn flush() {
-    let mut lines = lock(&WRITING);
-    std::mem::swap(&mut *lock(&BUFFER), &mut *lines);
-    if !lines.is_empty() {
-        let _ = std::io::stderr().write_all(&lines);
-        lines.clear();
-        lines.shrink_to(KEPT_BYTES);
+/// The `lake-log` thread: writes what waits, every [`FLUSH_EVERY`] or
+/// when asked, and says how many lines were dropped once standard error
+/// takes lines again.
+fn write_forever() {
+    let mut lines = Vec::new();
+    loop {
+        let asked = {
+            let rounds = lock(&ROUNDS);
+            let (rounds, _) = ROUND_ASKED
+                .wait_timeout_while(rounds, FLUSH_EVERY, |r| r.asked == r.done)
+                .unwrap_or_else(|p| p.into_inner());
+            rounds.asked
+        };
+        std::mem::swap(&mut *lock(&BUFFER), &mut lines);
+        if !lines.is_empty() {
+            // The one place a server waits for standard error.
+            let _ = std::io::stderr().write_all(&lines);
+            lines.clear();
+            lines.shrink_to(KEPT_BYTES);
+        }
+        let dropped = DROPPED.swap(0, Ordering::Relaxed);
+        if dropped > 0 {
+            tracing::warn!(
+                dropped,
+                "log lines dropped: standard error did not take them in time"
+            );
+        }
+        let mut rounds = lock(&ROUNDS);
+        rounds.done = rounds.done.max(asked);
+        ROUND_DONE.notify_all();
     }
+}
+
+/// Writes the log lines still buffered. Called when a command ends: a
+/// server's writer is given [`LAST_FLUSH`] to write them, so a standard
+/// error that takes nothing cannot keep the process from exiting.
+pub fn flush() {
+    if !WRITER.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut rounds = lock(&ROUNDS);
+    rounds.asked += 1;
+    let wanted = rounds.asked;
+    ROUND_ASKED.notify_all();
+    let _ = ROUND_DONE.wait_timeout_while(rounds, LAST_FLUSH, |r| r.done < wanted);
 }
 
 /// Where lines go: straight to standard error for a command, which logs
@@ -94,13 +147,13 @@ impl Sink {
                 let _ = std::io::stderr().write_all(line);
             }
             Sink::Buffered => {
-                let waiting = {
-                    let mut buffer = lock(&BUFFER);
+                let mut buffer = lock(&BUFFER);
+                if buffer.len() + line.len() <= BUFFER_BYTES {
                     buffer.extend_from_slice(line);
-                    buffer.len()
-                };
-                if waiting >= BUFFER_BYTES {
-                    flush();
+                } else {
+                    drop(buffer);
+                    DROPPED.fetch_add(1, Ordering::Relaxed);
+                    crate::metrics::metrics().log_lines_dropped.inc();
                 }
             }
         }
@@ -134,15 +187,10 @@ impl<S: tracing::Subscriber> Layer<S> for Lines {
 /// Installs the process's logger. Called once, before any work.
 pub fn init(format: LogFormat, verbose: u8, default: &str, sink: Sink) -> Result<(), String> {
     let filter = filter(verbose, default)?;
-    if sink == Sink::Buffered {
+    if sink == Sink::Buffered && !WRITER.swap(true, Ordering::Relaxed) {
         std::thread::Builder::new()
             .name("lake-log".into())
-            .spawn(|| {
-                loop {
-                    std::thread::sleep(FLUSH_EVERY);
-                    flush();
-                }
-            })
+            .spawn(write_forever)
             .map_err(|e| format!("starting the log writer: {e}"))?;
     }
     // Installed already (a test calling twice): keep the first.
@@ -160,4 +208,27 @@ pub fn init(format: LogFormat, verbose: u8, default: &str, sink: Sink) -> Result
         })
         .try_init();
     Ok(())
+}
+
+/// A line a person or a script waits for (`listening on http://...`),
+/// written at once, whatever the level: the message alone in the human
+/// format, one JSON object (with `fields`) in the JSON format, so every
+/// line a log shipper reads is JSON.
+pub fn announce(format: LogFormat, message: &str, fields: &[(&str, &str)]) {
+    let line = match format {
+        LogFormat::Human => format!("{message}\n"),
+        LogFormat::Json => {
+            let mut object = serde_json::Map::new();
+            let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ");
+            object.insert("timestamp".into(), now.to_string().into());
+            object.insert("level".into(), "INFO".into());
+            object.insert("target".into(), "lake".into());
+            object.insert("message".into(), message.into());
+            for (key, value) in fields {
+                object.insert((*key).into(), (*value).into());
+            }
+            format!("{}\n", serde_json::Value::Object(object))
+        }
+    };
+    let _ = std::io::stderr().write_all(line.as_bytes());
 }

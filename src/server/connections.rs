@@ -13,13 +13,15 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 
 /// Serves `app` on `listener` until `shutdown` completes; then waits for
-/// the requests in flight. A client must send each request head within
-/// `client_timeout` of the connection becoming ready for it.
+/// the requests in flight, at most `drain`. A client must send each
+/// request head within `client_timeout` of the connection becoming ready
+/// for it.
 pub(crate) async fn serve(
     listener: TcpListener,
     app: Router,
     client_timeout: Duration,
     shutdown: impl Future<Output = ()>,
+    drain: Duration,
 ) {
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
@@ -49,5 +51,13 @@ pub(crate) async fn serve(
         }
     }
     drop(listener);
-    graceful.shutdown().await;
+    if tokio::time::timeout(drain, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            drain_s = drain.as_secs(),
+            "stopping with requests still in flight"
+        );
+    }
 }

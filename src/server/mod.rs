@@ -194,7 +194,12 @@ pub fn serve(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(), S
         return Err(ServeError::NeedsToken { addr: opts.addr });
     }
     let state = open_state(opts)?;
-    runtime()?.block_on(async move {
+    // Requests in flight get their query timeout, and ten seconds more, to
+    // finish after SIGTERM; then the server stops whatever they (or
+    // standard error) do.
+    let drain = state.opts.query_timeout + STOP_GRACE;
+    let runtime = runtime()?;
+    let served = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(state.opts.addr)
             .await
             .map_err(|source| ServeError::Bind {
@@ -205,17 +210,49 @@ pub fn serve(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(), S
         ready(addr);
         tracing::info!(%addr, "listening");
         let state = Arc::new(state);
+        keep_up(&state);
         let client_timeout = state.opts.client_timeout;
-        connections::serve(listener, router(state), client_timeout, shutdown_signal()).await;
+        connections::serve(
+            listener,
+            router(state),
+            client_timeout,
+            shutdown_signal(),
+            drain,
+        )
+        .await;
         Ok(())
-    })
+    });
+    // Work still running on blocking threads (a query past its client)
+    // is not waited for.
+    runtime.shutdown_timeout(STOP_GRACE);
+    served
 }
+
+/// Looks at the catalog every few seconds even when no query comes: the
+/// server holds the newest snapshot it saw from gc, and an idle server
+/// would otherwise keep holding an old one.
+fn keep_up(state: &Arc<AppState>) {
+    let state = Arc::downgrade(state);
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            let Some(state) = state.upgrade() else { return };
+            let _ = tokio::task::spawn_blocking(move || state.queries.current()).await;
+        }
+    });
+}
+
+/// How long past its requests' own limits a stopping server waits.
+const STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// `lake mcp`: serves one agent over standard input and output, with the
 /// query machinery and limits of `serve`, until the agent hangs up.
 pub fn serve_mcp_stdio(opts: ServeOptions) -> Result<(), ServeError> {
     let state = Arc::new(open_state(opts)?);
-    runtime()?.block_on(mcp::serve_stdio(state))?;
+    runtime()?.block_on(async move {
+        keep_up(&state);
+        mcp::serve_stdio(state).await
+    })?;
     Ok(())
 }
 

@@ -14,7 +14,7 @@ use super::pool::{Pool, Pooled};
 use super::result_cache::{Answer, AnswerKey, ResultCache, etag_of};
 use crate::catalog::SnapshotId;
 use crate::engine::query::{QueryEngine, QueryError, quote_ident, referenced_names};
-use crate::lake::{Lake, LakeError};
+use crate::lake::{Lake, LakeError, SnapshotHold};
 use crate::output::{arrow_cell, sql_type_name};
 use crate::store::Readable;
 
@@ -84,7 +84,9 @@ struct Watch {
     /// A catalog connection of its own, only for the counter.
     lake: Lake,
     counter: i64,
-    snapshot: SnapshotId,
+    /// The newest snapshot, held from gc: a request takes a share of the
+    /// hold with it, so that what it reads stays until it is done.
+    snapshot: Arc<SnapshotHold>,
     /// Lower-cased name -> catalog spelling, at `snapshot`.
     names: Arc<HashMap<String, String>>,
 }
@@ -99,8 +101,8 @@ pub(crate) struct QueryRequest {
 }
 
 /// The snapshot a query reads and the datasets in it (lower-cased name ->
-/// catalog spelling).
-pub(crate) type Snapshot = (SnapshotId, Arc<HashMap<String, String>>);
+/// catalog spelling), held from gc while this lives.
+pub(crate) type Snapshot = (SnapshotId, Arc<HashMap<String, String>>, Arc<SnapshotHold>);
 
 /// The server's query machinery.
 pub(crate) struct Queries {
@@ -128,8 +130,8 @@ impl Queries {
         let engine = lake.sandboxed_engine()?;
         let watcher = lake.reopen()?;
         let counter = watcher.change_counter()?;
-        let snapshot = watcher.catalog().current_snapshot()?;
-        let names = names_at(&watcher, snapshot)?;
+        let snapshot = Arc::new(watcher.hold_snapshot(None)?);
+        let names = names_at(&watcher, snapshot.snapshot())?;
         let slots = std::thread::available_parallelism().map_or(2, |n| n.get()) * QUERIES_PER_CORE;
         Ok(Queries {
             slots: Arc::new(tokio::sync::Semaphore::new(slots)),
@@ -165,13 +167,19 @@ impl Queries {
         let counter = watch.lake.change_counter()?;
         if counter != watch.counter {
             let snapshot = watch.lake.catalog().current_snapshot()?;
-            if snapshot != watch.snapshot {
+            if snapshot != watch.snapshot.snapshot() {
+                // The hold of the one before covers it: no lease to write.
+                let hold = watch.lake.hold_snapshot(Some(snapshot))?;
                 watch.names = names_at(&watch.lake, snapshot)?;
-                watch.snapshot = snapshot;
+                watch.snapshot = Arc::new(hold);
             }
             watch.counter = counter;
         }
-        Ok((watch.snapshot, watch.names.clone()))
+        Ok((
+            watch.snapshot.snapshot(),
+            watch.names.clone(),
+            watch.snapshot.clone(),
+        ))
     }
 
     /// The kept answer to `sql` at `snapshot`, if any (a hit is counted;
@@ -197,7 +205,8 @@ impl Queries {
             (None, Some(spec)) => {
                 let lake = lakes()?;
                 let at = lake.resolve_snapshot(spec)?;
-                (at, names_at(&lake, at)?)
+                let hold = Arc::new(lake.hold_snapshot(Some(at))?);
+                (at, names_at(&lake, at)?, hold)
             }
             (None, None) => self.current()?,
         })
@@ -212,7 +221,7 @@ impl Queries {
         snapshot: &Snapshot,
         lakes: &dyn Fn() -> Result<Pooled<Lake>, LakeError>,
     ) -> Result<(), LakeError> {
-        let (at, names) = snapshot;
+        let (at, names, _) = snapshot;
         if conn.at != Some(*at) {
             conn.forget()?;
             conn.at = Some(*at);
@@ -235,16 +244,18 @@ impl Queries {
     }
 
     /// Makes `conn` ready to run `request`: its snapshot resolved, the views
-    /// of the datasets it names in place.
+    /// of the datasets it names in place. Keep the snapshot returned until
+    /// the query is done: it holds what the views read.
     pub fn ready(
         &self,
         conn: &mut ViewConnection,
         request: &QueryRequest,
         current: Option<Snapshot>,
         lakes: &dyn Fn() -> Result<Pooled<Lake>, LakeError>,
-    ) -> Result<(), LakeError> {
+    ) -> Result<Snapshot, LakeError> {
         let snapshot = self.resolve(request, current, lakes)?;
-        self.prepare(conn, &request.sql, &snapshot, lakes)
+        self.prepare(conn, &request.sql, &snapshot, lakes)?;
+        Ok(snapshot)
     }
 
     /// The JSON answer to `request`, made on `conn` (and kept when the query

@@ -264,7 +264,7 @@ pub(crate) async fn metrics(State(state): State<Arc<AppState>>) -> Result<Respon
     }
     let m = crate::metrics::metrics();
     let shared = state.clone();
-    let (snapshot, _) = tokio::task::spawn_blocking(move || shared.queries.current())
+    let (snapshot, _, _) = tokio::task::spawn_blocking(move || shared.queries.current())
         .await
         .map_err(internal)??;
     m.snapshot_id.set(snapshot);
@@ -344,7 +344,14 @@ pub(crate) async fn gc(
         request.grace.as_deref().unwrap_or("1h"),
         request.dry_run,
     )?;
-    let report = blocking(&state, permit, move |lake| lake.gc(&opts, &mut |_, _| {})).await?;
+    let shared = state.clone();
+    let report = blocking(&state, permit, move |lake| {
+        // The server's own hold moves to the newest snapshot first, so that
+        // it keeps only what its queries still read.
+        shared.queries.current()?;
+        lake.gc(&opts, &mut |_, _| {})
+    })
+    .await?;
     Ok(Json(json!(report)))
 }
 

@@ -93,7 +93,7 @@ pub(crate) async fn sql(
     match format {
         Format::Json => {
             // Answers kept for the newest snapshot need no DuckDB at all.
-            if let Some((snapshot, _)) = &current
+            if let Some((snapshot, _, _)) = &current
                 && let Some(answer) = state.queries.cached(&request.sql, *snapshot)
             {
                 m.query_done("cached", started, answer.rows);
@@ -109,7 +109,7 @@ pub(crate) async fn sql(
         }
         Format::Parquet => {
             let (body, rows) = on_connection(&state, permit, move |state, conn, lakes| {
-                state.queries.ready(conn, &request, current, lakes)?;
+                let _held = state.queries.ready(conn, &request, current, lakes)?;
                 parquet_answer(&conn.engine, &request.sql, request.max_rows, request.max_bytes)
             })
             .await
@@ -245,7 +245,7 @@ async fn streamed(
         let result = shared
             .queries
             .ready(&mut conn, &request, current, &lakes)
-            .and_then(|()| {
+            .and_then(|_held| {
                 stream_answer(
                     &conn.engine,
                     &request.sql,

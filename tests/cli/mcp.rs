@@ -255,4 +255,19 @@ fn mcp_over_http_sits_behind_the_token_and_writes_only_when_allowed() {
             && n["params"]["uri"] == "lake://datasets/people"
     });
     assert!(heard, "{:#}", report["notifications"]);
+    assert_eq!(report["sdk_warnings"], json!([]));
+    // A session of the handshake protocols ends with a DELETE, answered as
+    // the SDK expects (it warned "Session termination failed: 202").
+    let legacy = client(json!({
+        "transport": "http",
+        "url": format!("{}/mcp", server.base),
+        "token": "s3cret",
+        "mode": "legacy",
+        "calls": [["list_datasets", {}]],
+    }));
+    assert!(
+        ok_call(&legacy, 0)["structuredContent"].is_object(),
+        "{legacy:#}"
+    );
+    assert_eq!(legacy["sdk_warnings"], json!([]), "{legacy:#}");
 }

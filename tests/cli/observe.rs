@@ -3,7 +3,7 @@
 //! (JSON lines parsed here), each request with an id.
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -295,4 +295,166 @@ fn commands_log_at_the_level_asked_for_on_stderr_only() {
             .unwrap(),
     );
     assert!(bad.fails(1).contains("LAKE_LOG"), "{bad:#?}");
+}
+
+/// `lake serve` with JSON logs at debug (every query's SQL text), whose
+/// standard error is read for its address and then by nobody: the pipe
+/// fills, as under a stuck journald or a paused log driver.
+fn unread_server(
+    ctx: &TestContext,
+) -> (
+    std::process::Child,
+    String,
+    BufReader<std::process::ChildStderr>,
+) {
+    let mut child = ctx
+        .command()
+        .env("LAKE_LOG", "debug")
+        .env("LAKE_LOG_FORMAT", "json")
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let (base, first) = crate::serve::read_address(&mut stderr);
+    assert!(serde_json::from_str::<Value>(&first).is_ok(), "{first}");
+    (child, base, stderr)
+}
+
+/// Sends queries whose SQL text is 4 KB (each logged at debug) from four
+/// clients, far more than a pipe and lake's log buffer hold; each must be
+/// answered within 10 s.
+fn flood(base: &str, per_client: usize) {
+    let clients: Vec<_> = (0..4)
+        .map(|c| {
+            let base = base.to_owned();
+            std::thread::spawn(move || {
+                let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .http_status_as_error(false)
+                    .timeout_global(Some(Duration::from_secs(10)))
+                    .build()
+                    .into();
+                let padding = "x".repeat(4000);
+                for i in 0..per_client {
+                    let sql = format!("SELECT {c} AS c, {i} AS i -- {padding}");
+                    let body = serde_json::json!({ "sql": sql }).to_string();
+                    let resp = agent
+                        .post(format!("{base}/v1/sql"))
+                        .header("Content-Type", "application/json")
+                        .send(body.as_bytes())
+                        .unwrap_or_else(|e| panic!("request {i} of client {c}: {e}"));
+                    assert_eq!(resp.status().as_u16(), 200);
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().unwrap();
+    }
+}
+
+/// Waits at most `limit` for the child to exit; its status.
+fn exits_within(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("still running {limit:?} after SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn sigterm(child: &std::process::Child) {
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
+
+#[test]
+fn a_log_reader_that_stalls_neither_blocks_requests_nor_stop() {
+    let ctx = TestContext::new();
+    let (mut child, base, mut stderr) = unread_server(&ctx);
+    flood(&base, 600);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    let text = agent
+        .get(format!("{base}/metrics"))
+        .call()
+        .unwrap()
+        .into_body()
+        .read_to_string()
+        .unwrap();
+    let dropped = samples(&text)["lake_log_lines_dropped_total"];
+    assert!(dropped > 0.0, "no line dropped: {text}");
+    // SIGTERM stops it though standard error still takes nothing.
+    sigterm(&child);
+    let status = exits_within(&mut child, Duration::from_secs(15));
+    assert!(status.success(), "{status:?}");
+    // What reached the pipe is whole JSON lines (but the last, cut when
+    // the process ended in the middle of a write).
+    let mut rest = Vec::new();
+    stderr.read_to_end(&mut rest).unwrap();
+    let rest = String::from_utf8_lossy(&rest);
+    let mut lines: Vec<&str> = rest.split_inclusive('\n').collect();
+    if lines.last().is_some_and(|l| !l.ends_with('\n')) {
+        lines.pop();
+    }
+    assert!(lines.len() > 10, "{rest}");
+    for line in lines {
+        assert!(
+            serde_json::from_str::<Value>(line).is_ok(),
+            "not a JSON line: {line}"
+        );
+    }
+}
+
+#[test]
+fn a_log_reader_that_comes_back_is_told_how_many_lines_were_dropped() {
+    let ctx = TestContext::new();
+    let (mut child, base, stderr) = unread_server(&ctx);
+    flood(&base, 600);
+    // The reader comes back.
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let kept = lines.clone();
+    let reader = std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            kept.lock().unwrap().push(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let said = loop {
+        let found = lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|v| v["level"] == "WARN" && v["dropped"].as_u64().is_some_and(|n| n > 0));
+        if let Some(v) = found {
+            break v;
+        }
+        assert!(Instant::now() < deadline, "no line says lines were dropped");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        said["message"].as_str().unwrap().contains("dropped"),
+        "{said}"
+    );
+    sigterm(&child);
+    assert!(exits_within(&mut child, Duration::from_secs(15)).success());
+    reader.join().unwrap();
+    for line in lines.lock().unwrap().iter() {
+        assert!(
+            serde_json::from_str::<Value>(line).is_ok(),
+            "not a JSON line: {line}"
+        );
+    }
 }

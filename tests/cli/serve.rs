@@ -9,6 +9,25 @@ use serde_json::{Value, json};
 
 use crate::TestContext;
 
+/// The server's address from its first line on standard error (`listening
+/// on http://...`, or that line as a JSON log line), and the line.
+pub(crate) fn read_address(stderr: &mut impl BufRead) -> (String, String) {
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    let line = line.trim().to_owned();
+    let message = if line.starts_with('{') {
+        let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        v["message"].as_str().unwrap_or_default().to_owned()
+    } else {
+        line.clone()
+    };
+    let base = message
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_owned();
+    (base, line)
+}
+
 /// A running `lake serve` on the context's home.
 pub(crate) struct Server {
     pub child: Child,
@@ -29,12 +48,11 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let mut line = String::new();
         let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        stderr.read_line(&mut line).unwrap();
+        let (base, first) = read_address(&mut stderr);
         // The rest of what the server says (a panic, say) goes to the
         // test's own standard error, and is kept for tests of the logs.
-        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = std::sync::Arc::new(std::sync::Mutex::new(vec![first]));
         let kept = log.clone();
         std::thread::spawn(move || {
             for line in stderr.lines().map_while(Result::ok) {
@@ -42,11 +60,6 @@ impl Server {
                 kept.lock().unwrap().push(line);
             }
         });
-        let base = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_owned();
         let token = extra
             .iter()
             .position(|a| *a == "--token")

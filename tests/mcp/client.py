@@ -11,11 +11,14 @@ Reads one JSON object on standard input:
   change     a command to run once subscribed; the client then waits for
              the server's notification that the resource changed
 
-Prints one JSON object: what the server answered, as the SDK parsed it.
+Prints one JSON object: what the server answered, as the SDK parsed it,
+and "sdk_warnings": what the SDK logged at WARNING or above (a session it
+could not end, say).
 """
 
 import asyncio
 import json
+import logging
 import subprocess
 import sys
 import warnings
@@ -25,6 +28,17 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
 WAIT_SECONDS = 15
+
+
+class Collected(logging.Handler):
+    """Keeps the messages the SDK logs at WARNING or above."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
 
 
 def dump(model):
@@ -62,6 +76,8 @@ async def run(cfg):
             cfg["url"], http_client=create_mcp_http_client(headers=headers)
         )
 
+    collected = Collected()
+    logging.getLogger().addHandler(collected)
     report = {}
     async with Client(server, mode=cfg["mode"], message_handler=on_message, cache=None) as client:
         report["protocol"] = client.protocol_version
@@ -104,6 +120,7 @@ async def run(cfg):
                         except asyncio.TimeoutError:
                             pass
     report["notifications"] = notifications
+    report["sdk_warnings"] = collected.messages
     return report
 
 

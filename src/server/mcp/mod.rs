@@ -251,10 +251,17 @@ pub(crate) fn route(state: &Arc<AppState>) -> axum::routing::MethodRouter<Arc<Ap
                 )
                 .into_response();
             }
-            match tower_service::Service::call(&mut mcp, request).await {
+            let ends_session = request.method() == axum::http::Method::DELETE;
+            let mut response = match tower_service::Service::call(&mut mcp, request).await {
                 Ok(response) => response.map(axum::body::Body::new),
                 Err(never) => match never {},
+            };
+            // rmcp answers a closed session 202; the official SDKs take
+            // only 200 or 204 as done (and warn of a failure otherwise).
+            if ends_session && response.status() == axum::http::StatusCode::ACCEPTED {
+                *response.status_mut() = axum::http::StatusCode::OK;
             }
+            response
         }
     })
 }

@@ -160,7 +160,7 @@ impl LakeMcp {
         let started = Instant::now();
         let m = crate::metrics::metrics();
         let (body, rows) = on_connection(&self.state, permit, move |state, conn, lakes| {
-            state.queries.ready(conn, &request, current, lakes)?;
+            let _held = state.queries.ready(conn, &request, current, lakes)?;
             json_answer(
                 &conn.engine,
                 &request.sql,
