@@ -1,0 +1,111 @@
+//! Readers of the lake written without DuckDB: polars-ducklake (the
+//! DuckLake spec read by Polars: it catches anything lake writes that only
+//! DuckDB forgives) and Spark in local mode through ducklake-dataframe (the
+//! distributed engine a team that outgrows one machine would use). Both are
+//! pinned wheels in the venv `.ci/run` makes; they must give the rows
+//! `lake sql` gives, now and at older snapshots.
+
+use serde_json::{Value, json};
+
+use crate::TestContext;
+use crate::ducklake::{duck_write, ingest, python_json};
+
+/// Rows as lists of text (NULL as null), sorted.
+type Rows = Vec<Vec<Value>>;
+
+fn sorted(mut rows: Rows) -> Rows {
+    rows.sort_by_key(|r| {
+        r.iter()
+            .map(|v| (v.is_null(), v.as_str().unwrap_or_default().to_owned()))
+            .collect::<Vec<_>>()
+    });
+    rows
+}
+
+/// `lake sql` of every column of `table` as text, at `at` (now if `None`):
+/// the column names and the rows.
+fn lake_rows(ctx: &TestContext, table: &str, at: Option<i64>) -> (Vec<String>, Rows) {
+    let at = at.map(|a| a.to_string());
+    let mut args = vec!["sql", "--format", "json"];
+    if let Some(at) = &at {
+        args.extend(["--at", at.as_str()]);
+    }
+    let columns_sql = format!("SELECT column_name FROM (DESCRIBE {table})");
+    let mut describe = args.clone();
+    describe.push(&columns_sql);
+    let described: Vec<Value> = serde_json::from_str(ctx.lake(&describe).ok()).unwrap();
+    let columns: Vec<String> = described
+        .iter()
+        .map(|r| r["column_name"].as_str().unwrap().to_owned())
+        .collect();
+    let sql = format!("SELECT COLUMNS(*)::VARCHAR FROM {table}");
+    args.push(&sql);
+    let records: Vec<serde_json::Map<String, Value>> =
+        serde_json::from_str(ctx.lake(&args).ok()).unwrap();
+    let rows = records
+        .iter()
+        .map(|r| columns.iter().map(|c| r[c].clone()).collect())
+        .collect();
+    (columns, sorted(rows))
+}
+
+/// The catalog as the readers name it: the SQLite file's path, or the
+/// PostgreSQL URL.
+fn catalog_of(ctx: &TestContext) -> String {
+    ctx.postgres_catalog()
+        .unwrap_or_else(|| ctx.home.path().join("catalog.sqlite").display().to_string())
+}
+
+#[test]
+fn polars_and_spark_read_the_rows_lake_reads_at_every_snapshot() {
+    let ctx = TestContext::new();
+    let p1 = ctx.write(
+        "p1.csv",
+        "id,name,score,joined,active\n1,Ann,91.5,2021-03-14,true\n\
+         2,Bob,,2022-07-01,false\n3,Cy,70,2019-11-23,true\n",
+    );
+    let p2 = ctx.write(
+        "p2.csv",
+        "id,name,score,joined,active\n4,Dee,65.5,2023-01-09,\n5,Eve,88.25,2020-05-30,false\n",
+    );
+    let p3 = ctx.write(
+        "p3.csv",
+        "id,name,score,joined,active,email\n6,Fay,73,2018-02-17,true,fay@example.com\n",
+    );
+    let snapshot = |v: Value| v["snapshot"].as_i64().unwrap();
+    let created = snapshot(ingest(&ctx, &p1, &["--name", "people"]));
+    let appended = snapshot(ingest(&ctx, &p2, &["--name", "people", "--append"]));
+    let evolved = snapshot(ingest(
+        &ctx,
+        &p3,
+        &["--name", "people", "--append", "--evolve"],
+    ));
+    duck_write(&ctx, &["DELETE FROM lake.people WHERE id = 2"]);
+
+    let snapshots = [None, Some(created), Some(appended), Some(evolved)];
+    let answer = python_json(
+        "tests/ducklake/others.py",
+        &json!({
+            "catalog": catalog_of(&ctx),
+            "table": "people",
+            "snapshots": snapshots,
+            "readers": ["polars", "spark"],
+        }),
+    );
+    assert!(answer.get("error").is_none(), "{answer:#}");
+    for reader in ["polars", "spark"] {
+        for (i, at) in snapshots.iter().enumerate() {
+            let (columns, rows) = lake_rows(&ctx, "people", *at);
+            let theirs = &answer[reader][i];
+            let their_columns: Vec<String> =
+                serde_json::from_value(theirs["columns"].clone()).unwrap();
+            assert_eq!(their_columns, columns, "{reader} at {at:?}");
+            let their_rows = sorted(serde_json::from_value(theirs["rows"].clone()).unwrap());
+            assert_eq!(their_rows, rows, "{reader} at {at:?}");
+        }
+    }
+    // The newest snapshot: the evolved column, without the deleted row.
+    let (columns, rows) = lake_rows(&ctx, "people", None);
+    assert_eq!(columns.last().map(String::as_str), Some("email"));
+    assert_eq!(rows.len(), 5);
+}
