@@ -323,7 +323,7 @@ impl Lake {
         // its DuckLake data path follows on the next open.
         let data_path = data_path_of(&url.clone().absolute());
         match catalog.record_data_path(&data_path) {
-            Ok(true) => tracing::info!(data_path, "recorded the store's path for DuckDB"),
+            Ok(true) => tracing::debug!(data_path, "recorded the store's path for DuckDB"),
             Ok(false) => {}
             // A catalog this process may not write: lake itself needs no
             // data path, DuckDB is told where the store is by `lake info`.

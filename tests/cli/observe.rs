@@ -318,7 +318,9 @@ fn unread_server(
         .unwrap();
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let (base, first) = crate::serve::read_address(&mut stderr);
-    assert!(serde_json::from_str::<Value>(&first).is_ok(), "{first}");
+    for line in first {
+        assert!(serde_json::from_str::<Value>(&line).is_ok(), "{line}");
+    }
     (child, base, stderr)
 }
 

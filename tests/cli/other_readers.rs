@@ -8,7 +8,7 @@
 use serde_json::{Value, json};
 
 use crate::TestContext;
-use crate::ducklake::{duck_write, ingest, python_json};
+use crate::ducklake::{duck_write, python_json};
 
 /// Rows as lists of text (NULL as null), sorted.
 type Rows = Vec<Vec<Value>>;
@@ -59,27 +59,7 @@ fn catalog_of(ctx: &TestContext) -> String {
 #[test]
 fn polars_and_spark_read_the_rows_lake_reads_at_every_snapshot() {
     let ctx = TestContext::new();
-    let p1 = ctx.write(
-        "p1.csv",
-        "id,name,score,joined,active\n1,Ann,91.5,2021-03-14,true\n\
-         2,Bob,,2022-07-01,false\n3,Cy,70,2019-11-23,true\n",
-    );
-    let p2 = ctx.write(
-        "p2.csv",
-        "id,name,score,joined,active\n4,Dee,65.5,2023-01-09,\n5,Eve,88.25,2020-05-30,false\n",
-    );
-    let p3 = ctx.write(
-        "p3.csv",
-        "id,name,score,joined,active,email\n6,Fay,73,2018-02-17,true,fay@example.com\n",
-    );
-    let snapshot = |v: Value| v["snapshot"].as_i64().unwrap();
-    let created = snapshot(ingest(&ctx, &p1, &["--name", "people"]));
-    let appended = snapshot(ingest(&ctx, &p2, &["--name", "people", "--append"]));
-    let evolved = snapshot(ingest(
-        &ctx,
-        &p3,
-        &["--name", "people", "--append", "--evolve"],
-    ));
+    let [created, appended, evolved] = crate::ducklake_stats::evolved_people(&ctx);
     duck_write(&ctx, &["DELETE FROM lake.people WHERE id = 2"]);
 
     let snapshots = [None, Some(created), Some(appended), Some(evolved)];

@@ -9,23 +9,28 @@ use serde_json::{Value, json};
 
 use crate::TestContext;
 
-/// The server's address from its first line on standard error (`listening
-/// on http://...`, or that line as a JSON log line), and the line.
-pub(crate) fn read_address(stderr: &mut impl BufRead) -> (String, String) {
-    let mut line = String::new();
-    stderr.read_line(&mut line).unwrap();
-    let line = line.trim().to_owned();
-    let message = if line.starts_with('{') {
-        let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
-        v["message"].as_str().unwrap_or_default().to_owned()
-    } else {
-        line.clone()
-    };
-    let base = message
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_owned();
-    (base, line)
+/// The server's address from its line on standard error `listening on
+/// http://...` (or that line as a JSON log line), and the lines read up to
+/// it (log lines at debug may come first).
+pub(crate) fn read_address(stderr: &mut impl BufRead) -> (String, Vec<String>) {
+    let mut lines = Vec::new();
+    loop {
+        let mut line = String::new();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            panic!("no address in {lines:?}");
+        }
+        let line = line.trim().to_owned();
+        let message = if line.starts_with('{') {
+            let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+            v["message"].as_str().unwrap_or_default().to_owned()
+        } else {
+            line.clone()
+        };
+        lines.push(line);
+        if let Some(base) = message.strip_prefix("listening on ") {
+            return (base.to_owned(), lines);
+        }
+    }
 }
 
 /// A running `lake serve` on the context's home.
@@ -52,7 +57,7 @@ impl Server {
         let (base, first) = read_address(&mut stderr);
         // The rest of what the server says (a panic, say) goes to the
         // test's own standard error, and is kept for tests of the logs.
-        let log = std::sync::Arc::new(std::sync::Mutex::new(vec![first]));
+        let log = std::sync::Arc::new(std::sync::Mutex::new(first));
         let kept = log.clone();
         std::thread::spawn(move || {
             for line in stderr.lines().map_while(Result::ok) {
