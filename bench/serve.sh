@@ -37,7 +37,8 @@ start() {
   "$lake" serve --addr 127.0.0.1:0 --max-concurrency 256 "$@" 2>"$log" &
   pids+=($!)
   for _ in $(seq 100); do grep -q listening "$log" && break; sleep 0.1; done
-  base=$(sed -n 's/^listening on //p' "$log" | head -1)
+  # A plain line, or a JSON one with the same message (--log-format json).
+  base=$(grep -o 'listening on http://[0-9.:]*' "$log" | head -1 | sed 's/^listening on //')
 }
 start "$work/serve.log"
 
