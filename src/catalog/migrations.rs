@@ -73,7 +73,25 @@ const MIGRATIONS: &[Migration] = &[
     );
     ",
     ),
+    // 5: a column added to a table with files holds NULLs in them, which
+    // lake once recorded as `contains_null = false` (DuckDB then counted
+    // `count(col)` as every row). Conservative: any file without the
+    // column's statistics marks it.
+    Migration::Sql(REPAIR_ADDED_COLUMNS_NULLS),
 ];
+
+/// Sets `contains_null` wherever a file of the table has no statistics for
+/// the column (it was written before the column was added).
+pub(super) const REPAIR_ADDED_COLUMNS_NULLS: &str = "
+    UPDATE ducklake_table_column_stats SET contains_null = TRUE
+    WHERE EXISTS (
+        SELECT 1 FROM ducklake_data_file f
+        WHERE f.table_id = ducklake_table_column_stats.table_id
+          AND NOT EXISTS (
+              SELECT 1 FROM ducklake_file_column_stats s
+              WHERE s.data_file_id = f.data_file_id
+                AND s.column_id = ducklake_table_column_stats.column_id));
+";
 
 /// The migrations a new PostgreSQL catalog is made as (by
 /// [`super::legacy::create_postgres`]).

@@ -74,6 +74,7 @@ on_both!(
     snapshot_times_resolve_to_the_newest_before,
     gc_references_see_what_is_committed_after_they_were_read,
     a_read_lease_keeps_its_snapshot_until_released_or_lapsed,
+    a_column_added_to_a_table_with_rows_holds_nulls_even_in_an_old_catalog,
 );
 
 fn versions_follow_the_rules_and_each_change_is_one_snapshot(mut cat: Catalog) {
@@ -229,4 +230,47 @@ fn a_read_lease_keeps_its_snapshot_until_released_or_lapsed(mut cat: Catalog) {
         .query_row("SELECT count(*) FROM lake_reader", [], |r| r.get(0))
         .unwrap();
     assert_eq!(count, 0);
+}
+
+fn a_column_added_to_a_table_with_rows_holds_nulls_even_in_an_old_catalog(mut cat: Catalog) {
+    let one = schema(ColumnType::Bigint);
+    cat.commit(&commit_of(&one, 2)).unwrap();
+    let mut two = one.clone();
+    two.columns.push(crate::schema::Column {
+        name: "b".into(),
+        column_type: ColumnType::Bigint,
+    });
+    let mut commit = commit_of(&two, 3);
+    commit.object = obj("t", "k2", 3);
+    commit.object.stats.push(commit.object.stats[0].clone());
+    commit.mode = WriteMode::Append;
+    commit.evolve = true;
+    cat.commit(&commit).unwrap();
+    let contains_null = |cat: &Catalog| -> Vec<(String, bool)> {
+        let mut stmt = cat
+            .conn
+            .prepare(
+                "SELECT c.column_name, s.contains_null FROM ducklake_table_column_stats s
+                 JOIN ducklake_column c USING (table_id, column_id)
+                 WHERE c.end_snapshot IS NULL ORDER BY c.column_order",
+            )
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    let right = vec![("a".to_owned(), false), ("b".to_owned(), true)];
+    assert_eq!(contains_null(&cat), right, "b is NULL in the first file");
+    // As an older lake recorded it; the migration mends it.
+    cat.conn
+        .execute(
+            "UPDATE ducklake_table_column_stats SET contains_null = FALSE",
+            [],
+        )
+        .unwrap();
+    cat.conn
+        .execute_batch(super::migrations::REPAIR_ADDED_COLUMNS_NULLS)
+        .unwrap();
+    assert_eq!(contains_null(&cat), right);
 }
