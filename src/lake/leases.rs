@@ -33,6 +33,8 @@ struct State {
     held: BTreeMap<SnapshotId, usize>,
     /// The snapshot the catalog's row names, once it has one.
     leased: Option<SnapshotId>,
+    /// Whether the thread that renews the lease runs.
+    beating: bool,
 }
 
 /// A snapshot this process reads: gc keeps it until this is dropped.
@@ -106,14 +108,14 @@ impl ReadLeases {
             (None, Some(_)) => newest()?,
             (Some(at), Some(leased)) if leased <= at => at,
             (at, _) => {
-                let fresh = state.catalog.is_none();
                 match self
                     .catalog(&mut state)
                     .and_then(|c| Ok(c.lease(&self.reader, at)?))
                 {
                     Ok(leased) => {
                         state.leased = Some(leased);
-                        if fresh {
+                        if !state.beating {
+                            state.beating = true;
                             self.beat_forever();
                         }
                         leased
@@ -144,8 +146,7 @@ impl ReadLeases {
         Ok(state.catalog.as_mut().expect("opened above"))
     }
 
-    /// Renews the lease, raised to the oldest snapshot held (the newest
-    /// when none is), every [`BEAT_EVERY`] while the leases live.
+    /// Renews the lease every [`BEAT_EVERY`] while the leases live.
     fn beat_forever(self: &Arc<Self>) {
         let weak: Weak<ReadLeases> = Arc::downgrade(self);
         let spawned = std::thread::Builder::new()
