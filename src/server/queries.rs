@@ -100,9 +100,9 @@ pub(crate) struct QueryRequest {
     pub max_bytes: usize,
 }
 
-/// The snapshot a query reads and the datasets in it (lower-cased name ->
-/// catalog spelling), held from gc while this lives.
-pub(crate) type Snapshot = (SnapshotId, Arc<HashMap<String, String>>, Arc<SnapshotHold>);
+/// The snapshot a query reads, held from gc while this lives, and the
+/// datasets in it (lower-cased name -> catalog spelling).
+pub(crate) type Snapshot = (Arc<SnapshotHold>, Arc<HashMap<String, String>>);
 
 /// The server's query machinery.
 pub(crate) struct Queries {
@@ -175,11 +175,7 @@ impl Queries {
             }
             watch.counter = counter;
         }
-        Ok((
-            watch.snapshot.snapshot(),
-            watch.names.clone(),
-            watch.snapshot.clone(),
-        ))
+        Ok((watch.snapshot.clone(), watch.names.clone()))
     }
 
     /// The kept answer to `sql` at `snapshot`, if any (a hit is counted;
@@ -206,7 +202,7 @@ impl Queries {
                 let lake = lakes()?;
                 let at = lake.resolve_snapshot(spec)?;
                 let hold = Arc::new(lake.hold_snapshot(Some(at))?);
-                (at, names_at(&lake, at)?, hold)
+                (hold, names_at(&lake, at)?)
             }
             (None, None) => self.current()?,
         })
@@ -221,10 +217,11 @@ impl Queries {
         snapshot: &Snapshot,
         lakes: &dyn Fn() -> Result<Pooled<Lake>, LakeError>,
     ) -> Result<(), LakeError> {
-        let (at, names, _) = snapshot;
-        if conn.at != Some(*at) {
+        let (hold, names) = snapshot;
+        let at = hold.snapshot();
+        if conn.at != Some(at) {
             conn.forget()?;
-            conn.at = Some(*at);
+            conn.at = Some(at);
         }
         let missing: Vec<String> = referenced_names(sql)
             .iter()
@@ -234,7 +231,7 @@ impl Queries {
             .collect();
         if !missing.is_empty() {
             let lake = lakes()?;
-            let files = lake.register_views(&conn.engine, &missing, *at)?;
+            let files = lake.register_views(&conn.engine, &missing, at)?;
             conn.views.extend(missing);
             conn.files.extend(files);
             // The cache may now trim itself, but not below any view's files.
@@ -269,7 +266,7 @@ impl Queries {
         lakes: &dyn Fn() -> Result<Pooled<Lake>, LakeError>,
     ) -> Result<Arc<Answer>, LakeError> {
         let snapshot = self.resolve(request, current, lakes)?;
-        let key = answer_key(&request.sql, snapshot.0);
+        let key = answer_key(&request.sql, snapshot.0.snapshot());
         let kept = self.results.get(&key);
         count_lookup(kept.is_some());
         if let Some(answer) = kept {

@@ -264,10 +264,10 @@ pub(crate) async fn metrics(State(state): State<Arc<AppState>>) -> Result<Respon
     }
     let m = crate::metrics::metrics();
     let shared = state.clone();
-    let (snapshot, _, _) = tokio::task::spawn_blocking(move || shared.queries.current())
+    let (snapshot, _) = tokio::task::spawn_blocking(move || shared.queries.current())
         .await
         .map_err(internal)??;
-    m.snapshot_id.set(snapshot);
+    m.snapshot_id.set(snapshot.snapshot());
     Ok((
         [(
             header::CONTENT_TYPE,

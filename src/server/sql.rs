@@ -93,8 +93,8 @@ pub(crate) async fn sql(
     match format {
         Format::Json => {
             // Answers kept for the newest snapshot need no DuckDB at all.
-            if let Some((snapshot, _, _)) = &current
-                && let Some(answer) = state.queries.cached(&request.sql, *snapshot)
+            if let Some((hold, _)) = &current
+                && let Some(answer) = state.queries.cached(&request.sql, hold.snapshot())
             {
                 m.query_done("cached", started, answer.rows);
                 return respond(&answer, &headers);

@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use crate::{TestContext, json};
+use crate::{Run, TestContext, json};
 
 /// The Python with DuckDB 1.5.5 and the DuckLake extension wheels.
 pub(crate) fn python() -> PathBuf {
@@ -152,16 +152,37 @@ pub fn duck_write(ctx: &TestContext, statements: &[&str]) {
     duckdb(&all).unwrap_or_else(|e| panic!("DuckDB failed: {e}"));
 }
 
-/// `lake sql --format json` (at a snapshot, if given), as records.
-#[track_caller]
-fn lake_rows(ctx: &TestContext, sql: &str, at: Option<i64>) -> Vec<BTreeMap<String, Value>> {
+/// `lake sql --format FORMAT [--at AT] SQL`.
+pub(crate) fn lake_sql_at(ctx: &TestContext, format: &str, sql: &str, at: Option<i64>) -> Run {
     let at = at.map(|a| a.to_string());
-    let mut args = vec!["sql", "--format", "json"];
+    let mut args = vec!["sql", "--format", format];
     if let Some(at) = &at {
         args.extend(["--at", at.as_str()]);
     }
     args.push(sql);
-    serde_json::from_str(ctx.lake(&args).ok()).unwrap()
+    ctx.lake(&args)
+}
+
+/// The columns of `table` at snapshot `at` (now if `None`), or `None` if
+/// there is no such table then.
+pub(crate) fn columns_at(ctx: &TestContext, table: &str, at: Option<i64>) -> Option<Vec<String>> {
+    let sql = format!("SELECT column_name FROM (DESCRIBE {table})");
+    let out = lake_sql_at(ctx, "json", &sql, at);
+    if out.code != 0 {
+        return None;
+    }
+    let rows: Vec<Value> = serde_json::from_str(&out.stdout).unwrap();
+    Some(
+        rows.iter()
+            .map(|r| r["column_name"].as_str().unwrap().to_owned())
+            .collect(),
+    )
+}
+
+/// `lake sql --format json` (at a snapshot, if given), as records.
+#[track_caller]
+fn lake_rows(ctx: &TestContext, sql: &str, at: Option<i64>) -> Vec<BTreeMap<String, Value>> {
+    serde_json::from_str(lake_sql_at(ctx, "json", sql, at).ok()).unwrap()
 }
 
 /// The same rows in lake and in DuckDB for `table` at `snapshot`: every

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::TestContext;
-use crate::ducklake::{Rng, duck_read, duck_write, duckdb, ingest};
+use crate::ducklake::{Rng, columns_at, duck_read, duck_write, duckdb, ingest, lake_sql_at};
 
 #[test]
 fn statistics_let_duckdb_prune_and_are_exact() {
@@ -243,13 +243,7 @@ fn lake_aggregates(
         .map(|(i, e)| format!("{e} AS a{i:04}"))
         .collect();
     let sql = format!("SELECT {} FROM {table}", select.join(", "));
-    let mut args = vec!["sql", "--format", "ndjson"];
-    let at = at.map(|a| a.to_string());
-    if let Some(at) = &at {
-        args.extend(["--at", at.as_str()]);
-    }
-    args.push(&sql);
-    let out = ctx.lake(&args);
+    let out = lake_sql_at(ctx, "ndjson", &sql, at);
     let row: serde_json::Map<String, Value> =
         serde_json::from_str(out.ok().lines().next().unwrap()).unwrap();
     row.into_iter().map(|(_, v)| v).collect()
@@ -403,31 +397,10 @@ const RANDOM_FILTERS: [&str; 7] = [
     "label > 'l4'",
 ];
 
-/// The columns of `t` at snapshot `at` (now if `None`), or `None` if it
-/// has no `t` then.
-fn columns_at(ctx: &TestContext, at: Option<i64>) -> Option<Vec<String>> {
-    let at = at.map(|s| s.to_string());
-    let mut args = vec!["sql", "--format", "json"];
-    if let Some(at) = &at {
-        args.extend(["--at", at.as_str()]);
-    }
-    args.push("SELECT column_name FROM (DESCRIBE t)");
-    let out = ctx.lake(&args);
-    if out.code != 0 {
-        return None;
-    }
-    let rows: Vec<Value> = serde_json::from_str(&out.stdout).unwrap();
-    Some(
-        rows.iter()
-            .map(|r| r["column_name"].as_str().unwrap().to_owned())
-            .collect(),
-    )
-}
-
 /// DuckDB's answers and lake's to the aggregates of `t` at `at` agree.
 #[track_caller]
 fn assert_same_aggregates(ctx: &TestContext, at: Option<i64>, steps: &[&str]) {
-    let Some(columns) = columns_at(ctx, at) else {
+    let Some(columns) = columns_at(ctx, "t", at) else {
         return;
     };
     let queries = aggregate_queries("lake.t", &columns, &RANDOM_FILTERS, at);

@@ -8,7 +8,7 @@
 use serde_json::{Value, json};
 
 use crate::TestContext;
-use crate::ducklake::{duck_write, python_json};
+use crate::ducklake::{columns_at, duck_write, lake_sql_at, python_json};
 
 /// Rows as lists of text (NULL as null), sorted.
 type Rows = Vec<Vec<Value>>;
@@ -25,23 +25,10 @@ fn sorted(mut rows: Rows) -> Rows {
 /// `lake sql` of every column of `table` as text, at `at` (now if `None`):
 /// the column names and the rows.
 fn lake_rows(ctx: &TestContext, table: &str, at: Option<i64>) -> (Vec<String>, Rows) {
-    let at = at.map(|a| a.to_string());
-    let mut args = vec!["sql", "--format", "json"];
-    if let Some(at) = &at {
-        args.extend(["--at", at.as_str()]);
-    }
-    let columns_sql = format!("SELECT column_name FROM (DESCRIBE {table})");
-    let mut describe = args.clone();
-    describe.push(&columns_sql);
-    let described: Vec<Value> = serde_json::from_str(ctx.lake(&describe).ok()).unwrap();
-    let columns: Vec<String> = described
-        .iter()
-        .map(|r| r["column_name"].as_str().unwrap().to_owned())
-        .collect();
+    let columns = columns_at(ctx, table, at).expect("the table at that snapshot");
     let sql = format!("SELECT COLUMNS(*)::VARCHAR FROM {table}");
-    args.push(&sql);
     let records: Vec<serde_json::Map<String, Value>> =
-        serde_json::from_str(ctx.lake(&args).ok()).unwrap();
+        serde_json::from_str(lake_sql_at(ctx, "json", &sql, at).ok()).unwrap();
     let rows = records
         .iter()
         .map(|r| columns.iter().map(|c| r[c].clone()).collect())

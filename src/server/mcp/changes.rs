@@ -61,7 +61,7 @@ fn start_watcher(state: &Arc<AppState>) {
         loop {
             let shared = state.clone();
             let polled = tokio::task::spawn_blocking(move || {
-                let snapshot = shared.queries.current().ok()?.0;
+                let snapshot = shared.queries.current().ok()?.0.snapshot();
                 Some((snapshot, shared))
             })
             .await
