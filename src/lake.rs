@@ -18,11 +18,11 @@ use crate::engine::convert::{ConvertError, Progress};
 use crate::engine::input::Reading;
 use crate::engine::parquet_stats::object_stats;
 use crate::engine::parquet_writer::Written;
-use crate::engine::query::{QueryEngine, QueryError, quote_literal, referenced_names};
+use crate::query::{QueryEngine, QueryError, quote_literal, referenced_names};
 use crate::engine::rejects::{rejects_schema, write_rejects};
 use crate::engine::sniff::DialectFlags;
 use crate::engine::source::Source;
-use crate::engine::view::{FileColumns, ViewColumn, ViewFile};
+use crate::query::view::{FileColumns, ViewColumn, ViewFile};
 use crate::schema::{self, Schema};
 use crate::store::{KeyError, Readable, Store, StoreError, StoreOptions, StoreUrl};
 

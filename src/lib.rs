@@ -14,6 +14,7 @@ pub mod logging;
 pub mod metrics;
 pub mod output;
 pub mod printer;
+pub mod query;
 pub mod schema;
 pub mod server;
 pub mod settings;

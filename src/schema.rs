@@ -83,6 +83,11 @@ pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// Quotes a SQL string literal.
+pub fn quote_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
 impl ColumnType {
     /// The type as DuckLake's catalog spells it (a nested type's children
     /// are columns of their own).

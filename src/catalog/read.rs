@@ -650,7 +650,7 @@ fn inlined_rows(conn: &Db, table_id: i64, at: SnapshotId) -> Result<u64, Catalog
             .query_row(
                 &format!(
                     "SELECT count(*) FROM {} x WHERE ?1 = ?1 AND {}",
-                    crate::engine::query::quote_ident(&t),
+                    crate::query::quote_ident(&t),
                     live!("x")
                 ),
                 params![0, at],

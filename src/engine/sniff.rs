@@ -6,7 +6,7 @@
 use duckdb::Connection;
 
 use super::convert::CsvOptions;
-use super::query::quote_literal;
+use crate::schema::quote_literal;
 use super::source::Source;
 use super::values::Formats;
 use crate::schema::ColumnType;

@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::{Lake, LakeError};
 use crate::engine::convert::{ConvertError, Scan};
 use crate::engine::parquet_writer::{ParquetObject, Written, arrow_schema, conform};
-use crate::engine::query::{QueryEngine, quote_ident};
+use crate::query::{QueryEngine, quote_ident};
 use crate::engine::values::Formats;
 
 /// The default size of a compacted object.

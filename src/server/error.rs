@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::catalog::CatalogError;
 use crate::engine::convert::ConvertError;
-use crate::engine::query::QueryError;
+use crate::query::QueryError;
 use crate::lake::{ErrorClass, LakeError};
 use crate::store::{RemoteKind, StoreError};
 

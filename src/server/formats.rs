@@ -13,7 +13,7 @@ use axum::body::Bytes;
 use axum::http::HeaderMap;
 use tokio::sync::mpsc;
 
-use crate::engine::query::{QueryEngine, QueryError};
+use crate::query::{QueryEngine, QueryError};
 use crate::lake::LakeError;
 use crate::output::{OutputFormat, RowWriter};
 

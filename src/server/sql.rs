@@ -22,7 +22,7 @@ use super::queries::{Cancel, CancelOnDrop, QueryRequest, Snapshot, ViewConnectio
 use super::result_cache::{Answer, etag_of};
 use super::routes::{internal, next_chunk};
 use super::{ApiError, AppState};
-use crate::engine::query::QueryError;
+use crate::query::QueryError;
 use crate::lake::LakeError;
 
 /// The trailer that says a streamed answer was cut at a limit.

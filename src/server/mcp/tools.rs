@@ -224,7 +224,7 @@ impl LakeMcp {
         };
         let mut value = super::dataset_facts(&described, VERSIONS_SHOWN);
         let table =
-            crate::engine::query::quote_ident(described["name"].as_str().unwrap_or(name.as_str()));
+            crate::query::quote_ident(described["name"].as_str().unwrap_or(name.as_str()));
         let sample = self
             .run_query(
                 format!("SELECT * FROM {table} LIMIT {SAMPLE_ROWS}"),

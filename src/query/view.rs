@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
-use super::query::{quote_ident, quote_literal};
+use crate::schema::{quote_ident, quote_literal};
 
 /// A column of the table, as the view shows it.
 #[derive(Debug, Clone)]

@@ -10,7 +10,9 @@ use arrow::record_batch::RecordBatch;
 use duckdb::Connection;
 use thiserror::Error;
 
-use super::view::{ViewColumn, ViewFile, view_query};
+pub mod view;
+
+use view::{ViewColumn, ViewFile, view_query};
 
 /// Errors from a query.
 #[derive(Debug, Error)]
@@ -74,12 +76,7 @@ pub fn read_only(sql: &str) -> String {
     )
 }
 
-pub use crate::schema::quote_ident;
-
-/// Quotes a SQL string literal.
-pub fn quote_literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
+pub use crate::schema::{quote_ident, quote_literal};
 
 /// An in-memory DuckDB with the lake's datasets as views.
 pub struct QueryEngine {
