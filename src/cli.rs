@@ -245,12 +245,12 @@ pub enum InputFormat {
     Parquet,
 }
 
-impl From<InputFormat> for crate::engine::source::Content {
+impl From<InputFormat> for crate::ingest::source::Content {
     fn from(f: InputFormat) -> Self {
         match f {
-            InputFormat::Csv => crate::engine::source::Content::Csv,
-            InputFormat::Json => crate::engine::source::Content::Json,
-            InputFormat::Parquet => crate::engine::source::Content::Parquet,
+            InputFormat::Csv => crate::ingest::source::Content::Csv,
+            InputFormat::Json => crate::ingest::source::Content::Json,
+            InputFormat::Parquet => crate::ingest::source::Content::Parquet,
         }
     }
 }

@@ -14,15 +14,16 @@ use crate::catalog::{
     Catalog, CatalogError, Commit, CommitStatus, Committed, LogEntry, NewObject, ObjectRef,
     SnapshotId, TableColumn, TableState, WriteMode, refused_change,
 };
-use crate::engine::convert::{ConvertError, Progress};
-use crate::engine::input::Reading;
-use crate::engine::parquet_stats::object_stats;
-use crate::engine::parquet_writer::Written;
-use crate::query::{QueryEngine, QueryError, quote_literal, referenced_names};
-use crate::engine::rejects::{rejects_schema, write_rejects};
-use crate::engine::sniff::DialectFlags;
-use crate::engine::source::Source;
+use crate::ingest::csv::dialect::DialectFlags;
+use crate::ingest::error::ConvertError;
+use crate::ingest::progress::Progress;
+use crate::ingest::reading::Reading;
+use crate::ingest::rejects::{rejects_schema, write_rejects};
+use crate::ingest::source::Source;
+use crate::ingest::writer::Written;
+use crate::ingest::writer::stats::object_stats;
 use crate::query::view::{FileColumns, ViewColumn, ViewFile};
+use crate::query::{QueryEngine, QueryError, quote_literal, referenced_names};
 use crate::schema::{self, Schema};
 use crate::store::{KeyError, Readable, Store, StoreError, StoreOptions, StoreUrl};
 

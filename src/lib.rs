@@ -8,7 +8,7 @@
 pub mod catalog;
 pub mod cli;
 pub mod cmd;
-pub mod engine;
+pub mod ingest;
 pub mod lake;
 pub mod logging;
 pub mod metrics;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::engine::convert::Progress;
+use crate::ingest::progress::Progress;
 use crate::output::OutputFormat;
 
 /// Output settings for one command.
@@ -69,7 +69,7 @@ impl Printer {
     /// A progress bar on standard error when it is a terminal.
     pub fn progress(&self) -> Box<dyn Progress> {
         if self.quiet || !self.stderr_terminal {
-            return Box::new(crate::engine::convert::NoProgress);
+            return Box::new(crate::ingest::progress::NoProgress);
         }
         let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
         bar.set_style(

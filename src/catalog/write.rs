@@ -7,7 +7,7 @@ use super::db::{Db, OptionalExtension, params};
 use super::read::{self, MainSchema, Snap, TableColumn, TableRow, last_snapshot, live};
 use super::stats::{self, TableColumnStats};
 use super::{CatalogError, ColumnStats, NewObject, SnapshotId, now, sql};
-use crate::engine::nested::LIST_ELEMENT;
+use crate::ingest::batch::nested::LIST_ELEMENT;
 use crate::schema::{Column, ColumnType, EvolvePlan, quote_ident};
 
 /// One snapshot being written on top of the newest one.

@@ -9,11 +9,14 @@ use anyhow::Context;
 use serde_json::{Value, json};
 
 use crate::cli::{DialectArgs, IngestArgs, SniffArgs};
-use crate::engine::convert::{CsvOptions, NoProgress, parse_schema_override};
-use crate::engine::input::Reading;
-use crate::engine::json::JsonOptions;
-use crate::engine::sniff::{self, DialectFlags};
-use crate::engine::source::Source;
+use crate::ingest::columns::parse_schema_override;
+use crate::ingest::csv::CsvOptions;
+use crate::ingest::csv::dialect;
+use crate::ingest::csv::dialect::DialectFlags;
+use crate::ingest::json::JsonOptions;
+use crate::ingest::progress::NoProgress;
+use crate::ingest::reading::Reading;
+use crate::ingest::source::Source;
 use crate::lake::{LakeError, default_delimiter, default_name};
 use crate::output::write_record;
 use crate::printer::Printer;
@@ -24,7 +27,7 @@ pub fn flags(args: &DialectArgs) -> Result<DialectFlags, LakeError> {
     let char_flag = |flag: &str, value: &Option<String>| {
         value
             .as_deref()
-            .map(|v| sniff::parse_char(&format!("--{flag}"), v).map_err(LakeError::Usage))
+            .map(|v| dialect::parse_char(&format!("--{flag}"), v).map_err(LakeError::Usage))
             .transpose()
     };
     Ok(DialectFlags {

@@ -12,10 +12,12 @@ use std::ops::ControlFlow;
 use serde::Serialize;
 
 use super::{Lake, LakeError};
-use crate::engine::convert::{ConvertError, Scan};
-use crate::engine::parquet_writer::{ParquetObject, Written, arrow_schema, conform};
+use crate::ingest::batch::arrow_schema;
+use crate::ingest::error::ConvertError;
+use crate::ingest::scan::Scan;
+use crate::ingest::values::Formats;
+use crate::ingest::writer::{ParquetObject, Written, conform};
 use crate::query::{QueryEngine, quote_ident};
-use crate::engine::values::Formats;
 
 /// The default size of a compacted object.
 pub const DEFAULT_TARGET: u64 = 256 << 20;

@@ -5,9 +5,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::catalog::CatalogError;
-use crate::engine::convert::ConvertError;
-use crate::query::QueryError;
+use crate::ingest::error::ConvertError;
 use crate::lake::{ErrorClass, LakeError};
+use crate::query::QueryError;
 use crate::store::{RemoteKind, StoreError};
 
 /// An error answer: `{"error":{"code":...,"message":...}}`.

@@ -13,9 +13,9 @@ use axum::body::Bytes;
 use axum::http::HeaderMap;
 use tokio::sync::mpsc;
 
-use crate::query::{QueryEngine, QueryError};
 use crate::lake::LakeError;
 use crate::output::{OutputFormat, RowWriter};
+use crate::query::{QueryEngine, QueryError};
 
 /// What a client asked its answer in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

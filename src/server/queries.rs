@@ -13,9 +13,9 @@ use serde_json::{Value, json};
 use super::pool::{Pool, Pooled};
 use super::result_cache::{Answer, AnswerKey, ResultCache, etag_of};
 use crate::catalog::SnapshotId;
-use crate::query::{QueryEngine, QueryError, quote_ident, referenced_names};
 use crate::lake::{Lake, LakeError, SnapshotHold};
 use crate::output::{arrow_cell, sql_type_name};
+use crate::query::{QueryEngine, QueryError, quote_ident, referenced_names};
 use crate::store::Readable;
 
 /// Queries DuckDB runs at once per core; more wait their turn, so that

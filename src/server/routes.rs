@@ -17,9 +17,10 @@ use serde_json::{Value, json};
 use super::limits::Permit;
 use super::{ApiError, AppState};
 use crate::catalog::{CommitStatus, WriteMode};
-use crate::engine::convert::NoProgress;
-use crate::engine::sniff::{self, DialectFlags};
-use crate::engine::source::{Content, Source};
+use crate::ingest::csv::dialect;
+use crate::ingest::csv::dialect::DialectFlags;
+use crate::ingest::progress::NoProgress;
+use crate::ingest::source::{Content, Source};
 use crate::lake::{GcOptions, IngestRequest, Lake, LakeError, name_for_file, parse_duration};
 use crate::store::chunks::ChunkReader;
 use crate::store::key;
@@ -420,7 +421,7 @@ impl IngestQuery {
         let one = |name: &str, value: &Option<String>| {
             value
                 .as_deref()
-                .map(|v| sniff::parse_char(name, v).map_err(ApiError::bad_request))
+                .map(|v| dialect::parse_char(name, v).map_err(ApiError::bad_request))
                 .transpose()
         };
         Ok(DialectFlags {

@@ -22,8 +22,8 @@ use super::queries::{Cancel, CancelOnDrop, QueryRequest, Snapshot, ViewConnectio
 use super::result_cache::{Answer, etag_of};
 use super::routes::{internal, next_chunk};
 use super::{ApiError, AppState};
-use crate::query::QueryError;
 use crate::lake::LakeError;
+use crate::query::QueryError;
 
 /// The trailer that says a streamed answer was cut at a limit.
 const TRUNCATED: &str = "lake-truncated";

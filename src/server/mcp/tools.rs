@@ -15,9 +15,9 @@ use serde_json::{Value, json};
 
 use super::LakeMcp;
 use crate::catalog::WriteMode;
-use crate::engine::convert::NoProgress;
-use crate::engine::sniff::DialectFlags;
-use crate::engine::source::{Content, Source};
+use crate::ingest::csv::dialect::DialectFlags;
+use crate::ingest::progress::NoProgress;
+use crate::ingest::source::{Content, Source};
 use crate::lake::{IngestRequest, LakeError};
 use crate::server::queries::{QueryRequest, json_answer};
 use crate::server::sql::on_connection;
@@ -223,8 +223,7 @@ impl LakeMcp {
             Err(e) => return Ok(failed(e)),
         };
         let mut value = super::dataset_facts(&described, VERSIONS_SHOWN);
-        let table =
-            crate::query::quote_ident(described["name"].as_str().unwrap_or(name.as_str()));
+        let table = crate::query::quote_ident(described["name"].as_str().unwrap_or(name.as_str()));
         let sample = self
             .run_query(
                 format!("SELECT * FROM {table} LIMIT {SAMPLE_ROWS}"),

@@ -7,17 +7,18 @@ use std::io;
 
 use arrow::datatypes::SchemaRef;
 
-use super::chunks::{ChunkBatches, ChunkText, Chunking, Cut, Parsed, Stop};
-use super::convert::{
-    CsvOptions, Head, Next, Scan, Tally, check_record, csv_reader, fields, next_record,
-    parse_error, value_error,
+use crate::ingest::batch::arrow_schema;
+use crate::ingest::chunks::{ChunkBatches, ChunkText, Chunking, Cut, Parsed, Stop};
+use crate::ingest::csv::records::{
+    Head, Next, Tally, check_record, next_record, parse_error, value_error,
 };
-use super::parquet_writer::arrow_schema;
-use super::source::Source;
+use crate::ingest::csv::{CsvOptions, csv_reader, fields};
+use crate::ingest::scan::Scan;
+use crate::ingest::source::Source;
 
 /// Where the csv crate's parser is, as far as records go.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub(super) enum State {
+pub(crate) enum State {
     RecordStart,
     FieldStart,
     Unquoted,
@@ -32,7 +33,7 @@ pub(super) enum State {
 impl State {
     /// The state after byte `b`, as `csv_core` moves (CRLF terminators,
     /// doubled quotes).
-    pub(super) fn next(self, b: u8, opts: &CsvOptions) -> State {
+    pub(crate) fn next(self, b: u8, opts: &CsvOptions) -> State {
         use State::*;
         let term = b == b'\n' || b == b'\r';
         match self {
@@ -55,14 +56,14 @@ impl State {
     }
 
     /// Inside a quoted field: a quote here was never closed.
-    pub(super) fn in_quotes(self) -> bool {
+    pub(crate) fn in_quotes(self) -> bool {
         matches!(self, State::Quoted | State::Escaped)
     }
 }
 
 /// Finds the first record end at or after a target offset in a chunk that
 /// begins at a record start, resuming where it left off as the chunk grows.
-pub(super) struct Cutter<'a> {
+pub(crate) struct Cutter<'a> {
     opts: &'a CsvOptions,
     state: State,
     /// How far into the chunk `state` holds.
@@ -70,7 +71,7 @@ pub(super) struct Cutter<'a> {
 }
 
 impl<'a> Cutter<'a> {
-    pub(super) fn new(opts: &'a CsvOptions) -> Self {
+    pub(crate) fn new(opts: &'a CsvOptions) -> Self {
         Cutter {
             opts,
             state: State::RecordStart,
@@ -142,7 +143,7 @@ impl Cut for Cutter<'_> {
 }
 
 /// How every chunk of one file is parsed.
-pub(super) struct Rows<'a> {
+pub(crate) struct Rows<'a> {
     source: &'a Source,
     /// The dialect, with no header (a chunk holds only records).
     opts: CsvOptions,
@@ -159,7 +160,7 @@ pub(super) struct Rows<'a> {
 }
 
 impl<'a> Rows<'a> {
-    pub(super) fn new(
+    pub(crate) fn new(
         source: &'a Source,
         opts: &CsvOptions,
         head: &'a Head,

@@ -2,7 +2,9 @@
 //! its values so far fit, and ends as the first of them in the order
 //! BOOLEAN, BIGINT, DOUBLE, DATE, TIMESTAMP, TIMESTAMPTZ, TIME, else VARCHAR.
 
-use super::values::{self, Formats};
+use crate::ingest::values;
+
+use crate::ingest::values::Formats;
 use crate::schema::ColumnType;
 
 const BOOLEAN: u8 = 1;

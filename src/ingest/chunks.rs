@@ -13,12 +13,17 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 
-use super::convert::{ConvertError, Peek, Progress, Scan};
-use super::parquet_writer::{BATCH_ROWS, Builder, Written, batch_of, builders, encode};
+use crate::ingest::error::ConvertError;
+
+use crate::ingest::progress::Progress;
+
+use crate::ingest::batch::{BATCH_ROWS, Builder, batch_of, builders};
+use crate::ingest::scan::Scan;
+use crate::ingest::writer::{Written, encode};
 
 /// About how much text one chunk holds: cut at the first record end after.
 /// Unit tests cut small chunks, so their tables cross many cuts.
-pub(super) const CHUNK_BYTES: usize = if cfg!(test) { 256 } else { 1 << 20 };
+pub(crate) const CHUNK_BYTES: usize = if cfg!(test) { 256 } else { 1 << 20 };
 /// How much more text is read when a chunk has no record end yet.
 const READ_BYTES: usize = 128 << 10;
 /// Chunks read ahead of the encoder: with the text and the batches of each,
@@ -26,10 +31,10 @@ const READ_BYTES: usize = 128 << 10;
 const CHUNKS_IN_FLIGHT: usize = 4;
 
 /// The batches of one chunk's rows: one every [`BATCH_ROWS`] rows.
-pub(super) struct ChunkBatches<'a> {
+pub(crate) struct ChunkBatches<'a> {
     /// One per column: append a field to each, then call
     /// [`ChunkBatches::row_done`].
-    pub(super) builders: Vec<Builder>,
+    pub(crate) builders: Vec<Builder>,
     arrow: &'a SchemaRef,
     batches: Vec<RecordBatch>,
     in_batch: usize,
@@ -38,7 +43,7 @@ pub(super) struct ChunkBatches<'a> {
 impl<'a> ChunkBatches<'a> {
     /// Batches of `scan`'s schema (as `arrow`) for a chunk of `lines`
     /// line feeds.
-    pub(super) fn new(scan: &Scan, arrow: &'a SchemaRef, lines: u64) -> Self {
+    pub(crate) fn new(scan: &Scan, arrow: &'a SchemaRef, lines: u64) -> Self {
         ChunkBatches {
             // A row ends on each line but the last, at most.
             builders: builders(scan, lines as usize + 1),
@@ -49,7 +54,7 @@ impl<'a> ChunkBatches<'a> {
     }
 
     /// One more row is in the builders.
-    pub(super) fn row_done(&mut self) -> Result<(), ConvertError> {
+    pub(crate) fn row_done(&mut self) -> Result<(), ConvertError> {
         self.in_batch += 1;
         if self.in_batch == BATCH_ROWS {
             self.batches.push(batch_of(self.arrow, &mut self.builders)?);
@@ -59,7 +64,7 @@ impl<'a> ChunkBatches<'a> {
     }
 
     /// The batches of all the rows.
-    pub(super) fn finish(mut self) -> Result<Vec<RecordBatch>, ConvertError> {
+    pub(crate) fn finish(mut self) -> Result<Vec<RecordBatch>, ConvertError> {
         if self.in_batch > 0 {
             self.batches.push(batch_of(self.arrow, &mut self.builders)?);
         }
@@ -68,7 +73,7 @@ impl<'a> ChunkBatches<'a> {
 }
 
 /// Finds where a chunk may end.
-pub(super) trait Cut: Send {
+pub(crate) trait Cut: Send {
     /// Where the chunk `text` (which begins at a record start) ends: just
     /// past a record end, about `target` bytes in (CSV: the first at
     /// `target` or later) or after as many records as the cutter counts
@@ -80,7 +85,7 @@ pub(super) trait Cut: Send {
 }
 
 /// How the chunks of one input are cut and parsed.
-pub(super) trait Chunking: Sync {
+pub(crate) trait Chunking: Sync {
     /// What parsing a chunk counts besides its batches.
     type Tally: Send;
     /// The schema written.
@@ -102,11 +107,11 @@ type Job<T> = (Vec<u8>, csv::Position, u64, SyncSender<Parsed<T>>);
 
 /// What a worker made of a chunk: its batches in order, and the tally of
 /// its rows.
-pub(super) type Parsed<T> = Result<(Vec<RecordBatch>, T), Stop>;
+pub(crate) type Parsed<T> = Result<(Vec<RecordBatch>, T), Stop>;
 
 /// Why a chunk stopped the conversion.
 #[derive(Debug)]
-pub(super) enum Stop {
+pub(crate) enum Stop {
     /// The input is wrong, or a write failed.
     Failed(ConvertError),
     /// A value does not fit its column's type (with a guessed schema, the
@@ -124,7 +129,7 @@ impl From<ConvertError> for Stop {
 /// Parquet of the schema of `rows` into `out`, chunks parsed on worker
 /// threads; the tally of all rows. The first chunk (in file order) to stop
 /// stops the conversion.
-pub(super) fn write_chunks<W: Write + Send, C: Chunking>(
+pub(crate) fn write_chunks<W: Write + Send, C: Chunking>(
     out: W,
     progress: &dyn Progress,
     text: impl Read + Send,
@@ -213,7 +218,7 @@ fn cut_chunks<T>(
 }
 
 /// Text read in chunks cut at record ends.
-pub(super) struct ChunkReader<R, C> {
+pub(crate) struct ChunkReader<R, C> {
     text: R,
     at: csv::Position,
     cutter: C,
@@ -224,7 +229,7 @@ pub(super) struct ChunkReader<R, C> {
 
 impl<R: Read, C: Cut> ChunkReader<R, C> {
     /// Chunks of `text`, which begins at `at`.
-    pub(super) fn new(text: R, at: csv::Position, cutter: C) -> Self {
+    pub(crate) fn new(text: R, at: csv::Position, cutter: C) -> Self {
         ChunkReader {
             text,
             at,
@@ -236,7 +241,7 @@ impl<R: Read, C: Cut> ChunkReader<R, C> {
 
     /// The next chunk, where it begins, and its number of line feeds;
     /// `None` at the end of the text.
-    pub(super) fn next_chunk(&mut self) -> io::Result<Option<(Vec<u8>, csv::Position, u64)>> {
+    pub(crate) fn next_chunk(&mut self) -> io::Result<Option<(Vec<u8>, csv::Position, u64)>> {
         let cut = loop {
             // Asked as the chunk grows: a cutter may cut by rows, before
             // the target.
@@ -274,17 +279,23 @@ impl<R: Read, C: Cut> ChunkReader<R, C> {
 
 impl Stop {
     /// The error, whatever stopped the conversion.
-    pub(super) fn into_error(self) -> ConvertError {
+    pub(crate) fn into_error(self) -> ConvertError {
         match self {
             Stop::Failed(e) | Stop::Misfit(e) => e,
         }
     }
 }
 
+/// What a reader can tell of the text it has read: the byte at an offset
+/// from where it began, while at hand.
+pub(crate) trait Peek {
+    fn peek(&self, offset: u64) -> Option<u8>;
+}
+
 /// A reader that keeps what it reads: all of it when asked to (the text
 /// read ahead while the head is parsed is then read again as records),
 /// else the last [`WINDOW`] bytes, for [`Peek`].
-pub(super) struct Kept<R> {
+pub(crate) struct Kept<R> {
     inner: R,
     kept: Vec<u8>,
     /// Where `kept` begins in the text.
@@ -297,7 +308,7 @@ pub(super) struct Kept<R> {
 const WINDOW: usize = 2 << 20;
 
 impl<R: Read> Kept<R> {
-    pub(super) fn new(inner: R, all: bool) -> Self {
+    pub(crate) fn new(inner: R, all: bool) -> Self {
         Kept {
             inner,
             kept: Vec::new(),
@@ -307,12 +318,12 @@ impl<R: Read> Kept<R> {
     }
 
     /// Bytes kept so far.
-    pub(super) fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.kept.len()
     }
 
     /// The text from byte `from` on (of what was kept), then the rest.
-    pub(super) fn text_from(self, from: u64) -> Replay<R> {
+    pub(crate) fn text_from(self, from: u64) -> Replay<R> {
         Replay {
             pos: usize::try_from(from.saturating_sub(self.start))
                 .unwrap_or(usize::MAX)
@@ -344,13 +355,13 @@ impl<R> Peek for Kept<R> {
 }
 
 /// A chunk's text, read from where it begins in the file.
-pub(super) struct ChunkText<'a> {
+pub(crate) struct ChunkText<'a> {
     text: io::Cursor<&'a [u8]>,
     base: u64,
 }
 
 impl<'a> ChunkText<'a> {
-    pub(super) fn new(text: &'a [u8], at: &csv::Position) -> Self {
+    pub(crate) fn new(text: &'a [u8], at: &csv::Position) -> Self {
         ChunkText {
             text: io::Cursor::new(text),
             base: at.byte(),
@@ -378,7 +389,7 @@ impl Peek for ChunkText<'_> {
 }
 
 /// Kept text read again, then the rest; the kept text is freed once read.
-pub(super) struct Replay<R> {
+pub(crate) struct Replay<R> {
     kept: Vec<u8>,
     pos: usize,
     inner: R,

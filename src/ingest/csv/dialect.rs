@@ -5,11 +5,11 @@
 
 use duckdb::Connection;
 
-use super::convert::CsvOptions;
-use crate::schema::quote_literal;
-use super::source::Source;
-use super::values::Formats;
+use crate::ingest::csv::CsvOptions;
+use crate::ingest::source::Source;
+use crate::ingest::values::Formats;
 use crate::schema::ColumnType;
+use crate::schema::quote_literal;
 
 /// The parts of a dialect the user fixed; `None` is "find out".
 #[derive(Debug, Clone, Default)]
@@ -28,7 +28,7 @@ pub struct DialectFlags {
     /// Strings that read as NULL.
     pub nulls: Vec<String>,
     /// What the file holds, when the user says; else told by the content.
-    pub content: Option<super::source::Content>,
+    pub content: Option<crate::ingest::source::Content>,
     /// Date and timestamp formats (strftime codes).
     pub date_format: Option<String>,
     pub timestamp_format: Option<String>,

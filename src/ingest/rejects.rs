@@ -3,21 +3,15 @@
 
 use std::io::Write;
 
-use super::convert::{ConvertError, NoProgress, Scan};
-use super::parquet_writer::{Written, write_batches};
-use super::source::Source;
-use super::values::Formats;
-use crate::schema::{Column, ColumnType, Schema};
+use crate::ingest::error::ConvertError;
 
-/// A row that could not be read, set aside.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reject {
-    /// The line it begins on, in the file (preamble lines counted).
-    pub line: u64,
-    /// Its fields, joined by the delimiter.
-    pub text: String,
-    pub reason: String,
-}
+use crate::ingest::progress::NoProgress;
+
+use crate::ingest::scan::{Reject, Scan};
+use crate::ingest::source::Source;
+use crate::ingest::values::Formats;
+use crate::ingest::writer::{Written, write_batches};
+use crate::schema::{Column, ColumnType, Schema};
 
 /// Rejects kept at most, and bytes of their text: a file with more is not
 /// being read right, and is refused.
@@ -25,7 +19,7 @@ const MAX_REJECTS: usize = 1_000_000;
 const MAX_REJECT_BYTES: usize = 256 << 20;
 
 /// Sets a reject aside, or refuses the file when there are too many.
-pub(super) fn add_reject(
+pub(crate) fn add_reject(
     rejects: &mut Vec<Reject>,
     bytes: &mut usize,
     reject: Reject,

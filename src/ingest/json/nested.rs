@@ -4,9 +4,9 @@
 //! builders.
 
 use super::{ARRAY, Json, Keys, MAX_DEPTH, MAX_FIELDS, OBJECT, column_type};
-use crate::engine::convert::unique_names;
-use crate::engine::infer::Inferrer;
-use crate::engine::parquet_writer::Builder;
+use crate::ingest::batch::Builder;
+use crate::ingest::columns::unique_names;
+use crate::ingest::infer::Inferrer;
 use crate::schema::{Column, ColumnType};
 
 /// What the values at one place inside a key's values were (a field of its
@@ -57,7 +57,7 @@ impl Place {
 /// The objects and arrays among one place's values: their keys and
 /// elements.
 #[derive(Debug, Clone, Default)]
-pub(super) struct Nested {
+pub(crate) struct Nested {
     /// Objects and arrays around the place (0: a key's own values).
     depth: usize,
     keys: Keys,
@@ -70,7 +70,7 @@ pub(super) struct Nested {
 
 impl Nested {
     /// Learns an object or an array (anything else is not nested).
-    pub(super) fn observe(&mut self, value: &Json<'_>, strings: &mut Inferrer) {
+    pub(crate) fn observe(&mut self, value: &Json<'_>, strings: &mut Inferrer) {
         if self.depth == MAX_DEPTH {
             return;
         }
@@ -107,7 +107,7 @@ impl Nested {
     /// Whether every place inside a place whose values were of `kinds` held
     /// a value (not null, not an empty array): later values cannot make
     /// the type of an unsettled place another.
-    pub(super) fn settled(&self, kinds: u8) -> bool {
+    pub(crate) fn settled(&self, kinds: u8) -> bool {
         if self.depth == MAX_DEPTH {
             return true;
         }
@@ -123,7 +123,7 @@ impl Nested {
     /// other kinds, objects whose keys a STRUCT cannot have, and values
     /// deeper than [`MAX_DEPTH`].
     /// `string_types` are the types of the strings inside, by place.
-    pub(super) fn column_type(&self, kinds: u8, string_types: &[ColumnType]) -> Option<ColumnType> {
+    pub(crate) fn column_type(&self, kinds: u8, string_types: &[ColumnType]) -> Option<ColumnType> {
         if self.depth == MAX_DEPTH {
             return None;
         }
@@ -158,7 +158,7 @@ impl Nested {
 /// that the column's type does not take. Inside objects and arrays a
 /// string never goes into a BOOLEAN, BIGINT or DOUBLE (only a type given
 /// to a key takes strings that read as one).
-pub(super) fn append_value(builder: &mut Builder, value: &Json<'_>) -> Result<usize, String> {
+pub(crate) fn append_value(builder: &mut Builder, value: &Json<'_>) -> Result<usize, String> {
     append_at(builder, value, false)
 }
 

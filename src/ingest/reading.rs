@@ -4,14 +4,23 @@
 
 use std::io::Write;
 
-use super::convert::{self, ConvertError, CsvOptions, Progress, Scan};
-use super::json::{self, JsonOptions};
-use super::one_pass::{self, Converted};
-use super::parquet_input;
-use super::parquet_writer::Written;
-use super::sniff::{self, DialectFlags};
-use super::source::{Content, Source};
-use super::values::Formats;
+use crate::ingest::csv::{CsvOptions, two_pass};
+
+use crate::ingest::error::ConvertError;
+
+use crate::ingest::progress::Progress;
+
+use crate::ingest::csv::dialect;
+use crate::ingest::csv::dialect::DialectFlags;
+use crate::ingest::csv::one_pass;
+use crate::ingest::json;
+use crate::ingest::json::JsonOptions;
+use crate::ingest::parquet;
+use crate::ingest::scan::Scan;
+use crate::ingest::source::{Content, Source};
+use crate::ingest::values::Formats;
+use crate::ingest::writer::Converted;
+use crate::ingest::writer::Written;
 use crate::schema::ColumnType;
 
 /// A source's content and how it is read.
@@ -51,7 +60,7 @@ impl Reading {
             return refuse(flag);
         }
         Ok(match content {
-            Content::Csv => Reading::Csv(sniff::dialect(source, flags, types, default_delimiter)),
+            Content::Csv => Reading::Csv(dialect::dialect(source, flags, types, default_delimiter)),
             Content::Json => Reading::Json(JsonOptions {
                 types,
                 formats: Formats {
@@ -84,10 +93,10 @@ impl Reading {
     pub fn scan(&self, source: &Source, progress: &dyn Progress) -> Result<Scan, ConvertError> {
         match self {
             Reading::Csv(csv) => {
-                convert::scan(source, csv, progress).map_err(|e| e.after_skipped_lines(csv.skip))
+                two_pass::scan(source, csv, progress).map_err(|e| e.after_skipped_lines(csv.skip))
             }
             Reading::Json(opts) => json::scan(source, opts, progress),
-            Reading::Parquet => parquet_input::scan(source, progress),
+            Reading::Parquet => parquet::scan(source, progress),
         }
     }
 
@@ -117,10 +126,10 @@ impl Reading {
         progress: &dyn Progress,
     ) -> Result<(Written, W), ConvertError> {
         match self {
-            Reading::Csv(csv) => convert::write_parquet(source, csv, scan, out, progress)
+            Reading::Csv(csv) => two_pass::write_parquet(source, csv, scan, out, progress)
                 .map_err(|e| e.after_skipped_lines(csv.skip)),
             Reading::Json(_) => json::write_parquet(source, scan, out, progress),
-            Reading::Parquet => parquet_input::write_parquet(source, scan, out, progress),
+            Reading::Parquet => parquet::write_parquet(source, scan, out, progress),
         }
     }
 }
@@ -145,7 +154,7 @@ fn csv_only_flag(flags: &DialectFlags) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::convert::NoProgress;
+    use crate::ingest::progress::NoProgress;
 
     /// How many random files: 32 in every test run; set LAKE_FUZZ_CASES
     /// for a long run outside CI (`LAKE_FUZZ_CASES=100000 cargo test

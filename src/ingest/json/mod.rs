@@ -22,15 +22,18 @@ use std::rc::Rc;
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Number;
 
-use super::chunks::Stop;
-use super::convert::{
-    ConvertError, DICTIONARY_SAMPLE_ROWS, DistinctSample, Progress, Scan, unique_names,
-};
-use super::infer::{Inferrer, fits_type};
-use super::one_pass::Converted;
-use super::parquet_writer::{Batches, Builder, Written, write_batches};
-use super::source::Source;
-use super::values::Formats;
+use crate::ingest::batch::Builder;
+use crate::ingest::chunks::Stop;
+use crate::ingest::columns::unique_names;
+use crate::ingest::error::ConvertError;
+use crate::ingest::infer::{Inferrer, fits_type};
+use crate::ingest::progress::Progress;
+use crate::ingest::scan::{DICTIONARY_SAMPLE_ROWS, DistinctSample, Scan};
+use crate::ingest::scan::{JsonChunks, JsonForm};
+use crate::ingest::source::Source;
+use crate::ingest::values::Formats;
+use crate::ingest::writer::Converted;
+use crate::ingest::writer::{Batches, Written, write_batches};
 use crate::schema::{Column, ColumnType, Schema};
 
 mod chunks;
@@ -38,24 +41,6 @@ mod nested;
 
 use chunks::{Objects, each_element};
 use nested::{Nested, append_value};
-
-/// How a file holds its objects, where chunks can be cut in it.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum JsonForm {
-    /// An object on each line (JSON Lines).
-    Lines,
-    /// One array of objects.
-    Array,
-}
-
-/// What pass one found of a file whose chunks can be written on many
-/// threads.
-#[derive(Debug, Clone)]
-pub struct JsonChunks {
-    pub form: JsonForm,
-    /// The keys in the order they were met, one per column.
-    pub keys: Vec<String>,
-}
 
 /// How to read JSON: what the user fixed.
 #[derive(Debug, Clone, Default)]
@@ -831,7 +816,7 @@ impl<R: Read> Read for LineCounter<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::convert::NoProgress;
+    use crate::ingest::progress::NoProgress;
 
     /// The two passes' bytes, and whether the one pass gave the same or
     /// said it could not.

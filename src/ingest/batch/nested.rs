@@ -10,8 +10,8 @@ use arrow::array::{ArrayRef, LargeListArray, StructArray};
 use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::{Field, FieldRef, Fields};
 
-use super::parquet_writer::{Builder, arrow_type};
-use super::values::Formats;
+use crate::ingest::batch::{Builder, arrow_type};
+use crate::ingest::values::Formats;
 use crate::schema::{Column, ColumnType};
 
 /// The name of a list's element in Arrow and Parquet (the Parquet
@@ -30,7 +30,7 @@ pub struct StructColumn {
 }
 
 impl StructColumn {
-    pub(super) fn new(fields: &[Column], formats: &Formats, rows: usize) -> StructColumn {
+    pub(crate) fn new(fields: &[Column], formats: &Formats, rows: usize) -> StructColumn {
         StructColumn {
             fields: struct_fields(fields),
             index: fields
@@ -49,7 +49,7 @@ impl StructColumn {
 
     /// The builder of the field named `name`, unless the row has given it
     /// already; `Err` when the struct has no such field.
-    pub(super) fn field(&mut self, name: &str) -> Result<Option<&mut Builder>, ()> {
+    pub(crate) fn field(&mut self, name: &str) -> Result<Option<&mut Builder>, ()> {
         let &i = self.index.get(name).ok_or(())?;
         if std::mem::replace(&mut self.present[i], true) {
             return Ok(None);
@@ -59,7 +59,7 @@ impl StructColumn {
 
     /// Ends a row whose fields were given through [`StructColumn::field`]:
     /// the fields it lacks are NULL.
-    pub(super) fn end_row(&mut self) {
+    pub(crate) fn end_row(&mut self) {
         for (present, child) in self.present.iter_mut().zip(&mut self.children) {
             if !std::mem::take(present) {
                 child.append_null();
@@ -69,12 +69,12 @@ impl StructColumn {
     }
 
     /// Appends a NULL row.
-    pub(super) fn append_null(&mut self) {
+    pub(crate) fn append_null(&mut self) {
         self.children.iter_mut().for_each(Builder::append_null);
         self.validity.append_null();
     }
 
-    pub(super) fn finish(&mut self) -> ArrayRef {
+    pub(crate) fn finish(&mut self) -> ArrayRef {
         let children = self.children.iter_mut().map(Builder::finish).collect();
         Arc::new(StructArray::new(
             self.fields.clone(),
@@ -96,7 +96,7 @@ pub struct ListColumn {
 }
 
 impl ListColumn {
-    pub(super) fn new(element: &ColumnType, formats: &Formats, rows: usize) -> ListColumn {
+    pub(crate) fn new(element: &ColumnType, formats: &Formats, rows: usize) -> ListColumn {
         let mut offsets = Vec::with_capacity(rows + 1);
         offsets.push(0);
         ListColumn {
@@ -110,27 +110,27 @@ impl ListColumn {
 
     /// The builder of the elements: append one at a time, each counted with
     /// [`ListColumn::element_done`], then end the row.
-    pub(super) fn element(&mut self) -> &mut Builder {
+    pub(crate) fn element(&mut self) -> &mut Builder {
         &mut self.element
     }
 
-    pub(super) fn element_done(&mut self) {
+    pub(crate) fn element_done(&mut self) {
         self.elements += 1;
     }
 
     /// Ends a row (not NULL) of the elements appended since the last.
-    pub(super) fn end_row(&mut self) {
+    pub(crate) fn end_row(&mut self) {
         self.offsets.push(self.elements);
         self.validity.append_non_null();
     }
 
     /// Appends a NULL row.
-    pub(super) fn append_null(&mut self) {
+    pub(crate) fn append_null(&mut self) {
         self.offsets.push(self.elements);
         self.validity.append_null();
     }
 
-    pub(super) fn finish(&mut self) -> ArrayRef {
+    pub(crate) fn finish(&mut self) -> ArrayRef {
         let offsets = std::mem::replace(&mut self.offsets, vec![0]);
         self.elements = 0;
         Arc::new(LargeListArray::new(
@@ -144,7 +144,7 @@ impl ListColumn {
 }
 
 /// The Arrow fields of a STRUCT's fields.
-pub(super) fn struct_fields(fields: &[Column]) -> Fields {
+pub(crate) fn struct_fields(fields: &[Column]) -> Fields {
     fields
         .iter()
         .map(|f| Field::new(&f.name, arrow_type(&f.column_type), true))
@@ -152,6 +152,6 @@ pub(super) fn struct_fields(fields: &[Column]) -> Fields {
 }
 
 /// The Arrow field of a list's elements.
-pub(super) fn list_field(element: &ColumnType) -> FieldRef {
+pub(crate) fn list_field(element: &ColumnType) -> FieldRef {
     Arc::new(Field::new(LIST_ELEMENT, arrow_type(element), true))
 }

@@ -1,4 +1,4 @@
-//! JSON in chunks (see `engine::chunks`): JSON Lines cut at line ends, one
+//! JSON in chunks (see `ingest::chunks`): JSON Lines cut at line ends, one
 //! array of objects cut after the commas between its elements (found by
 //! following strings and nesting). Each chunk's objects are parsed alone,
 //! checked and appended on a worker thread.
@@ -12,15 +12,18 @@ use super::{
     At, Json, JsonForm, Keys, Misfit, Object, Rows, hand_on, json_error, misfit_error, narrow,
     not_an_object,
 };
-use crate::engine::chunks::{ChunkBatches, ChunkReader, Chunking, Cut, Parsed, Stop, write_chunks};
-use crate::engine::convert::{ConvertError, Progress, Scan};
-use crate::engine::infer::Inferrer;
-use crate::engine::parquet_writer::{Written, arrow_schema};
-use crate::engine::source::Source;
+use crate::ingest::batch::arrow_schema;
+use crate::ingest::chunks::{ChunkBatches, ChunkReader, Chunking, Cut, Parsed, Stop, write_chunks};
+use crate::ingest::error::ConvertError;
+use crate::ingest::infer::Inferrer;
+use crate::ingest::progress::Progress;
+use crate::ingest::scan::Scan;
+use crate::ingest::source::Source;
+use crate::ingest::writer::Written;
 use crate::schema::ColumnType;
 
 /// Writes the objects of `chunks`' source; what every value was.
-pub(super) fn write<W: Write + Send>(
+pub(crate) fn write<W: Write + Send>(
     chunks: &Objects<'_>,
     out: W,
     progress: &dyn Progress,
@@ -34,7 +37,7 @@ pub(super) fn write<W: Write + Send>(
 }
 
 /// The objects of a JSON file, by chunks.
-pub(super) struct Objects<'a> {
+pub(crate) struct Objects<'a> {
     source: &'a Source,
     scan: &'a Scan,
     form: JsonForm,
@@ -46,14 +49,14 @@ pub(super) struct Objects<'a> {
 }
 
 /// What the values of each column were, and how many rows.
-pub(super) struct Kinds {
-    pub(super) kinds: Vec<u8>,
-    pub(super) strings: Inferrer,
-    pub(super) rows: u64,
+pub(crate) struct Kinds {
+    pub(crate) kinds: Vec<u8>,
+    pub(crate) strings: Inferrer,
+    pub(crate) rows: u64,
 }
 
 impl<'a> Objects<'a> {
-    pub(super) fn new(
+    pub(crate) fn new(
         source: &'a Source,
         scan: &'a Scan,
         form: JsonForm,
@@ -116,7 +119,7 @@ fn pieces(
 
 /// Calls `each` with every object of the array `input` holds (from its
 /// `[`, on line `line`), on this thread, until `each` says stop.
-pub(super) fn each_element(
+pub(crate) fn each_element(
     source: &Source,
     input: impl Read,
     line: u64,
@@ -150,7 +153,7 @@ fn line_feeds(text: &[u8]) -> u64 {
 /// same batches, and the same Parquet bytes, as JSON Lines, as an array, or
 /// spread over lines (see `write_parquet`) while they average under 2 KB.
 /// Unit tests cut after a few.
-pub(super) const CHUNK_OBJECTS: usize = if cfg!(test) { 5 } else { 4096 };
+pub(crate) const CHUNK_OBJECTS: usize = if cfg!(test) { 5 } else { 4096 };
 /// How much more text than the chunk target a chunk of wide objects holds.
 const TEXT_PER_TARGET: usize = 8;
 

@@ -11,10 +11,17 @@ use arrow::datatypes::{DataType, Schema as ArrowSchema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use super::convert::{ConvertError, Progress, Scan, unique_names};
-use super::parquet_writer::{HashingWriter, Written, arrow_schema, conform, encode};
-use super::source::Source;
-use super::values::Formats;
+use crate::ingest::columns::unique_names;
+
+use crate::ingest::error::ConvertError;
+
+use crate::ingest::progress::Progress;
+
+use crate::ingest::batch::arrow_schema;
+use crate::ingest::scan::Scan;
+use crate::ingest::source::Source;
+use crate::ingest::values::Formats;
+use crate::ingest::writer::{HashingWriter, Written, conform, encode};
 use crate::schema::{Column, ColumnType, Schema};
 
 /// Rows read at a time when rewriting.

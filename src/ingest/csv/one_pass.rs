@@ -11,19 +11,17 @@
 
 use std::io::Write;
 
-use super::chunks::{Stop, write_chunks};
-use super::convert::{
-    ConvertError, CsvOptions, DICTIONARY_SAMPLE_ROWS, Next, Progress, Scan, Tally, finish_scan,
-    last_row_unterminated, next_record, open_head, records_at,
-};
-use super::csv_chunks::Rows;
-use super::parquet_writer::Written;
-use super::source::Source;
+use crate::ingest::chunks::{Stop, write_chunks};
+use crate::ingest::csv::CsvOptions;
+use crate::ingest::csv::chunks::Rows;
+use crate::ingest::csv::records::{Next, Tally, finish_scan, next_record, open_head, records_at};
+use crate::ingest::csv::two_pass::last_row_unterminated;
+use crate::ingest::error::ConvertError;
+use crate::ingest::progress::Progress;
+use crate::ingest::scan::{DICTIONARY_SAMPLE_ROWS, Scan};
+use crate::ingest::source::Source;
+use crate::ingest::writer::Converted;
 use crate::schema::ColumnType;
-
-/// What a conversion found and wrote: the schema, and the object in the
-/// writer it was given.
-pub type Converted<W> = (Scan, (Written, W));
 
 /// Bytes of head text held while the types are guessed.
 const HEAD_BYTES: usize = 64 << 20;
@@ -104,8 +102,9 @@ mod tests {
     use std::io::Write;
 
     use super::*;
-    use crate::engine::convert::{NoProgress, scan, write_parquet};
-    use crate::engine::source::Source;
+    use crate::ingest::csv::two_pass::{scan, write_parquet};
+    use crate::ingest::progress::NoProgress;
+    use crate::ingest::source::Source;
 
     /// The schema and Parquet bytes of the two passes.
     fn two_passes(source: &Source, opts: &CsvOptions) -> (Scan, Vec<u8>) {
