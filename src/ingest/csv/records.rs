@@ -327,8 +327,8 @@ pub(crate) type Opened<'a> = (
     Head,
     u64,
 );
-/// Opens the source past the lines `opts.skip` skips and reads its head;
 
+/// Opens the source past the lines `opts.skip` skips and reads its head;
 /// `bytes` is told how much of the file is read. With `keep`, the reader
 /// keeps what it reads, to hand the records to [`write_chunks`].
 pub(crate) fn open_head<'a>(

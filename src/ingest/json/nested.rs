@@ -3,7 +3,8 @@
 //! column is) and how the second pass appends them to STRUCT and LIST
 //! builders.
 
-use super::{ARRAY, Json, Keys, MAX_DEPTH, MAX_FIELDS, OBJECT, column_type};
+use super::keys::Keys;
+use super::value::{ARRAY, Json, MAX_DEPTH, MAX_FIELDS, OBJECT, column_type};
 use crate::ingest::batch::Builder;
 use crate::ingest::columns::unique_names;
 use crate::ingest::infer::Inferrer;
