@@ -4,12 +4,13 @@
 
 use super::db::{Db, OptionalExtension, Transaction, params};
 
-use super::read::{self, find_table, live, main_schema};
+use super::read::{find_table, live, main_schema};
 use super::write::{Writer, write_file_stats};
 use super::{
     CatalogError, ColumnStats, Commit, CommitStatus, Committed, NewObject, SnapshotId, WriteMode,
     now, refused_change, sql,
 };
+use super::{columns, files, versions};
 use crate::schema::evolve_plan;
 
 pub(super) fn record_file_stats(
@@ -37,7 +38,7 @@ pub(super) fn record_file_stats(
     if recorded != 0 {
         return Ok(()); // another process was first
     }
-    let columns = read::columns(&tx, table_id, begin)?;
+    let columns = columns::columns(&tx, table_id, begin)?;
     if columns.len() == stats.len() {
         write_file_stats(&tx, table_id, file_id, &columns, stats, false)?;
     }
@@ -78,16 +79,17 @@ pub(super) fn commit(conn: &mut Db, c: &Commit<'_>) -> Result<Committed, Catalog
         }
         Some(table) => {
             let ds =
-                read::dataset(&tx, &table.name, at)?.ok_or_else(|| CatalogError::NotFound {
+                versions::dataset(&tx, &table.name, at)?.ok_or_else(|| CatalogError::NotFound {
                     name: c.name.to_owned(),
                 })?;
             if let Some(err) = refused_change(&ds.name, &ds.current, c.schema, c.mode, c.evolve) {
                 return Err(err);
             }
-            let state =
-                read::table_state(&tx, &table.name, at)?.ok_or_else(|| CatalogError::NotFound {
+            let state = files::table_state(&tx, &table.name, at)?.ok_or_else(|| {
+                CatalogError::NotFound {
                     name: c.name.to_owned(),
-                })?;
+                }
+            })?;
             let same_schema = ds.current.fingerprint == c.schema.fingerprint();
             let plan = match ds.current.schema() {
                 Ok(live) if !same_schema && c.evolve && c.mode != WriteMode::Replace => {
@@ -155,7 +157,7 @@ pub(super) fn commit(conn: &mut Db, c: &Commit<'_>) -> Result<Committed, Catalog
         }
     };
     let id = w.finish(&now(), &message)?;
-    let ds = read::dataset(&tx, &name, id)?
+    let ds = versions::dataset(&tx, &name, id)?
         .ok_or_else(|| CatalogError::NotFound { name: name.clone() })?;
     tx.commit().map_err(sql("committing"))?;
     Ok(Committed {
@@ -183,7 +185,7 @@ pub(super) fn compact(
         name: name.to_owned(),
     };
     let table = find_table(&tx, name, at)?.ok_or_else(not_found)?;
-    let state = read::table_state(&tx, &table.name, at)?.ok_or_else(not_found)?;
+    let state = files::table_state(&tx, &table.name, at)?.ok_or_else(not_found)?;
     let mut live: Vec<i64> = state.files.iter().map(|f| f.data_file_id).collect();
     live.sort_unstable();
     let mut expected = expected.to_vec();
@@ -208,7 +210,7 @@ pub(super) fn compact(
 
 /// Commits a change that updated the dataset `name` in snapshot `id`.
 fn updated(tx: Transaction<'_>, name: &str, id: SnapshotId) -> Result<Committed, CatalogError> {
-    let ds = read::dataset(&tx, name, id)?.ok_or_else(|| CatalogError::NotFound {
+    let ds = versions::dataset(&tx, name, id)?.ok_or_else(|| CatalogError::NotFound {
         name: name.to_owned(),
     })?;
     tx.commit().map_err(sql("committing"))?;
@@ -248,7 +250,7 @@ pub(super) fn restore(
         snapshot: to,
     })?;
     let then_state =
-        read::table_state(&tx, &then.name, to)?.ok_or_else(|| CatalogError::NotAtSnapshot {
+        files::table_state(&tx, &then.name, to)?.ok_or_else(|| CatalogError::NotAtSnapshot {
             name: name.to_owned(),
             snapshot: to,
         })?;
@@ -277,7 +279,7 @@ pub(super) fn restore(
         && current.table_id == then.table_id
     {
         let state =
-            read::table_state(&tx, &current.name, at)?.ok_or_else(|| CatalogError::NotFound {
+            files::table_state(&tx, &current.name, at)?.ok_or_else(|| CatalogError::NotFound {
                 name: name.to_owned(),
             })?;
         let same_files = state.files.len() == then_state.files.len()
@@ -289,10 +291,11 @@ pub(super) fn restore(
                         .eq(b.deletes.iter().map(|d| &d.key))
             });
         if same_files && state.columns == then_state.columns {
-            let ds =
-                read::dataset(&tx, &current.name, at)?.ok_or_else(|| CatalogError::NotFound {
+            let ds = versions::dataset(&tx, &current.name, at)?.ok_or_else(|| {
+                CatalogError::NotFound {
                     name: name.to_owned(),
-                })?;
+                }
+            })?;
             return Ok(Committed {
                 status: CommitStatus::Unchanged,
                 name: ds.name,

@@ -5,7 +5,8 @@
 use super::db::{Db, OptionalExtension, params};
 use serde::Serialize;
 
-use super::read::{LiveFile, display_time, find_table, last_snapshot, state_of, table_by_id};
+use super::files::{LiveFile, state_of};
+use super::read::{display_time, find_table, last_snapshot, table_by_id};
 use super::{CatalogError, SnapshotId, sql};
 
 /// One line of `lake log`: a snapshot and one dataset it changed.

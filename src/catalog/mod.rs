@@ -7,9 +7,11 @@
 //! can share one catalog. lake's own reads come from the same DuckLake rows.
 
 mod changes;
+mod columns;
 mod copy;
 mod db;
 mod ducklake_ddl;
+mod files;
 mod gc;
 mod key_set;
 mod legacy;
@@ -18,6 +20,7 @@ mod migrations;
 mod read;
 mod readers;
 mod stats;
+mod versions;
 mod write;
 
 use std::path::Path;
@@ -30,12 +33,13 @@ use thiserror::Error;
 use crate::schema::{EvolvePlan, Schema, SchemaDiff, evolve_plan};
 
 pub use crate::schema::ColumnStats;
+pub use columns::TableColumn;
 pub use copy::{Copied, Relocation};
 pub use db::{libpq_words as postgres_libpq_words, redacted as redacted_url};
+pub use files::{DeleteRef, LiveFile, TableState};
 pub use gc::{Expired, FileObject, Keep, References};
 pub use key_set::KeySet;
 pub use log::LogEntry;
-pub use read::{DeleteRef, LiveFile, TableColumn, TableState};
 
 /// How long a writer waits for another process's transaction.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -137,7 +141,7 @@ pub struct Version {
 impl Version {
     /// The schema, if every column has a type lake knows.
     pub fn schema(&self) -> Result<Schema, String> {
-        read::schema_of(&self.columns)
+        columns::schema_of(&self.columns)
     }
 }
 
@@ -411,7 +415,7 @@ impl Catalog {
 
     /// One dataset as it was at snapshot `at`.
     pub fn dataset_at(&self, name: &str, at: SnapshotId) -> Result<Dataset, CatalogError> {
-        read::dataset(&self.conn, name, at)?.ok_or_else(|| CatalogError::NotFound {
+        versions::dataset(&self.conn, name, at)?.ok_or_else(|| CatalogError::NotFound {
             name: name.to_owned(),
         })
     }
@@ -424,7 +428,7 @@ impl Catalog {
         at: Option<SnapshotId>,
     ) -> Result<TableState, CatalogError> {
         let at = self.at(at)?;
-        read::table_state(&self.conn, name, at)?.ok_or_else(|| CatalogError::NotFound {
+        files::table_state(&self.conn, name, at)?.ok_or_else(|| CatalogError::NotFound {
             name: name.to_owned(),
         })
     }
@@ -432,7 +436,7 @@ impl Catalog {
     /// Every version of a dataset, oldest first.
     pub fn versions(&self, name: &str) -> Result<Vec<Version>, CatalogError> {
         let ds = self.dataset(name)?;
-        read::versions(&self.conn, ds.table_id, &ds.name)
+        versions::versions(&self.conn, ds.table_id, &ds.name)
     }
 
     /// The snapshots, newest first; only those that changed `name` if given.
@@ -552,14 +556,14 @@ impl Catalog {
     /// new dataset.
     pub fn object_prefix(&self, name: &str) -> Result<String, CatalogError> {
         let at = self.current_snapshot()?;
-        read::object_prefix(&self.conn, name, at)
+        versions::object_prefix(&self.conn, name, at)
     }
 
     /// Lake objects whose statistics are not recorded yet (catalogs
     /// migrated from before DuckLake): data file id, key, and the schema it
     /// was written with.
     pub fn files_without_stats(&self) -> Result<Vec<(i64, String, Schema)>, CatalogError> {
-        read::files_without_stats(&self.conn)
+        files::files_without_stats(&self.conn)
     }
 
     /// Records the statistics of a file found by [`Self::files_without_stats`].
