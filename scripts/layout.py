@@ -4,7 +4,7 @@
 - no import cycle between files: a file imports another when one of its
   paths (`use`, or a path written in the code) names an item of the other's
   module; an inline `mod x { ... }` (tests) belongs to its file, and a file
-  and its parent module (`engine/csv/mod.rs` and `engine/csv/dialect.rs`)
+  and its parent module (`ingest/csv/mod.rs` and `ingest/csv/dialect.rs`)
   are one unit, so only the edges between other files count;
 - no file over 600 lines, not counting a `#[cfg(test)] mod tests { ... }`
   at its end.
@@ -20,7 +20,7 @@ MAX_LINES = 600
 
 
 def module_of(rel):
-    """`engine/csv/mod.rs` -> ('engine', 'csv'); `lib.rs` -> ()."""
+    """`ingest/csv/mod.rs` -> ('ingest', 'csv'); `lib.rs` -> ()."""
     parts = rel[:-3].split("/")
     if parts[-1] in ("mod", "lib"):
         parts = parts[:-1]

@@ -8,6 +8,7 @@
 pub mod catalog;
 pub mod cli;
 pub mod cmd;
+pub mod hashing;
 pub mod ingest;
 pub mod lake;
 pub mod logging;

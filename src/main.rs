@@ -1,3 +1,6 @@
+//! The `lake` command: parse the command line, run it with the library, and
+//! turn the result into an exit code (a closed pipe is success).
+
 use std::process::ExitCode;
 
 use clap::Parser;

@@ -78,6 +78,10 @@ impl ColumnType {
     }
 }
 
+/// The name of a list's element in Arrow and Parquet (the Parquet
+/// standard's, which DuckDB and DuckLake expect).
+pub const LIST_ELEMENT: &str = "element";
+
 /// Quotes a SQL identifier.
 pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))

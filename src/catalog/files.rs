@@ -236,7 +236,7 @@ pub(super) fn inlined_rows(conn: &Db, table_id: i64, at: SnapshotId) -> Result<u
             .query_row(
                 &format!(
                     "SELECT count(*) FROM {} x WHERE ?1 = ?1 AND {}",
-                    crate::query::quote_ident(&t),
+                    crate::schema::quote_ident(&t),
                     live!("x")
                 ),
                 params![0, at],

@@ -13,8 +13,7 @@ use super::columns::{self, TableColumn};
 use super::read::{MainSchema, Snap, TableRow, last_snapshot, live};
 use super::stats::TableColumnStats;
 use super::{CatalogError, SnapshotId, now, sql};
-use crate::ingest::batch::nested::LIST_ELEMENT;
-use crate::schema::{Column, ColumnType, EvolvePlan, quote_ident};
+use crate::schema::{Column, ColumnType, EvolvePlan, LIST_ELEMENT, quote_ident};
 
 /// One snapshot being written on top of the newest one.
 pub(super) struct Writer<'c> {

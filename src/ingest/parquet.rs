@@ -17,11 +17,12 @@ use crate::ingest::error::ConvertError;
 
 use crate::ingest::progress::Progress;
 
+use crate::hashing::HashingWriter;
 use crate::ingest::batch::arrow_schema;
 use crate::ingest::scan::Scan;
 use crate::ingest::source::Source;
 use crate::ingest::values::Formats;
-use crate::ingest::writer::{HashingWriter, Written, conform, encode};
+use crate::ingest::writer::{Written, conform, encode};
 use crate::schema::{Column, ColumnType, Schema};
 
 /// Rows read at a time when rewriting.

@@ -178,8 +178,7 @@ impl ObjectCache {
         fetch: impl FnOnce(&mut dyn Write) -> io::Result<()>,
     ) -> io::Result<PathBuf> {
         let mut tmp = self.temp_file()?;
-        let mut hashing =
-            crate::ingest::writer::HashingWriter::new(io::BufWriter::new(tmp.as_file_mut()));
+        let mut hashing = crate::hashing::HashingWriter::new(io::BufWriter::new(tmp.as_file_mut()));
         fetch(&mut hashing)?;
         let (got, _, _) = hashing.finish()?;
         if got != hash {

@@ -12,11 +12,7 @@ use arrow::datatypes::{Field, FieldRef, Fields};
 
 use crate::ingest::batch::{Builder, arrow_type};
 use crate::ingest::values::Formats;
-use crate::schema::{Column, ColumnType};
-
-/// The name of a list's element in Arrow and Parquet (the Parquet
-/// standard's, which DuckDB and DuckLake expect).
-pub const LIST_ELEMENT: &str = "element";
+use crate::schema::{Column, ColumnType, LIST_ELEMENT};
 
 /// A STRUCT column: one child builder per field.
 pub struct StructColumn {

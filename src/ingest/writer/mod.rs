@@ -18,10 +18,9 @@ use super::error::ConvertError;
 use super::progress::Progress;
 use super::scan::Scan;
 
-mod hash;
 pub mod stats;
 
-pub use hash::HashingWriter;
+use crate::hashing::HashingWriter;
 
 /// Batches built and waiting for the encoder: enough for the parser and
 /// the encoder to each keep a core busy through their uneven moments.

@@ -1,5 +1,6 @@
-//! The name of an object: the SHA-256 of its bytes, taken as they are
-//! written (the store keys objects by it).
+//! The content address of an object: the SHA-256 of its bytes, taken as
+//! they are written. The ingest's Parquet writer names objects by it, and
+//! the store's cache checks what it fetched against it.
 
 use std::io::{self, Write};
 
