@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use super::error::ConvertError;
+use crate::ingest::error::ConvertError;
 use crate::schema::ColumnType;
 
 /// Parses `--schema "col:TYPE,col:TYPE"`.

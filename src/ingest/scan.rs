@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use super::values::Formats;
+use crate::ingest::values::Formats;
 use crate::schema::Schema;
 
 /// What the first pass learned.

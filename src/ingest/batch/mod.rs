@@ -12,8 +12,8 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Schema as ArrowSchema, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
 
-use super::scan::Scan;
-use super::values::{self, Formats};
+use crate::ingest::scan::Scan;
+use crate::ingest::values::{self, Formats};
 use crate::schema::{ColumnType, Schema};
 
 pub mod nested;

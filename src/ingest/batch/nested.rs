@@ -10,7 +10,7 @@ use arrow::array::{ArrayRef, LargeListArray, StructArray};
 use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::{Field, FieldRef, Fields};
 
-use crate::ingest::batch::{Builder, arrow_type};
+use super::{Builder, arrow_type};
 use crate::ingest::values::Formats;
 use crate::schema::{Column, ColumnType, LIST_ELEMENT};
 

@@ -5,7 +5,7 @@
 
 use duckdb::Connection;
 
-use crate::ingest::csv::CsvOptions;
+use super::CsvOptions;
 use crate::ingest::source::Source;
 use crate::ingest::values::Formats;
 use crate::schema::ColumnType;

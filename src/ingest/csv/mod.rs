@@ -5,10 +5,11 @@
 
 use std::io::Read;
 
-use super::values::Formats;
+use crate::ingest::values::Formats;
 use crate::schema::ColumnType;
 
 pub mod chunks;
+pub mod cuts;
 pub mod dialect;
 pub mod one_pass;
 pub mod records;

@@ -11,11 +11,11 @@
 
 use std::io::Write;
 
+use super::CsvOptions;
+use super::chunks::Rows;
+use super::records::{Next, Tally, finish_scan, next_record, open_head, records_at};
+use super::two_pass::last_row_unterminated;
 use crate::ingest::chunks::{Stop, write_chunks};
-use crate::ingest::csv::CsvOptions;
-use crate::ingest::csv::chunks::Rows;
-use crate::ingest::csv::records::{Next, Tally, finish_scan, next_record, open_head, records_at};
-use crate::ingest::csv::two_pass::last_row_unterminated;
 use crate::ingest::error::ConvertError;
 use crate::ingest::progress::Progress;
 use crate::ingest::scan::{DICTIONARY_SAMPLE_ROWS, Scan};

@@ -5,7 +5,8 @@
 
 use std::io::{self, Read, Write};
 
-use super::chunks::{Rows, State};
+use super::chunks::Rows;
+use super::cuts::State;
 use super::records::{
     Head, Next, Tally, finish_scan, joined, next_record, open_head, read_head, records_at,
 };

@@ -7,6 +7,7 @@ use std::io::Write;
 
 use arrow::datatypes::SchemaRef;
 
+use super::cuts::{ElementEnds, LineEnds, pieces};
 use super::keys::Keys;
 use super::objects::{At, json_error, not_an_object};
 use super::value::{Json, narrow};
@@ -20,8 +21,6 @@ use crate::ingest::scan::{JsonForm, Scan};
 use crate::ingest::source::Source;
 use crate::ingest::writer::Written;
 use crate::schema::ColumnType;
-
-use super::cuts::{ElementEnds, LineEnds, pieces};
 
 /// Writes the objects of `chunks`' source; what every value was.
 pub(crate) fn write<W: Write + Send>(

@@ -13,10 +13,10 @@ use parquet::basic::Compression;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
-use super::batch::{BATCH_BYTES, BATCH_ROWS, Builder, arrow_schema, batch_of, builders};
-use super::error::ConvertError;
-use super::progress::Progress;
-use super::scan::Scan;
+use crate::ingest::batch::{BATCH_BYTES, BATCH_ROWS, Builder, arrow_schema, batch_of, builders};
+use crate::ingest::error::ConvertError;
+use crate::ingest::progress::Progress;
+use crate::ingest::scan::Scan;
 
 pub mod stats;
 
