@@ -1,7 +1,8 @@
 //! CSV: how a file's dialect is decided (`dialect`), how its records are
-//! read and checked (`records`), where its chunks are cut (`chunks`), and
-//! the two ways to Parquet: one pass over a guessed schema (`one_pass`), or
-//! pass one inferring every column and pass two writing (`two_pass`).
+//! read and checked (`records`), where its chunks are cut (`cuts`) and how
+//! each is parsed (`chunks`), and the two ways to Parquet: one pass over a
+//! guessed schema (`one_pass`), or pass one inferring every column and pass
+//! two writing (`two_pass`).
 
 use std::io::Read;
 
