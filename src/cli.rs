@@ -402,6 +402,16 @@ pub struct ServeArgs {
     /// No /metrics and no request counting.
     #[arg(long, conflicts_with = "metrics_public")]
     pub no_metrics: bool,
+    /// Also speak Arrow Flight SQL (gRPC: ADBC, JDBC, BI tools) on this
+    /// address, with the same token, sandbox and limits; off unless given.
+    #[arg(long, env = settings::LAKE_FLIGHT_ADDR)]
+    pub flight_addr: Option<std::net::SocketAddr>,
+    /// Flight SQL over TLS: the server's certificate chain (PEM).
+    #[arg(long, requires_all = ["flight_tls_key", "flight_addr"])]
+    pub flight_tls_cert: Option<std::path::PathBuf>,
+    /// Flight SQL over TLS: the certificate's private key (PEM).
+    #[arg(long, requires = "flight_tls_cert")]
+    pub flight_tls_key: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -11,6 +11,8 @@ pub const LAKE_CACHE_MAX: &str = "LAKE_CACHE_MAX";
 pub const LAKE_CATALOG: &str = "LAKE_CATALOG";
 /// The bearer token `lake serve` requires.
 pub const LAKE_TOKEN: &str = "LAKE_TOKEN";
+/// The address `lake serve` speaks Arrow Flight SQL on (off when unset).
+pub const LAKE_FLIGHT_ADDR: &str = "LAKE_FLIGHT_ADDR";
 /// The output format of every command that prints data.
 pub const LAKE_FORMAT: &str = "LAKE_FORMAT";
 /// What is logged, as `RUST_LOG` (`info`, `lake=debug,warn`).

@@ -24,6 +24,7 @@ pub fn run(home: &Path, args: McpArgs, open: &OpenOptions) -> anyhow::Result<()>
         client_timeout: Duration::from_secs(10),
         mcp_allow_writes: args.allow_writes,
         metrics: MetricsAccess::Off,
+        flight: None,
     };
     serve_mcp_stdio(opts)?;
     Ok(())

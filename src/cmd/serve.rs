@@ -7,7 +7,7 @@ use crate::cli::ServeArgs;
 use crate::lake::OpenOptions;
 use crate::logging::{self, LogFormat};
 use crate::printer::Printer;
-use crate::server::{MetricsAccess, ServeOptions, serve};
+use crate::server::{FlightOptions, MetricsAccess, ServeOptions, serve};
 
 pub fn run(
     home: &Path,
@@ -36,11 +36,24 @@ pub fn run(
         } else {
             MetricsAccess::Token
         },
+        flight: args.flight_addr.map(|addr| FlightOptions {
+            addr,
+            tls: args.flight_tls_cert.zip(args.flight_tls_key),
+        }),
     };
-    serve(opts, |addr| {
+    let tls = opts.flight.as_ref().is_some_and(|f| f.tls.is_some());
+    serve(opts, |addr, flight| {
         if !printer.quiet() {
             let url = format!("http://{addr}");
             logging::announce(log_format, &format!("listening on {url}"), &[("url", &url)]);
+            if let Some(flight) = flight {
+                let url = format!("{}://{flight}", if tls { "grpc+tls" } else { "grpc" });
+                logging::announce(
+                    log_format,
+                    &format!("Flight SQL listening on {url}"),
+                    &[("flight_url", &url)],
+                );
+            }
         }
     })?;
     Ok(())

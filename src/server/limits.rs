@@ -13,7 +13,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use super::{ApiError, AppState};
 
 /// Compares in time that depends only on the lengths.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

@@ -4,6 +4,7 @@
 
 mod connections;
 mod error;
+mod flight;
 mod formats;
 mod limits;
 mod mcp;
@@ -46,6 +47,8 @@ pub enum ServeError {
     Lake(#[from] LakeError),
     #[error("server")]
     Io(#[from] std::io::Error),
+    #[error("Flight SQL: {0}")]
+    Flight(String),
 }
 
 /// How the server runs.
@@ -75,6 +78,16 @@ pub struct ServeOptions {
     pub mcp_allow_writes: bool,
     /// Who may read `/metrics`, and whether requests are counted at all.
     pub metrics: MetricsAccess,
+    /// Where Arrow Flight SQL is spoken, if anywhere, and its TLS
+    /// certificate and key (PEM files).
+    pub flight: Option<FlightOptions>,
+}
+
+/// Arrow Flight SQL beside the HTTP API.
+#[derive(Debug, Clone)]
+pub struct FlightOptions {
+    pub addr: SocketAddr,
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 /// Who may read `GET /metrics`.
@@ -189,10 +202,23 @@ fn runtime() -> Result<tokio::runtime::Runtime, ServeError> {
 
 /// Serves until SIGINT or SIGTERM; requests in flight finish first.
 /// `ready` is told the address once listening.
-pub fn serve(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(), ServeError> {
+pub fn serve(
+    opts: ServeOptions,
+    ready: impl FnOnce(SocketAddr, Option<SocketAddr>),
+) -> Result<(), ServeError> {
     if opts.token.is_none() && !opts.addr.ip().is_loopback() {
         return Err(ServeError::NeedsToken { addr: opts.addr });
     }
+    if let Some(flight) = &opts.flight
+        && opts.token.is_none()
+        && !flight.addr.ip().is_loopback()
+    {
+        return Err(ServeError::NeedsToken { addr: flight.addr });
+    }
+    let tls = match opts.flight.as_ref().and_then(|f| f.tls.clone()) {
+        Some((cert, key)) => Some(flight::Tls::read(&cert, &key)?),
+        None => None,
+    };
     let state = open_state(opts)?;
     // Requests in flight get their query timeout, and ten seconds more, to
     // finish after SIGTERM; then the server stops whatever they (or
@@ -207,20 +233,41 @@ pub fn serve(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(), S
                 source,
             })?;
         let addr = listener.local_addr()?;
-        ready(addr);
+        let flight_listener = match &state.opts.flight {
+            Some(flight) => Some(tokio::net::TcpListener::bind(flight.addr).await.map_err(
+                |source| ServeError::Bind {
+                    addr: flight.addr,
+                    source,
+                },
+            )?),
+            None => None,
+        };
+        let flight_addr = flight_listener
+            .as_ref()
+            .map(|l| l.local_addr())
+            .transpose()?;
+        ready(addr, flight_addr);
         tracing::info!(%addr, "listening");
         let state = Arc::new(state);
         keep_up(&state);
         let client_timeout = state.opts.client_timeout;
-        connections::serve(
+        let flight = async {
+            match flight_listener {
+                Some(listener) => {
+                    flight::serve(state.clone(), listener, tls, shutdown_signal()).await
+                }
+                None => Ok(()),
+            }
+        };
+        let http = connections::serve(
             listener,
-            router(state),
+            router(state.clone()),
             client_timeout,
             shutdown_signal(),
             drain,
-        )
-        .await;
-        Ok(())
+        );
+        let ((), flight) = tokio::join!(http, flight);
+        flight
     });
     // Work still running on blocking threads (a query past its client)
     // is not waited for.

@@ -158,7 +158,7 @@ fn query_error(e: LakeError, timeout: Duration) -> ApiError {
 /// A turn of DuckDB's, a pooled connection, and what stops its query: the
 /// guard interrupts it when dropped (with the handler's future when the
 /// client hangs up) unless disarmed.
-async fn turn(
+pub(crate) async fn turn(
     state: &AppState,
 ) -> Result<
     (

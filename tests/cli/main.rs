@@ -11,6 +11,7 @@ mod concurrency;
 mod dialects;
 mod ducklake;
 mod ducklake_stats;
+mod flight;
 mod gc;
 mod ingest;
 mod inputs;
