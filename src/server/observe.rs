@@ -41,10 +41,18 @@ impl Rows {
 /// The client's id if it is printable ASCII of a sane length, else a new
 /// one: 16 hex digits from the process's random hasher state and a counter.
 fn request_id(request: &Request) -> Arc<str> {
-    let given = request
-        .headers()
-        .get(REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
+    id_or_new(
+        request
+            .headers()
+            .get(REQUEST_ID)
+            .and_then(|v| v.to_str().ok()),
+    )
+}
+
+/// `given` if it is a sane id, else a new one (see [`request_id`]); Flight
+/// SQL calls take theirs from the same `x-request-id` header.
+pub(crate) fn id_or_new(given: Option<&str>) -> Arc<str> {
+    let given = given
         .filter(|v| !v.is_empty() && v.len() <= MAX_ID && v.bytes().all(|b| b.is_ascii_graphic()));
     match given {
         Some(id) => id.into(),

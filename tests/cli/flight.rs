@@ -172,11 +172,24 @@ fn the_rust_client_speaks_the_protocol() {
                 Ok::<_, arrow_flight::error::FlightError>(batches)
             }
         };
+        client.set_header("x-request-id", "flight-request-7");
         let batches = rows(&mut client, "SELECT * FROM cities ORDER BY city")
             .await
             .unwrap();
         let n: usize = batches.iter().map(|b| b.num_rows()).sum();
         assert_eq!(n, 2);
+        // The statement's log line carries the client's request id.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !server.log.lock().unwrap().iter().any(|l| {
+            l.contains("flight statement") && l.contains("flight-request-7") && l.contains("rows=2")
+        }) {
+            assert!(
+                Instant::now() < deadline,
+                "no log line: {:?}",
+                server.log.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
         // An empty answer still has its columns.
         let info = client
             .execute("SELECT city FROM cities WHERE false".to_owned(), None)
@@ -364,4 +377,111 @@ fn flight_holds_the_servers_limits() {
             started.elapsed()
         );
     });
+}
+
+/// A CA and a certificate for 127.0.0.1 it signed, in `dir`: (ca, cert, key).
+fn certificates(dir: &std::path::Path) -> (String, String, String) {
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl (.ci/run installs it)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=lake flight test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ]);
+    std::fs::write(
+        dir.join("san.ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+        "-out",
+        "server.crt",
+    ]);
+    let path = |f: &str| dir.join(f).to_str().unwrap().to_owned();
+    (path("ca.crt"), path("server.crt"), path("server.key"))
+}
+
+#[test]
+fn flight_over_tls_with_a_self_signed_ca() {
+    let ctx = home();
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = certificates(dir.path());
+    let server = Server::start(
+        &ctx,
+        &[
+            "--token",
+            TOKEN,
+            "--flight-addr",
+            "127.0.0.1:0",
+            "--flight-tls-cert",
+            &cert,
+            "--flight-tls-key",
+            &key,
+        ],
+    );
+    let uri = flight_url(&server);
+    assert!(uri.starts_with("grpc+tls://127.0.0.1:"), "{uri}");
+    let sql = "SELECT city FROM cities ORDER BY city";
+    let trusted = python_json(
+        "tests/flight/adbc.py",
+        &json!({"only": "select", "uri": uri, "token": TOKEN, "sql": sql,
+                "tls_root": std::fs::read_to_string(&ca).unwrap()}),
+    );
+    assert_eq!(trusted["rows"], json!([["Lyon"], ["Osaka"]]), "{trusted:#}");
+    // Without the CA the certificate is not trusted; without TLS, no answer.
+    let untrusted = python_json(
+        "tests/flight/adbc.py",
+        &json!({"only": "select", "uri": uri, "token": TOKEN, "sql": sql}),
+    );
+    assert!(untrusted["error"].is_string(), "{untrusted:#}");
+    let plain = python_json(
+        "tests/flight/adbc.py",
+        &json!({"only": "select", "uri": uri.replace("grpc+tls", "grpc"), "token": TOKEN, "sql": sql}),
+    );
+    assert!(plain["error"].is_string(), "{plain:#}");
 }

@@ -56,6 +56,21 @@ def plain(table):
     return [[None if v is None else str(v) for v in row.values()] for row in table.to_pylist()]
 
 
+if req.get("only") == "select":
+    # One query: over TLS, with the CA given (or not).
+    def select():
+        with connect(req["token"]) as conn:
+            with conn.cursor() as cur:
+                cur.execute(req["sql"])
+                return plain(cur.fetch_arrow_table())
+
+    try:
+        out["rows"] = select()
+    except Exception as e:
+        out["error"] = f"{type(e).__name__}: {e}"
+    print(json.dumps(out, default=str))
+    sys.exit(0)
+
 with connect(req["token"]) as conn:
     with conn.cursor() as cur:
         cur.execute(req["sql"])

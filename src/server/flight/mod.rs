@@ -33,6 +33,7 @@ use tonic::transport::{Identity, ServerTlsConfig};
 use tonic::{Request, Response, Status, Streaming};
 
 use super::limits::constant_time_eq;
+use super::observe::{REQUEST_ID, id_or_new};
 use super::{ApiError, AppState, ServeError};
 use crate::lake::LakeError;
 use crate::query::QueryError;
@@ -111,6 +112,16 @@ impl LakeFlight {
             Some(g) if constant_time_eq(g.as_bytes(), token.as_bytes()) => Ok(()),
             _ => Err(Status::unauthenticated("missing or wrong bearer token")),
         }
+    }
+
+    /// The call's `x-request-id`, or a new id.
+    fn id<T>(request: &Request<T>) -> Arc<str> {
+        id_or_new(
+            request
+                .metadata()
+                .get(REQUEST_ID)
+                .and_then(|v| v.to_str().ok()),
+        )
     }
 
     /// The snapshot the call asks for (`x-lake-at`), if any.
@@ -238,7 +249,7 @@ impl FlightSqlService for LakeFlight {
     ) -> Result<Response<DoGetStream>, Status> {
         self.authorize(&request)?;
         let statement = Statement::from_handle(&ticket.statement_handle)?;
-        statements::run(&self.state, statement).await
+        statements::run(&self.state, statement, Self::id(&request)).await
     }
 
     async fn do_action_create_prepared_statement(
@@ -279,7 +290,7 @@ impl FlightSqlService for LakeFlight {
     ) -> Result<Response<DoGetStream>, Status> {
         self.authorize(&request)?;
         let statement = Statement::from_handle(&query.prepared_statement_handle)?;
-        statements::run(&self.state, statement).await
+        statements::run(&self.state, statement, Self::id(&request)).await
     }
 
     /// The statement lives in its handle: nothing is kept to close.

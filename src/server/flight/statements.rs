@@ -292,10 +292,12 @@ enum Part {
     Failed(LakeError),
 }
 
-/// Runs the statement and streams its answer.
+/// Runs the statement and streams its answer; its log line, when it ends,
+/// carries the call's request id.
 pub(super) async fn run(
     state: &Arc<AppState>,
     statement: Statement,
+    id: Arc<str>,
 ) -> Result<Response<DoGetStream>, Status> {
     let request = statement.request(statement.text(false)?, state);
     let current = current(state, &request.at)?;
@@ -345,20 +347,23 @@ pub(super) async fn run(
             conn.discard(); // an interrupt may still be pending on it
         }
         let m = crate::metrics::metrics();
-        let last = match result {
-            Ok(_) if limit.is_some() => {
-                m.query_done("error", started, rows as u64);
-                limit.map(Part::Limit)
-            }
-            Ok(schema) => {
-                m.query_done("ok", started, rows as u64);
-                (!sent_schema).then_some(Part::Schema(schema))
-            }
-            Err(e) => {
-                m.query_done("error", started, 0);
-                Some(Part::Failed(e))
-            }
+        let (outcome, last) = match result {
+            Ok(_) if limit.is_some() => ("limit", limit.map(Part::Limit)),
+            Ok(schema) => ("ok", (!sent_schema).then_some(Part::Schema(schema))),
+            Err(e) => ("error", Some(Part::Failed(e))),
         };
+        m.query_done(
+            if outcome == "ok" { "ok" } else { "error" },
+            started,
+            rows as u64,
+        );
+        tracing::info!(
+            message = "flight statement",
+            request_id = &*id,
+            outcome,
+            rows = rows as u64,
+            duration_us = started.elapsed().as_micros() as u64,
+        );
         if let Some(last) = last {
             let _ = tx.blocking_send(last);
         }
