@@ -9,7 +9,11 @@
 #     see each (the kept answer of the query before must not be served);
 #  4. what observing costs: (1) against a server logging every request at
 #     info (JSON lines) with metrics on, and one with both off, in turns
-#     (SETS of server pairs, PAIRS of 1 s rounds each: 6 and 16 unless set).
+#     (SETS of server pairs, PAIRS of 1 s rounds each: 6 and 16 unless set);
+#  5. a 1M-row, 5-column answer fetched through Flight SQL (the ADBC driver
+#     of the tests' venv), /v1/sql as Arrow and as JSON: median seconds of 3,
+#     MB/s of what arrived, and the peak RSS of a server that answered only
+#     that way. BENCH_PART=fetch runs only this part.
 # Usage: bench/serve.sh [SECONDS] [CONNECTIONS]. Installs wrk if missing.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -89,6 +93,42 @@ fresh() {
   done
   echo "3. ingests seen by the very next query, under load: $ok of $tries (goal: all)"
 }
+# 5: one big answer three ways, each from a server of its own.
+fetch() {
+  local py="$HOME/.cache/lake/ducklake-venv/bin/python"
+  if [ ! -x "$py" ]; then echo "5. skipped: no $py (bash .ci/run makes it)"; return; fi
+  local sql="SELECT range AS id, range * 0.5 AS amount, 'name_' || (range % 1000) AS name, DATE '2020-01-01' + (range % 1500)::INTEGER AS day, range % 3 = 0 AS flag FROM range(1000000)"
+  echo "5. a 1M-row, 5-column answer (median of 3 fetches; server peak RSS)"
+  printf '   %-14s %8s %8s %10s\n' way seconds "MB/s" "peak MiB"
+  for way in flight arrow json; do
+    local log="$work/fetch-$way.log"
+    "$lake" serve --addr 127.0.0.1:0 --flight-addr 127.0.0.1:0 --max-rows 2000000 \
+      --max-result-bytes 2GiB --result-cache 0 2>"$log" &
+    local pid=$!
+    pids+=("$pid")
+    for _ in $(seq 100); do grep -q 'Flight SQL listening' "$log" && break; sleep 0.1; done
+    local http flight
+    http=$(grep -o 'listening on http://[0-9.:]*' "$log" | head -1 | sed 's/^listening on //')
+    flight=$(grep -o 'listening on grpc://[0-9.:]*' "$log" | head -1 | sed 's/^listening on //')
+    local runs=()
+    for _ in 1 2 3; do runs+=("$("$py" bench/fetch.py "$way" "$http" "$flight" "$sql")"); done
+    local peak
+    peak=$(awk '/VmHWM/ {print int($2 / 1024)}' "/proc/$pid/status")
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    python3 - "$way" "$peak" "${runs[@]}" <<'PY'
+import statistics, sys
+way, peak, runs = sys.argv[1], sys.argv[2], [r.split() for r in sys.argv[3:]]
+secs = statistics.median(float(r[0]) for r in runs)
+size = statistics.median(int(r[1]) for r in runs)
+assert all(r[2] == "1000000" for r in runs), runs
+label = {"flight": "Flight SQL", "arrow": "/v1/sql arrow", "json": "/v1/sql json"}[way]
+print(f"   {label:<14} {secs:8.2f} {size / secs / 1e6:8.0f} {peak:>10}")
+PY
+  done
+  echo "   goal: Flight SQL at least as fast as /v1/sql arrow"
+}
+if [ "${BENCH_PART:-}" = fetch ]; then fetch; exit 0; fi
+
 echo "1. the same query, POST /v1/sql for ${seconds}s, $connections connections"
 printf '   '
 wrk -t2 -c"$connections" -d"${seconds}s" --timeout 5s -s "$same" "$base/v1/sql" | tail -1
@@ -153,3 +193,5 @@ print(f"   on:  median {statistics.median(on):.0f} requests/s; off: median {stat
 print(f"   ratio on / off: median of pairs {statistics.median(ratios):.3f} +- {se:.3f}"
       f" (quartiles {q[0]:.3f}-{q[2]:.3f}; sets {min(per_set):.3f}-{max(per_set):.3f}) (goal: >= 0.95)")
 PY
+
+fetch

@@ -84,7 +84,12 @@ pub(crate) async fn serve(
     }
     builder
         .add_service(service)
-        .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown)
+        // Without TCP_NODELAY every small answer waits out the client's
+        // delayed ACK (40 ms).
+        .serve_with_incoming_shutdown(
+            TcpIncoming::from(listener).with_nodelay(Some(true)),
+            shutdown,
+        )
         .await
         .map_err(|e| ServeError::Flight(e.to_string()))
 }
