@@ -284,15 +284,21 @@ fn literal(column: &dyn Array, n: usize) -> Result<String, Status> {
     })
 }
 
-/// Rows gathered into one message of the answer, at least.
-const SEND_ROWS: usize = 64 * 1024;
+/// Rows gathered into one message of the answer, at least (measured: 2K
+/// rows per message 1.24x the time of HTTP Arrow, 16K 1.07x with 5 MiB more
+/// at peak, 64K 1.07x with 16 MiB more, 256K slower again).
+const SEND_ROWS: usize = 16 * 1024;
 
 /// Sends the batches gathered as one; whether the client is still there.
 fn send(tx: &mpsc::Sender<Part>, pending: &mut Vec<RecordBatch>) -> bool {
     let Some(first) = pending.first() else {
         return true;
     };
-    let batch = match arrow::compute::concat_batches(&first.schema(), pending.iter()) {
+    let joined = match pending.len() {
+        1 => Ok(first.clone()),
+        _ => arrow::compute::concat_batches(&first.schema(), pending.iter()),
+    };
+    let batch = match joined {
         Ok(batch) => batch,
         Err(e) => {
             let _ = tx.blocking_send(Part::Failed(LakeError::Query(QueryError::Sql(
