@@ -31,6 +31,15 @@ fn flight_url(server: &Server) -> String {
     }
 }
 
+type Client = FlightSqlServiceClient<tonic::transport::Channel>;
+type Batches = Result<Vec<arrow::record_batch::RecordBatch>, arrow_flight::error::FlightError>;
+
+/// The batches of the answer `info` describes (its one endpoint).
+async fn fetch(client: &mut Client, info: arrow_flight::FlightInfo) -> Batches {
+    let ticket = info.endpoint[0].ticket.clone().unwrap();
+    client.do_get(ticket).await?.try_collect().await
+}
+
 /// A home with `people` in two versions (snapshot 1: 6 rows; then 2 more)
 /// and a second dataset.
 fn home() -> TestContext {
@@ -163,13 +172,11 @@ fn the_rust_client_speaks_the_protocol() {
         // The handshake turns the token (as a password) into the bearer.
         assert!(client.handshake("anyone", "wrong").await.is_err());
         client.handshake("anyone", TOKEN).await.unwrap();
-        let rows = |client: &mut FlightSqlServiceClient<_>, sql: &'static str| {
+        let rows = |client: &mut Client, sql: &'static str| {
             let mut client = client.clone();
             async move {
                 let info = client.execute(sql.to_owned(), None).await?;
-                let ticket = info.endpoint[0].ticket.clone().unwrap();
-                let batches: Vec<_> = client.do_get(ticket).await?.try_collect().await?;
-                Ok::<_, arrow_flight::error::FlightError>(batches)
+                fetch(&mut client, info).await
             }
         };
         client.set_header("x-request-id", "flight-request-7");
@@ -215,14 +222,7 @@ fn the_rust_client_speaks_the_protocol() {
             .get_sql_info(vec![SqlInfo::FlightSqlServerName])
             .await
             .unwrap();
-        let ticket = info.endpoint[0].ticket.clone().unwrap();
-        let batches: Vec<_> = client
-            .do_get(ticket)
-            .await
-            .unwrap()
-            .try_collect()
-            .await
-            .unwrap();
+        let batches = fetch(&mut client, info).await.unwrap();
         assert_eq!(batches[0].schema().field(0).name(), "info_name");
         let info = client
             .get_tables(CommandGetTables {
@@ -231,14 +231,7 @@ fn the_rust_client_speaks_the_protocol() {
             })
             .await
             .unwrap();
-        let ticket = info.endpoint[0].ticket.clone().unwrap();
-        let batches: Vec<_> = client
-            .do_get(ticket)
-            .await
-            .unwrap()
-            .try_collect()
-            .await
-            .unwrap();
+        let batches = fetch(&mut client, info).await.unwrap();
         let schema = batches[0].schema();
         let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
         assert_eq!(
