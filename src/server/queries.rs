@@ -159,6 +159,15 @@ impl Queries {
         })
     }
 
+    /// What a query of snapshot `at` starts from: the newest snapshot when
+    /// it names none (see [`Queries::current`]), else nothing yet.
+    pub fn current_unless(&self, at: Option<&str>) -> Result<Option<Snapshot>, LakeError> {
+        match at {
+            None => self.current().map(Some),
+            Some(_) => Ok(None),
+        }
+    }
+
     /// The newest snapshot and its datasets. It is read again only when the
     /// catalog's change counter moved, so a commit (by this server or any
     /// other process) is seen by the very next query.

@@ -83,10 +83,7 @@ pub(crate) async fn sql(
     };
     // The newest snapshot, from the change counter: no catalog read unless
     // the catalog moved.
-    let current = match request.at {
-        None => Some(state.queries.current()?),
-        Some(_) => None,
-    };
+    let current = state.queries.current_unless(request.at.as_deref())?;
     tracing::debug!(sql = %request.sql, at = ?request.at, "query");
     let started = Instant::now();
     let m = crate::metrics::metrics();
@@ -144,7 +141,7 @@ pub(crate) async fn sql(
 }
 
 /// What a query that was stopped says.
-fn query_error(e: LakeError, timeout: Duration) -> ApiError {
+pub(crate) fn query_error(e: LakeError, timeout: Duration) -> ApiError {
     match e {
         LakeError::Query(QueryError::Interrupted) => ApiError::new(
             StatusCode::BAD_REQUEST,

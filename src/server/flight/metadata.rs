@@ -87,10 +87,7 @@ pub(super) async fn tables(
         max_rows: 0,
         max_bytes: 0,
     };
-    let current = match request.at {
-        None => Some(state.queries.current().map_err(|e| status(e.into()))?),
-        Some(_) => None,
-    };
+    let current = super::statements::current(state, request.at.as_deref())?;
     let found = on_connection(state, permit, move |state, conn, lakes| {
         // The snapshot and its names; then the views of all of them.
         let snapshot = state.queries.ready(conn, &request, current, lakes)?;

@@ -18,7 +18,7 @@ use arrow_flight::sql::{
     CommandGetDbSchemas, CommandGetExportedKeys, CommandGetImportedKeys, CommandGetPrimaryKeys,
     CommandGetSqlInfo, CommandGetTableTypes, CommandGetTables, CommandGetXdbcTypeInfo,
     CommandPreparedStatementQuery, CommandStatementQuery, DoPutPreparedStatementResult,
-    ProstMessageExt, SqlInfo, TicketStatementQuery,
+    ProstMessageExt, TicketStatementQuery,
 };
 use arrow_flight::{
     Action, FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse,
@@ -34,6 +34,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::limits::constant_time_eq;
 use super::observe::{REQUEST_ID, id_or_new};
+use super::sql::query_error;
 use super::{ApiError, AppState, ServeError};
 use crate::lake::LakeError;
 use crate::query::QueryError;
@@ -174,11 +175,12 @@ fn status(err: ApiError) -> Status {
 /// The gRPC status of a failed query: one stopped at the query timeout is
 /// DEADLINE_EXCEEDED, the rest as the HTTP API answers them.
 fn lake_status(err: LakeError, timeout: std::time::Duration) -> Status {
-    match err {
-        LakeError::Query(QueryError::Interrupted) => Status::deadline_exceeded(format!(
-            "query took longer than {timeout:?} and was stopped"
-        )),
-        other => status(ApiError::from(other)),
+    let stopped = matches!(err, LakeError::Query(QueryError::Interrupted));
+    let err = query_error(err, timeout);
+    if stopped {
+        Status::deadline_exceeded(err.message)
+    } else {
+        status(err)
     }
 }
 
@@ -522,6 +524,4 @@ impl FlightSqlService for LakeFlight {
             message.type_url
         )))
     }
-
-    async fn register_sql_info(&self, _id: i32, _result: &SqlInfo) {}
 }

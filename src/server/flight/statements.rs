@@ -154,16 +154,11 @@ fn placeholders(sql: &str) -> (Vec<&str>, usize) {
 }
 
 /// The newest snapshot when the statement names none.
-fn current(state: &AppState, at: &Option<String>) -> Result<Option<Snapshot>, Status> {
-    match at {
-        None => Ok(Some(
-            state
-                .queries
-                .current()
-                .map_err(|e| lake_status(e, state.opts.query_timeout))?,
-        )),
-        Some(_) => Ok(None),
-    }
+pub(super) fn current(state: &AppState, at: Option<&str>) -> Result<Option<Snapshot>, Status> {
+    state
+        .queries
+        .current_unless(at)
+        .map_err(|e| lake_status(e, state.opts.query_timeout))
 }
 
 /// The schema of the statement's answer, from DuckDB, without its rows.
@@ -177,7 +172,7 @@ pub(super) async fn schema(
         sql.trim().trim_end_matches(';')
     );
     let request = statement.request(wrapped, state);
-    let current = current(state, &request.at)?;
+    let current = current(state, request.at.as_deref())?;
     let permit = try_permit(state).map_err(status)?;
     on_connection(state, permit, move |state, conn, lakes| {
         let _held = state.queries.ready(conn, &request, current, lakes)?;
@@ -328,7 +323,7 @@ pub(super) async fn run(
     id: Arc<str>,
 ) -> Result<Response<DoGetStream>, Status> {
     let request = statement.request(statement.text(false)?, state);
-    let current = current(state, &request.at)?;
+    let current = current(state, request.at.as_deref())?;
     let permit = try_permit(state).map_err(status)?;
     let (slot, mut conn, cancel, on_drop) = turn(state).await.map_err(status)?;
     let timeout = state.opts.query_timeout;

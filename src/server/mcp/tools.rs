@@ -146,10 +146,11 @@ impl LakeMcp {
         max_rows: usize,
     ) -> Result<Value, String> {
         let permit = limits::try_permit(&self.state).map_err(|e| e.message)?;
-        let current = match at {
-            None => Some(self.state.queries.current().map_err(message)?),
-            Some(_) => None,
-        };
+        let current = self
+            .state
+            .queries
+            .current_unless(at.as_deref())
+            .map_err(message)?;
         tracing::debug!(%sql, ?at, "mcp query");
         let request = QueryRequest {
             sql,
