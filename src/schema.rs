@@ -34,7 +34,17 @@ pub enum ColumnType {
     Struct(Vec<Column>),
     /// Values of one type (a JSON array).
     List(Box<ColumnType>),
+    /// `FLOAT[N]`: exactly N 32-bit floats in every value (an embedding).
+    /// DuckLake has no fixed-size array: its catalog holds a list of
+    /// `float32` tagged with the length ([`VECTOR_LENGTH_TAG`]).
+    Vector(usize),
 }
+
+/// The key of the `ducklake_column_tag` row giving a `FLOAT[N]` column's N.
+pub const VECTOR_LENGTH_TAG: &str = "lake.vector_length";
+
+/// The longest `FLOAT[N]` lake takes.
+pub const MAX_VECTOR_LENGTH: usize = 65_536;
 
 impl ColumnType {
     /// Every type, in the order inference prefers them.
@@ -69,12 +79,16 @@ impl ColumnType {
                 return Cow::Owned(format!("STRUCT({})", fields.join(", ")));
             }
             ColumnType::List(element) => return Cow::Owned(format!("{element}[]")),
+            ColumnType::Vector(n) => return Cow::Owned(format!("FLOAT[{n}]")),
         })
     }
 
     /// Whether values of the type hold other values (STRUCT, LIST).
     pub fn is_nested(&self) -> bool {
-        matches!(self, ColumnType::Struct(_) | ColumnType::List(_))
+        matches!(
+            self,
+            ColumnType::Struct(_) | ColumnType::List(_) | ColumnType::Vector(_)
+        )
     }
 }
 
@@ -106,7 +120,7 @@ impl ColumnType {
             ColumnType::Time => "time",
             ColumnType::Varchar => "varchar",
             ColumnType::Struct(_) => "struct",
-            ColumnType::List(_) => "list",
+            ColumnType::List(_) | ColumnType::Vector(_) => "list",
         }
     }
 
@@ -240,11 +254,42 @@ fn parse_type(s: &str) -> Result<(ColumnType, &str), String> {
             (scalar_type(&s[..end])?, &s[end..])
         }
     };
-    while let Some(after) = rest.trim_start().strip_prefix("[]") {
-        t = ColumnType::List(Box::new(t));
-        rest = after;
+    loop {
+        let trimmed = rest.trim_start();
+        if let Some(after) = trimmed.strip_prefix("[]") {
+            t = ColumnType::List(Box::new(t));
+            rest = after;
+        } else if let Some((length, after)) = trimmed
+            .strip_prefix('[')
+            .and_then(|inner| inner.split_once(']'))
+        {
+            t = vector_type(&s[..s.len() - rest.len()], t, length)?;
+            rest = after;
+        } else {
+            return Ok((t, rest));
+        }
     }
-    Ok((t, rest))
+}
+
+/// `element[length]`: only `FLOAT[N]` (`REAL`, `FLOAT4`; `DOUBLE[N]` is
+/// stored as FLOAT too, as embeddings are), N from 1 to
+/// [`MAX_VECTOR_LENGTH`].
+fn vector_type(written: &str, element: ColumnType, length: &str) -> Result<ColumnType, String> {
+    let n: usize = length
+        .trim()
+        .parse()
+        .map_err(|_| format!("{written}[{length}]: the length of an array is a number"))?;
+    if element != ColumnType::Double {
+        return Err(format!(
+            "{written}[{n}]: fixed-size arrays are FLOAT[N] only (an embedding); use {written}[] for a list"
+        ));
+    }
+    if n == 0 || n > MAX_VECTOR_LENGTH {
+        return Err(format!(
+            "FLOAT[{n}]: the length must be from 1 to {MAX_VECTOR_LENGTH}"
+        ));
+    }
+    Ok(ColumnType::Vector(n))
 }
 
 /// The fields of a STRUCT after its `(`, and what follows the `)`.
@@ -295,7 +340,7 @@ fn scalar_type(s: &str) -> Result<ColumnType, String> {
     Ok(match s.trim().to_ascii_uppercase().as_str() {
         "BOOLEAN" | "BOOL" => ColumnType::Boolean,
         "BIGINT" | "INT8" | "LONG" | "INTEGER" | "INT" => ColumnType::Bigint,
-        "DOUBLE" | "FLOAT8" | "FLOAT" | "REAL" => ColumnType::Double,
+        "DOUBLE" | "FLOAT8" | "FLOAT" | "FLOAT4" | "REAL" => ColumnType::Double,
         "DATE" => ColumnType::Date,
         "TIMESTAMP" | "DATETIME" => ColumnType::Timestamp,
         "TIMESTAMPTZ" | "TIMESTAMP WITH TIME ZONE" => ColumnType::Timestamptz,
@@ -691,6 +736,27 @@ mod tests {
         assert!(widens(&t, &wider.parse().unwrap()));
         let other = "STRUCT(\"id\" DOUBLE, \"say\" STRUCT(\"at\" VARCHAR)[])";
         assert!(!widens(&t, &other.parse().unwrap()));
+    }
+
+    #[test]
+    fn fixed_size_float_arrays_are_vectors() {
+        for name in ["FLOAT[384]", "real[384]", " float4 [ 384 ] ", "DOUBLE[384]"] {
+            assert_eq!(name.parse(), Ok(ColumnType::Vector(384)), "{name}");
+        }
+        assert_eq!(ColumnType::Vector(3).to_string(), "FLOAT[3]");
+        assert_eq!(
+            "FLOAT[2][]".parse(),
+            Ok(ColumnType::List(Box::new(ColumnType::Vector(2))))
+        );
+        for bad in [
+            "FLOAT[0]",
+            "FLOAT[x]",
+            "BIGINT[3]",
+            "VARCHAR[2]",
+            "FLOAT[70000]",
+        ] {
+            assert!(bad.parse::<ColumnType>().is_err(), "{bad}");
+        }
     }
 
     proptest! {

@@ -25,6 +25,10 @@ pub struct TableColumn {
     /// a MAP, in order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub children: Vec<TableColumn>,
+    /// N of a `FLOAT[N]` column (a list of `float32` tagged
+    /// [`schema::VECTOR_LENGTH_TAG`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vector_length: Option<usize>,
 }
 
 impl TableColumn {
@@ -42,7 +46,10 @@ impl TableColumn {
                     .collect::<Vec<_>>();
                 format!("STRUCT({})", fields.join(", "))
             }
-            Some(Nested::List) => format!("{}[]", children().collect::<String>()),
+            Some(Nested::List) => match self.vector() {
+                Some(n) => format!("FLOAT[{n}]"),
+                None => format!("{}[]", children().collect::<String>()),
+            },
             Some(Nested::Map) => format!("MAP({})", children().collect::<Vec<_>>().join(", ")),
             None => schema::duckdb_type(&self.ducklake_type)
                 .unwrap_or_else(|| self.ducklake_type.to_ascii_uppercase()),
@@ -71,11 +78,22 @@ impl TableColumn {
                 })
                 .collect::<Option<_>>()
                 .map(ColumnType::Struct),
-            Some(Nested::List) => Some(ColumnType::List(Box::new(self.children[0].column_type()?))),
+            Some(Nested::List) => match self.vector() {
+                Some(n) => Some(ColumnType::Vector(n)),
+                None => Some(ColumnType::List(Box::new(self.children[0].column_type()?))),
+            },
             Some(Nested::Map) => None,
             None if self.children.is_empty() => ColumnType::from_ducklake(&self.ducklake_type),
             None => None,
         }
+    }
+
+    /// N, if the column is a `FLOAT[N]`: a list of `float32` with its length.
+    pub fn vector(&self) -> Option<usize> {
+        let element = self.children.first()?;
+        (self.ducklake_type.eq_ignore_ascii_case("list")
+            && element.ducklake_type.eq_ignore_ascii_case("float32"))
+        .then_some(self.vector_length?)
     }
 
     /// The nested type the column is, with as many children as it needs.
@@ -115,7 +133,11 @@ pub(super) fn columns(
     // quadratic on wide tables.
     let mut stmt = conn
         .prepare_cached(concat!(
-            "SELECT x.column_id, x.column_name, x.column_type, x.initial_default, x.parent_column
+            "SELECT x.column_id, x.column_name, x.column_type, x.initial_default, x.parent_column,
+                 (SELECT t.value FROM ducklake_column_tag t
+                  WHERE t.table_id = x.table_id AND t.column_id = x.column_id AND t.key = ?3 AND ",
+            live!("t"),
+            ")
              FROM ducklake_column x
              WHERE x.table_id = ?1 AND ",
             live!("x"),
@@ -124,13 +146,14 @@ pub(super) fn columns(
         .map_err(sql("reading columns"))?;
     let mut by_parent: HashMap<Option<i64>, Vec<TableColumn>> = HashMap::new();
     let rows = stmt
-        .query_map(params![table_id, at], |r| {
+        .query_map(params![table_id, at, schema::VECTOR_LENGTH_TAG], |r| {
             let column = TableColumn {
                 column_id: r.get(0)?,
                 name: r.get(1)?,
                 ducklake_type: r.get(2)?,
                 initial_default: r.get(3)?,
                 children: Vec::new(),
+                vector_length: r.get::<_, Option<String>>(5)?.and_then(|n| n.parse().ok()),
             };
             Ok((r.get::<_, Option<i64>>(4)?, column))
         })

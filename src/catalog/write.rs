@@ -13,7 +13,7 @@ use super::columns::{self, TableColumn};
 use super::read::{MainSchema, Snap, TableRow, last_snapshot, live};
 use super::stats::TableColumnStats;
 use super::{CatalogError, SnapshotId, now, sql};
-use crate::schema::{Column, ColumnType, EvolvePlan, LIST_ELEMENT, quote_ident};
+use crate::schema::{self, Column, ColumnType, EvolvePlan, LIST_ELEMENT, quote_ident};
 
 /// One snapshot being written on top of the newest one.
 pub(super) struct Writer<'c> {
@@ -206,6 +206,15 @@ impl<'c> Writer<'c> {
                 .map(|f| self.new_column(&f.name, &f.column_type))
                 .collect(),
             ColumnType::List(element) => vec![self.new_column(LIST_ELEMENT, element)],
+            // DuckLake's FLOAT, which lake has no type of its own for.
+            ColumnType::Vector(_) => vec![TableColumn {
+                column_id: self.catalog_id(),
+                name: LIST_ELEMENT.to_owned(),
+                ducklake_type: "float32".to_owned(),
+                initial_default: None,
+                children: Vec::new(),
+                vector_length: None,
+            }],
             _ => Vec::new(),
         };
         TableColumn {
@@ -214,6 +223,10 @@ impl<'c> Writer<'c> {
             ducklake_type: t.ducklake_name().to_owned(),
             initial_default: None,
             children,
+            vector_length: match t {
+                ColumnType::Vector(n) => Some(*n),
+                _ => None,
+            },
         }
     }
 
@@ -245,6 +258,22 @@ impl<'c> Writer<'c> {
                 ])
             })
             .map_err(sql("adding a column"))?;
+        if let Some(n) = c.vector_length {
+            self.conn
+                .execute(
+                    "INSERT INTO ducklake_column_tag (table_id, column_id, begin_snapshot,
+                         end_snapshot, key, value)
+                     VALUES (?1, ?2, ?3, NULL, ?4, ?5)",
+                    params![
+                        table_id,
+                        c.column_id,
+                        self.id,
+                        schema::VECTOR_LENGTH_TAG,
+                        n.to_string()
+                    ],
+                )
+                .map_err(sql("adding a column"))?;
+        }
         for (i, child) in c.children.iter().enumerate() {
             self.insert_column(table_id, child, i as i64 + 1, Some(c.column_id))?;
         }

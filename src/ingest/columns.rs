@@ -15,7 +15,7 @@ pub fn parse_schema_override(spec: &str) -> Result<Vec<(String, ColumnType)>, Co
                 ConvertError::SchemaOverride(format!("{part:?} is not of the form column:TYPE"))
             })?;
             let ty: ColumnType = ty.parse().map_err(ConvertError::SchemaOverride)?;
-            if ty.is_nested() {
+            if ty.is_nested() && !matches!(ty, ColumnType::Vector(_)) {
                 return Err(ConvertError::SchemaOverride(format!(
                     "{}: {ty} is a nested type, which lake infers from JSON and never takes \
                      from --schema",

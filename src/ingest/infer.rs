@@ -4,6 +4,11 @@
 
 use crate::ingest::values;
 
+/// The fewest numbers in every array of a key for it to be stored as
+/// `FLOAT[N]` (an embedding) rather than a list of DOUBLE: pairs and
+/// triples (coordinates, ranges) keep DOUBLE's precision.
+pub(crate) const MIN_VECTOR_LENGTH: usize = 16;
+
 use crate::ingest::values::Formats;
 use crate::schema::ColumnType;
 
@@ -51,7 +56,7 @@ fn fits(s: &str, mask: u8, formats: &Formats) -> u8 {
 }
 
 /// Whether `s` fits `t`, for a column whose type was given, not inferred
-/// (never a nested type: those are inferred only).
+/// (never a nested type but `FLOAT[N]`: those are inferred only).
 pub fn fits_type(s: &str, t: &ColumnType, formats: &Formats) -> bool {
     match t {
         ColumnType::Boolean => values::parse_bool(s).is_some(),
@@ -62,6 +67,7 @@ pub fn fits_type(s: &str, t: &ColumnType, formats: &Formats) -> bool {
         ColumnType::Timestamptz => values::parse_timestamptz(s).is_some(),
         ColumnType::Time => values::parse_time(s).is_some(),
         ColumnType::Varchar => true,
+        ColumnType::Vector(n) => values::parse_vector(s, *n, &mut Vec::new()),
         ColumnType::Struct(_) | ColumnType::List(_) => false,
     }
 }

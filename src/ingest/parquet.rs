@@ -19,11 +19,13 @@ use crate::ingest::progress::Progress;
 
 use crate::hashing::HashingWriter;
 use crate::ingest::batch::arrow_schema;
+use crate::ingest::infer::MIN_VECTOR_LENGTH;
 use crate::ingest::scan::Scan;
 use crate::ingest::source::Source;
 use crate::ingest::values::Formats;
 use crate::ingest::writer::{Written, conform, encode};
-use crate::schema::{Column, ColumnType, Schema};
+use crate::schema::{Column, ColumnType, MAX_VECTOR_LENGTH, Schema};
+use arrow::array::{Array, AsArray};
 
 /// Rows read at a time when rewriting.
 const BATCH_ROWS: usize = 8192;
@@ -92,8 +94,94 @@ fn lake_type(t: &DataType) -> Option<ColumnType> {
         DataType::List(element) | DataType::LargeList(element) => {
             ColumnType::List(Box::new(lake_type(element.data_type())?))
         }
+        DataType::FixedSizeList(element, n)
+            if matches!(element.data_type(), DataType::Float32 | DataType::Float64)
+                && (1..=MAX_VECTOR_LENGTH as i32).contains(n) =>
+        {
+            ColumnType::Vector(*n as usize)
+        }
+        DataType::FixedSizeList(element, _) => {
+            ColumnType::List(Box::new(lake_type(element.data_type())?))
+        }
         _ => return None,
     })
+}
+
+/// Makes `FLOAT[N]` of each list of floating point numbers whose values
+/// all hold the same number of elements, at least
+/// [`MIN_VECTOR_LENGTH`], none NULL (an embedding, as DuckDB writes its
+/// `FLOAT[N]`: Parquet has no fixed-size list). Reads those columns only.
+fn embeddings(source: &Source, schema: &mut Schema) -> Result<(), ConvertError> {
+    let builder = reader(source)?;
+    let candidates: Vec<usize> = builder
+        .schema()
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| match f.data_type() {
+            DataType::List(e) | DataType::LargeList(e) => {
+                matches!(e.data_type(), DataType::Float32 | DataType::Float64)
+            }
+            _ => false,
+        })
+        .map(|(i, _)| i)
+        .collect();
+    if candidates.is_empty() {
+        return Ok(());
+    }
+    let mask =
+        parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), candidates.iter().copied());
+    let batches = builder
+        .with_projection(mask)
+        .with_batch_size(BATCH_ROWS)
+        .build()
+        .map_err(|e| parquet_error(source, e))?;
+    // Per candidate: the one length seen so far, or None once it varies.
+    let mut lengths: Vec<Option<Option<usize>>> = vec![Some(None); candidates.len()];
+    for batch in batches {
+        let batch = batch.map_err(|e| parquet_error(source, e))?;
+        for (i, column) in batch.columns().iter().enumerate() {
+            let Some(seen) = lengths[i] else { continue };
+            lengths[i] = list_length(column.as_ref(), seen);
+        }
+    }
+    for (i, length) in candidates.into_iter().zip(lengths) {
+        if let Some(Some(n)) = length
+            && (MIN_VECTOR_LENGTH..=MAX_VECTOR_LENGTH).contains(&n)
+        {
+            schema.columns[i].column_type = ColumnType::Vector(n);
+        }
+    }
+    Ok(())
+}
+
+/// The one length of every non-NULL list in `column` and `seen` (`None`
+/// when none yet), or `None` when they differ or an element is NULL.
+fn list_length(column: &dyn Array, seen: Option<usize>) -> Option<Option<usize>> {
+    let (lengths, values): (Vec<usize>, _) = match column.data_type() {
+        DataType::List(_) => {
+            let list = column.as_list::<i32>();
+            let lengths = list.iter().flatten().map(|v| v.len()).collect();
+            (lengths, list.values().clone())
+        }
+        DataType::LargeList(_) => {
+            let list = column.as_list::<i64>();
+            let lengths = list.iter().flatten().map(|v| v.len()).collect();
+            (lengths, list.values().clone())
+        }
+        _ => return None,
+    };
+    if values.null_count() > 0 {
+        return None;
+    }
+    let mut seen = seen;
+    for n in lengths {
+        match seen {
+            Some(s) if s != n => return None,
+            _ => seen = Some(n),
+        }
+    }
+    Some(seen)
 }
 
 /// The file's columns as lake stores them.
@@ -141,8 +229,9 @@ fn as_given(file: &ArrowSchema, lake: &SchemaRef) -> bool {
 pub fn scan(source: &Source, progress: &dyn Progress) -> Result<Scan, ConvertError> {
     progress.start("scanning", source.len());
     let reader = reader(source)?;
-    let schema = schema_of(source, reader.schema())?;
+    let mut schema = schema_of(source, reader.schema())?;
     let rows = u64::try_from(reader.metadata().file_metadata().num_rows()).unwrap_or(0);
+    embeddings(source, &mut schema)?;
     progress.bytes(source.len());
     progress.rows(rows);
     Ok(Scan {

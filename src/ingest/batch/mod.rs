@@ -17,8 +17,10 @@ use crate::ingest::values::{self, Formats};
 use crate::schema::{ColumnType, Schema};
 
 pub mod nested;
+pub mod vector;
 
 use nested::{ListColumn, StructColumn};
+use vector::VectorColumn;
 
 /// Rows per Arrow record batch.
 pub(crate) const BATCH_ROWS: usize = 32 * 1024;
@@ -51,6 +53,7 @@ pub(crate) fn arrow_type(t: &ColumnType) -> DataType {
         ColumnType::Varchar => DataType::Utf8,
         ColumnType::Struct(fields) => DataType::Struct(nested::struct_fields(fields)),
         ColumnType::List(element) => DataType::LargeList(nested::list_field(element)),
+        ColumnType::Vector(n) => vector::vector_type(*n),
     }
 }
 
@@ -66,6 +69,7 @@ pub(crate) enum Builder {
     Varchar(StringBuilder),
     Struct(Box<StructColumn>),
     List(Box<ListColumn>),
+    Vector(Box<VectorColumn>),
 }
 
 /// The zone instants are stored in.
@@ -94,6 +98,7 @@ impl Builder {
             ColumnType::List(element) => {
                 Builder::List(Box::new(ListColumn::new(element, formats, rows)))
             }
+            ColumnType::Vector(n) => Builder::Vector(Box::new(VectorColumn::new(*n, rows))),
         }
     }
 
@@ -159,6 +164,7 @@ impl Builder {
                 Builder::Varchar(b) => b.append_null(),
                 Builder::Struct(b) => b.append_null(),
                 Builder::List(b) => b.append_null(),
+                Builder::Vector(b) => b.append_null(),
             }
             return true;
         }
@@ -177,6 +183,7 @@ impl Builder {
                 b.append_value(field);
                 true
             }
+            Builder::Vector(b) => b.append_text(field),
             // Text is never a nested value.
             Builder::Struct(_) | Builder::List(_) => false,
         }
@@ -193,6 +200,7 @@ impl Builder {
             Builder::Varchar(b) => Arc::new(b.finish()),
             Builder::Struct(b) => b.finish(),
             Builder::List(b) => b.finish(),
+            Builder::Vector(b) => b.finish(),
         }
     }
 }

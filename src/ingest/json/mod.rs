@@ -210,7 +210,7 @@ pub fn convert<W: Write + Send>(
             (Some(t), _) => t.clone(),
             // What is inside was checked as it was appended.
             (None, ColumnType::Struct(_)) if kinds & !OBJECT == 0 => continue,
-            (None, ColumnType::List(_)) if kinds & !ARRAY == 0 => continue,
+            (None, ColumnType::List(_) | ColumnType::Vector(_)) if kinds & !ARRAY == 0 => continue,
             // Objects only or arrays only after a head without them.
             (None, _) if kinds == OBJECT || kinds == ARRAY => return Ok(None),
             (None, _) => column_type(kinds, &strings[i]),

@@ -7,8 +7,8 @@ use super::keys::Keys;
 use super::value::{ARRAY, Json, MAX_DEPTH, MAX_FIELDS, OBJECT, column_type};
 use crate::ingest::batch::Builder;
 use crate::ingest::columns::unique_names;
-use crate::ingest::infer::Inferrer;
-use crate::schema::{Column, ColumnType};
+use crate::ingest::infer::{Inferrer, MIN_VECTOR_LENGTH};
+use crate::schema::{Column, ColumnType, MAX_VECTOR_LENGTH};
 
 /// What the values at one place inside a key's values were (a field of its
 /// objects, the elements of its arrays).
@@ -67,6 +67,10 @@ pub(crate) struct Nested {
     /// longer followed).
     too_wide: bool,
     element: Option<Box<Place>>,
+    /// The fewest and the most elements of the arrays, and whether one held
+    /// a null.
+    lengths: Option<(usize, usize)>,
+    null_element: bool,
 }
 
 impl Nested {
@@ -100,6 +104,12 @@ impl Nested {
                 for item in items.iter().filter(|v| !matches!(v, Json::Null)) {
                     element.observe(item, strings);
                 }
+                let n = items.len();
+                self.null_element |= items.iter().any(|v| matches!(v, Json::Null));
+                self.lengths = Some(
+                    self.lengths
+                        .map_or((n, n), |(lo, hi)| (lo.min(n), hi.max(n))),
+                );
             }
             _ => {}
         }
@@ -144,11 +154,26 @@ impl Nested {
                     .collect();
                 Some(ColumnType::Struct(fields))
             }
-            ARRAY => Some(ColumnType::List(Box::new(
-                self.element
+            ARRAY => {
+                let element = self
+                    .element
                     .as_ref()
-                    .map_or(ColumnType::Varchar, |e| e.column_type(string_types)),
-            ))),
+                    .map_or(ColumnType::Varchar, |e| e.column_type(string_types));
+                match self.lengths {
+                    // A key's arrays of numbers, not all integers, all as
+                    // long: an embedding.
+                    Some((n, hi))
+                        if self.depth == 0
+                            && n == hi
+                            && (MIN_VECTOR_LENGTH..=MAX_VECTOR_LENGTH).contains(&n)
+                            && !self.null_element
+                            && element == ColumnType::Double =>
+                    {
+                        Some(ColumnType::Vector(n))
+                    }
+                    _ => Some(ColumnType::List(Box::new(element))),
+                }
+            }
             _ => None,
         }
     }
@@ -181,6 +206,17 @@ fn append_at(builder: &mut Builder, value: &Json<'_>, inside: bool) -> Result<us
             }
             s.end_row();
             return Ok(bytes);
+        }
+        (Builder::Vector(v), Json::Array(items)) => {
+            let numbers = items.iter().map(|item| match item {
+                Json::Number(n) => n.as_f64(),
+                _ => None,
+            });
+            return if v.append_numbers(numbers) {
+                Ok(4 * items.len())
+            } else {
+                Err(value.to_string())
+            };
         }
         (Builder::List(l), Json::Array(items)) => {
             let mut bytes = 0;
