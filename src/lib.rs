@@ -20,6 +20,7 @@ pub mod schema;
 pub mod server;
 pub mod settings;
 pub mod store;
+pub mod vector;
 
 pub use lake::{ErrorClass, Lake, LakeError};
 
