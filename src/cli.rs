@@ -87,6 +87,10 @@ pub enum Command {
     /// Make a dataset's data what it was at an earlier snapshot (a new
     /// snapshot naming the same objects: nothing is copied).
     Restore(RestoreArgs),
+    /// Vector indexes (HNSW) of a dataset's FLOAT[N] column, searched with
+    /// `vector_search(...)` in SQL.
+    #[command(subcommand)]
+    Index(IndexCommand),
     /// Work on the catalog itself.
     #[command(subcommand)]
     Catalog(CatalogCommand),
@@ -119,6 +123,7 @@ impl Command {
             Command::Doctor(_) => "doctor",
             Command::Compact(_) => "compact",
             Command::Restore(_) => "restore",
+            Command::Index(_) => "index",
             Command::Catalog(_) => "catalog",
             Command::Put(_) => "put",
             Command::Get(_) => "get",
@@ -126,6 +131,54 @@ impl Command {
             Command::Mcp(_) => "mcp",
         }
     }
+}
+
+/// What `lake index` does.
+#[derive(Debug, Subcommand)]
+pub enum IndexCommand {
+    /// Build an HNSW index of a FLOAT[N] column: one index object per data
+    /// object, on every core. Later ingests, appends and compactions index
+    /// their new objects themselves.
+    Create(IndexCreateArgs),
+    /// List the indexes: dataset, column, metric, parameters, objects
+    /// indexed.
+    Ls(IndexLsArgs),
+    /// Remove an index (gc deletes its objects).
+    Rm(IndexRmArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IndexCreateArgs {
+    /// The dataset.
+    pub name: String,
+    /// Its FLOAT[N] column.
+    pub column: String,
+    /// The distance: cosine (`array_cosine_distance`), l2
+    /// (`array_distance`) or ip (`array_negative_inner_product`).
+    #[arg(long, default_value = "cosine")]
+    pub metric: crate::vector::Metric,
+    /// Neighbours per node (twice as many on the bottom level): more finds
+    /// more of the true neighbours, in a bigger index built more slowly.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(2..=128))]
+    pub m: u16,
+    /// Candidates weighed for each insertion: more builds a better graph,
+    /// more slowly.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub ef_construction: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct IndexLsArgs {
+    /// Only this dataset's indexes.
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct IndexRmArgs {
+    /// The dataset.
+    pub name: String,
+    /// The indexed column.
+    pub column: String,
 }
 
 /// What `lake catalog` does.

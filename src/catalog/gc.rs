@@ -155,6 +155,7 @@ fn references(conn: &Db) -> Result<References, CatalogError> {
         file_objects(conn, 0, &mut |f| add(&f.key, f.bytes))?;
         pending_keys(conn)?.iter().try_for_each(|key| add(key, 0))
     })??;
+    keys.fill(|add| index_references(conn, &|k| keys.contains(k), add))??;
     Ok(References {
         keys,
         next_file_id: super::read::last_snapshot(conn)?.next_file_id,
@@ -177,6 +178,11 @@ pub(super) fn with_new_references<T>(
         keys.insert(f.key);
         Ok(())
     })?;
+    // Index objects are recorded for old data objects too: every one counts.
+    index_references(&tx, &|_| Ok(true), &mut |key, _| {
+        keys.insert(key.to_owned());
+        Ok(())
+    })?;
     let out = f(&keys);
     tx.commit().map_err(sql("unlocking the catalog"))?;
     Ok(out)
@@ -187,6 +193,7 @@ pub(super) fn with_new_references<T>(
 pub(super) fn named_objects(conn: &Db) -> Result<KeySet, CatalogError> {
     let keys = KeySet::new()?;
     keys.fill(|add| file_objects(conn, 0, &mut |f| add(&f.key, f.bytes)))??;
+    keys.fill(|add| index_references(conn, &|_| Ok(true), add))??;
     Ok(keys)
 }
 
@@ -340,6 +347,35 @@ fn file_objects(
                     table_id,
                 })?;
             }
+        }
+    }
+    Ok(())
+}
+
+/// In gc's transaction: drops the rows of index objects whose data object
+/// no file row names any more (`named` says which are), and calls `add`
+/// with every other index object.
+fn index_references(
+    conn: &Db,
+    named: &dyn Fn(&str) -> Result<bool, CatalogError>,
+    add: &mut dyn FnMut(&str, u64) -> Result<(), CatalogError>,
+) -> Result<(), CatalogError> {
+    let rows: Vec<(String, String, i64)> = conn
+        .prepare("SELECT data_key, key, bytes FROM lake_vector_file")
+        .and_then(|mut stmt| {
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect()
+        })
+        .map_err(sql("reading vector index objects"))?;
+    for (data_key, key, bytes) in rows {
+        if named(&data_key)? {
+            add(&key, bytes.max(0) as u64)?;
+        } else {
+            conn.execute(
+                "DELETE FROM lake_vector_file WHERE data_key = ?1",
+                [&data_key],
+            )
+            .map_err(sql("expiring vector index objects"))?;
         }
     }
     Ok(())

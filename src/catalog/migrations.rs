@@ -78,6 +78,28 @@ const MIGRATIONS: &[Migration] = &[
     // `count(col)` as every row). Conservative: any file without the
     // column's statistics marks it.
     Migration::Sql(REPAIR_ADDED_COLUMNS_NULLS),
+    // 6: vector indexes: the columns that have one, and the index object
+    // of each of their data objects (see `vectors.rs`).
+    Migration::Sql(
+        "
+    CREATE TABLE lake_vector_index (
+        table_id        BIGINT NOT NULL,
+        column_id       BIGINT NOT NULL,
+        metric          TEXT NOT NULL,
+        m               BIGINT NOT NULL,
+        ef_construction BIGINT NOT NULL,
+        PRIMARY KEY (table_id, column_id)
+    );
+    CREATE TABLE lake_vector_file (
+        table_id  BIGINT NOT NULL,
+        column_id BIGINT NOT NULL,
+        data_key  TEXT NOT NULL,
+        key       TEXT NOT NULL,
+        bytes     BIGINT NOT NULL,
+        PRIMARY KEY (table_id, column_id, data_key)
+    );
+    ",
+    ),
 ];
 
 /// Sets `contains_null` wherever a file of the table has no statistics for

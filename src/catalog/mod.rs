@@ -20,6 +20,7 @@ mod migrations;
 mod read;
 mod readers;
 mod stats;
+mod vectors;
 mod versions;
 mod write;
 
@@ -40,6 +41,7 @@ pub use files::{DeleteRef, LiveFile, TableState};
 pub use gc::{Expired, FileObject, Keep, References};
 pub use key_set::KeySet;
 pub use log::LogEntry;
+pub use vectors::{IndexObject, VectorIndex};
 
 /// How long a writer waits for another process's transaction.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(60);

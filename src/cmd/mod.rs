@@ -5,6 +5,7 @@ mod compact;
 mod doctor;
 mod gc;
 mod get;
+mod index;
 mod info;
 mod ingest;
 mod init;
@@ -94,6 +95,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Doctor(args) => doctor::run(&open()?, args, printer),
         Command::Compact(args) => compact::run(&mut open()?, args, printer),
         Command::Restore(args) => restore::run(&mut open()?, args, printer),
+        Command::Index(command) => index::run(&mut open()?, command, printer),
         Command::Catalog(command) => catalog::run(&mut open()?, command, printer),
         Command::Put(args) => put::run(&open()?, args, printer),
         Command::Get(args) => get::run(&open()?, args, printer),

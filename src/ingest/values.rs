@@ -203,6 +203,43 @@ impl Formats {
     }
 }
 
+/// Appends to `out` the `n` numbers of a `FLOAT[N]` written as text
+/// (`[0.1, -2, 3e-4]`), each a finite FLOAT; `false`, with `out` as it was,
+/// for anything else.
+pub fn parse_vector(s: &str, n: usize, out: &mut Vec<f32>) -> bool {
+    let Some(inner) = s.trim().strip_prefix('[').and_then(|s| s.strip_suffix(']')) else {
+        return false;
+    };
+    let numbers = inner.split(',').map(|x| x.trim().parse::<f64>().ok());
+    let numbers = (!inner.trim().is_empty()).then_some(numbers);
+    push_vector(numbers.into_iter().flatten(), n, out)
+}
+
+/// Appends to `out` exactly `n` numbers, each a finite FLOAT (NaN,
+/// infinities and what overflows FLOAT refused); `false`, with `out` as it
+/// was, for anything else.
+pub fn push_vector(
+    numbers: impl Iterator<Item = Option<f64>>,
+    n: usize,
+    out: &mut Vec<f32>,
+) -> bool {
+    let start = out.len();
+    for v in numbers {
+        match v.map(|v| v as f32).filter(|f| f.is_finite()) {
+            Some(f) if out.len() - start < n => out.push(f),
+            _ => {
+                out.truncate(start);
+                return false;
+            }
+        }
+    }
+    if out.len() - start != n {
+        out.truncate(start);
+        return false;
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -296,41 +333,4 @@ mod tests {
         );
         assert_eq!(parse_timestamp("2024-02-29 12:34:5"), None);
     }
-}
-
-/// Appends to `out` the `n` numbers of a `FLOAT[N]` written as text
-/// (`[0.1, -2, 3e-4]`), each a finite FLOAT; `false`, with `out` as it was,
-/// for anything else.
-pub fn parse_vector(s: &str, n: usize, out: &mut Vec<f32>) -> bool {
-    let Some(inner) = s.trim().strip_prefix('[').and_then(|s| s.strip_suffix(']')) else {
-        return false;
-    };
-    let numbers = inner.split(',').map(|x| x.trim().parse::<f64>().ok());
-    let numbers = (!inner.trim().is_empty()).then_some(numbers);
-    push_vector(numbers.into_iter().flatten(), n, out)
-}
-
-/// Appends to `out` exactly `n` numbers, each a finite FLOAT (NaN,
-/// infinities and what overflows FLOAT refused); `false`, with `out` as it
-/// was, for anything else.
-pub fn push_vector(
-    numbers: impl Iterator<Item = Option<f64>>,
-    n: usize,
-    out: &mut Vec<f32>,
-) -> bool {
-    let start = out.len();
-    for v in numbers {
-        match v.map(|v| v as f32).filter(|f| f.is_finite()) {
-            Some(f) if out.len() - start < n => out.push(f),
-            _ => {
-                out.truncate(start);
-                return false;
-            }
-        }
-    }
-    if out.len() - start != n {
-        out.truncate(start);
-        return false;
-    }
-    true
 }

@@ -160,6 +160,7 @@ impl Lake {
             let _ = self.catalog.unpend(key);
         }
         let committed = committed?;
+        self.index_new_objects(&state.name, &crate::ingest::progress::NoProgress);
         report.status = "compacted";
         report.after = objects.len() as u64;
         report.bytes = objects.iter().map(|o| o.object.bytes).sum();

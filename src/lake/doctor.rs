@@ -1,10 +1,10 @@
 //! `doctor`: does the store hold every object the catalog names, at the
 //! size it records (and, deep, with the bytes its key says and a Parquet
-//! footer that opens)? Does the catalog keep DuckLake's invariants? What
+//! footer that opens, or a vector index that does)? Does the catalog keep DuckLake's invariants? What
 //! would gc remove?
 
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Seek};
 use std::time::SystemTime;
 
 use parquet::file::metadata::ParquetMetaDataReader;
@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use super::{Lake, LakeError};
 use crate::catalog::DATASETS_PREFIX;
 use crate::store::ObjectInfo;
-use crate::store::cache::content_hash;
+use crate::store::cache::{VECTOR_INDEX_SUFFIX, content_hash};
 
 /// Objects listed at a time.
 const PAGE: usize = 1000;
@@ -120,6 +120,15 @@ impl Lake {
             if got != hash {
                 return Err(format!("its bytes hash to {got}, not to its name"));
             }
+        }
+        if object.key.ends_with(VECTOR_INDEX_SUFFIX) {
+            let mut bytes = Vec::new();
+            file.seek(std::io::SeekFrom::Start(0))
+                .and_then(|_| file.read_to_end(&mut bytes))
+                .map_err(|e| text(&e))?;
+            return crate::vector::IndexFile::from_bytes(&bytes)
+                .map(drop)
+                .map_err(|e| format!("it does not open: {e}"));
         }
         ParquetMetaDataReader::new()
             .parse_and_finish(&file)

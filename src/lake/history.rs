@@ -16,7 +16,9 @@ impl Lake {
     /// A new snapshot in which `name` has the data (and schema) it had at
     /// snapshot `to`: the same objects, no copy.
     pub fn restore(&mut self, name: &str, to: SnapshotId) -> Result<Committed, LakeError> {
-        Ok(self.catalog.restore(name, to)?)
+        let committed = self.catalog.restore(name, to)?;
+        self.index_new_objects(&committed.name, &crate::ingest::progress::NoProgress);
+        Ok(committed)
     }
 
     /// The snapshots, newest first; only those of `name` if given.

@@ -116,6 +116,9 @@ impl Lake {
         progress: &dyn Progress,
     ) -> Result<IngestReport, LakeError> {
         let result = self.ingest_uncounted(source, req, progress);
+        if let Ok(report) = &result {
+            self.index_new_objects(&report.name, progress);
+        }
         let m = crate::metrics::metrics();
         let (dataset, status) = match &result {
             Ok(report) => {

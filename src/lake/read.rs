@@ -2,16 +2,20 @@
 //! each dataset a DuckDB view over its live files at a snapshot, and the
 //! read lease that keeps a snapshot's files while a query runs.
 
+use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 
 use crate::catalog::{SnapshotId, TableColumn, TableState};
+use crate::query::search::IndexOpener;
 use crate::query::view::{FileColumns, ViewColumn, ViewFile};
 use crate::query::{QueryEngine, QueryError, referenced_names};
 use crate::store::{Readable, StoreError};
+use crate::vector::Metric;
 
 use super::error::LakeError;
 use super::leases::SnapshotHold;
@@ -173,6 +177,7 @@ impl Lake {
                 .and_then(|(columns, files)| {
                     engine
                         .register(&state.name, &columns, &files)
+                        .and_then(|()| self.register_search(engine, &state, &columns, files))
                         .map_err(|e| match e {
                             QueryError::Dataset { reason, .. } => reason,
                             other => other.to_string(),
@@ -194,6 +199,59 @@ impl Lake {
             }
         }
         Ok(in_use)
+    }
+
+    /// Makes a dataset registered as a view searchable by `vector_search`,
+    /// with the index objects of its files.
+    fn register_search(
+        &self,
+        engine: &QueryEngine,
+        state: &TableState,
+        columns: &[ViewColumn],
+        files: Vec<ViewFile>,
+    ) -> Result<(), QueryError> {
+        let catalog_error = |e: crate::catalog::CatalogError| QueryError::Dataset {
+            name: state.name.clone(),
+            reason: e.to_string(),
+        };
+        let mut metrics = HashMap::new();
+        let mut objects = Vec::new();
+        let indexes = self
+            .catalog
+            .vector_indexes(Some(&state.name))
+            .map_err(catalog_error)?;
+        for index in indexes.iter().filter(|i| i.table_id == state.table_id) {
+            if let Ok(metric) = index.metric.parse::<Metric>() {
+                metrics.insert(index.column_id, metric);
+            }
+            let by_data = self
+                .catalog
+                .vector_objects(index.table_id, index.column_id)
+                .map_err(catalog_error)?;
+            objects.push((index.column_id, by_data));
+        }
+        let files: Vec<(ViewFile, HashMap<i64, String>)> = files
+            .into_iter()
+            .zip(&state.files)
+            .map(|(view, live)| {
+                let keys = objects
+                    .iter()
+                    .filter_map(|(column, by_data)| {
+                        let object = by_data.get(live.key.as_ref().ok()?)?;
+                        Some((*column, object.key.clone()))
+                    })
+                    .collect();
+                (view, keys)
+            })
+            .collect();
+        let store = self.store.clone();
+        let open: IndexOpener = Arc::new(move |key: &str| {
+            store
+                .readable(key)
+                .map(|r| r.path.clone())
+                .map_err(|e| format!("index object {key}: {e}"))
+        });
+        engine.register_search(&state.name, columns, &files, metrics, open)
     }
 
     /// The columns and local files of a dataset's view, or why it cannot be

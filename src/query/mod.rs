@@ -10,9 +10,11 @@ use arrow::record_batch::RecordBatch;
 use duckdb::Connection;
 use thiserror::Error;
 
+pub mod search;
 pub mod view;
 
-use view::{ViewColumn, ViewFile, view_query};
+use search::{SearchFile, SearchTarget, Searches};
+use view::{FileColumns, ViewColumn, ViewFile, view_query};
 
 /// Errors from a query.
 #[derive(Debug, Error)]
@@ -81,6 +83,16 @@ pub use crate::schema::{quote_ident, quote_literal};
 /// An in-memory DuckDB with the lake's datasets as views.
 pub struct QueryEngine {
     conn: Connection,
+    /// The database's `vector_search` registry, and this connection's
+    /// number in it.
+    searches: std::sync::Arc<Searches>,
+    id: u64,
+}
+
+impl Drop for QueryEngine {
+    fn drop(&mut self) {
+        self.searches.close(self.id);
+    }
 }
 
 impl QueryEngine {
@@ -96,7 +108,20 @@ impl QueryEngine {
              SET parquet_metadata_cache = true;",
         )
         .map_err(|e| QueryError::Open(e.to_string()))?;
-        Ok(QueryEngine { conn })
+        let searches = std::sync::Arc::new(Searches::default());
+        search::register_function(&conn, &searches).map_err(|e| QueryError::Open(e.to_string()))?;
+        QueryEngine::with_search(conn, searches)
+    }
+
+    /// A connection with its `vector_search` macro.
+    fn with_search(
+        conn: Connection,
+        searches: std::sync::Arc<Searches>,
+    ) -> Result<QueryEngine, QueryError> {
+        let id = searches.connection();
+        conn.execute_batch(&search::macro_sql(id))
+            .map_err(|e| QueryError::Open(e.to_string()))?;
+        Ok(QueryEngine { conn, searches, id })
     }
 
     /// Another connection to the same database: its own temporary views,
@@ -106,7 +131,7 @@ impl QueryEngine {
             .conn
             .try_clone()
             .map_err(|e| QueryError::Open(e.to_string()))?;
-        Ok(QueryEngine { conn })
+        QueryEngine::with_search(conn, self.searches.clone())
     }
 
     /// Makes `name` a view over `columns` of the Parquet `files`. If DuckDB
@@ -131,6 +156,48 @@ impl QueryEngine {
         self.conn
             .execute_batch(&sql)
             .map_err(|e| dataset_error(format!("cannot read its objects: {e}")))
+    }
+
+    /// Makes dataset `name` searchable by `vector_search` on this
+    /// connection: `files` as its view reads them, each with its index
+    /// objects (column id -> key).
+    pub fn register_search(
+        &self,
+        name: &str,
+        columns: &[ViewColumn],
+        files: &[(ViewFile, HashMap<i64, String>)],
+        metrics: HashMap<i64, crate::vector::Metric>,
+        open: search::IndexOpener,
+    ) -> Result<(), QueryError> {
+        let files = files
+            .iter()
+            .map(|(f, indexes)| {
+                let names = match &f.columns {
+                    FileColumns::ByName { names, .. } => names.clone(),
+                    FileColumns::ByFieldId => {
+                        self.field_names(&f.path)
+                            .map_err(|reason| QueryError::Dataset {
+                                name: name.to_owned(),
+                                reason,
+                            })?
+                    }
+                };
+                Ok(SearchFile {
+                    path: f.path.clone(),
+                    names,
+                    deletes: f.deletes.clone(),
+                    indexes: indexes.clone(),
+                })
+            })
+            .collect::<Result<_, QueryError>>()?;
+        let target = SearchTarget {
+            columns: columns.to_vec(),
+            files,
+            metrics,
+            open,
+        };
+        self.searches.register(self.id, name, target);
+        Ok(())
     }
 
     /// Field id -> column name of a Parquet file written with field ids.

@@ -43,7 +43,7 @@ pub struct ViewFile {
 
 /// The SELECT list reading a file whose columns are named by `names`
 /// (column id -> name in the file).
-fn projection(columns: &[ViewColumn], names: &HashMap<i64, String>) -> String {
+pub(crate) fn projection(columns: &[ViewColumn], names: &HashMap<i64, String>) -> String {
     columns
         .iter()
         .map(|c| {
@@ -64,7 +64,7 @@ fn projection(columns: &[ViewColumn], names: &HashMap<i64, String>) -> String {
         .join(", ")
 }
 
-fn path_list(paths: &[&PathBuf]) -> String {
+pub(crate) fn path_list(paths: &[&PathBuf]) -> String {
     let list = paths
         .iter()
         .map(|p| quote_literal(&p.to_string_lossy()))

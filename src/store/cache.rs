@@ -41,9 +41,14 @@ pub struct ObjectCache {
 }
 
 /// The SHA-256 a content-addressed key names: `.../<64 hex>.parquet`.
+/// The name ending of a vector index object (`<sha256>.hnsw`).
+pub const VECTOR_INDEX_SUFFIX: &str = ".hnsw";
+
 pub fn content_hash(key: &str) -> Option<&str> {
     let file = key.rsplit('/').next()?;
-    let hash = file.strip_suffix(".parquet")?;
+    let hash = file
+        .strip_suffix(".parquet")
+        .or_else(|| file.strip_suffix(VECTOR_INDEX_SUFFIX))?;
     (hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit())).then_some(hash)
 }
 

@@ -131,7 +131,7 @@ pub fn build(
                     }
                     insert(&g, node as u32, ef, &mut visited);
                     let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
-                    if finished % 1024 == 0 {
+                    if finished.is_multiple_of(1024) {
                         progress(finished);
                     }
                 }
@@ -190,18 +190,25 @@ fn insert(g: &Building, node: u32, ef: usize, visited: &mut Visited) {
     for l in (level + 1..=top).rev() {
         near = greedy(g, q, near, l);
     }
+    // The node's own lists are set at every level before any other node
+    // links to it: until then no search reaches it, so nothing links to
+    // it (or reads its lists) while they are still empty.
     let mut entries = vec![near];
+    let mut chosen_at = Vec::with_capacity(level.min(top) + 1);
     for l in (0..=level.min(top)).rev() {
         let found = search_layer(g, q, &entries, ef, l, visited, &|_| true);
-        let max = if l == 0 { g.m0 } else { g.m };
         let chosen = select(g, &found, g.m);
         *g.links[node as usize][l]
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = chosen.iter().map(|c| c.node).collect();
+        chosen_at.push((l, chosen));
+        entries = found;
+    }
+    for (l, chosen) in chosen_at {
+        let max = if l == 0 { g.m0 } else { g.m };
         for c in &chosen {
             connect(g, c.node, node, c.dist, l, max);
         }
-        entries = found;
     }
     if let Some(mut guard) = top_guard {
         *guard = (node, level);
