@@ -37,12 +37,9 @@ pub enum ColumnType {
     List(Box<ColumnType>),
     /// `FLOAT[N]`: exactly N 32-bit floats in every value (an embedding).
     /// DuckLake has no fixed-size array: its catalog holds a list of
-    /// `float32` tagged with the length ([`VECTOR_LENGTH_TAG`]).
+    /// `float32`, and lake's own table `lake_vector_column` the length.
     Vector(usize),
 }
-
-/// The key of the `ducklake_column_tag` row giving a `FLOAT[N]` column's N.
-pub const VECTOR_LENGTH_TAG: &str = "lake.vector_length";
 
 /// The longest `FLOAT[N]` lake takes.
 pub const MAX_VECTOR_LENGTH: usize = 65_536;

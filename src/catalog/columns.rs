@@ -25,8 +25,8 @@ pub struct TableColumn {
     /// a MAP, in order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub children: Vec<TableColumn>,
-    /// N of a `FLOAT[N]` column (a list of `float32` tagged
-    /// [`schema::VECTOR_LENGTH_TAG`]).
+    /// N of a `FLOAT[N]` column (a list of `float32` whose length
+    /// `lake_vector_column` records).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vector_length: Option<usize>,
 }
@@ -134,10 +134,8 @@ pub(super) fn columns(
     let mut stmt = conn
         .prepare_cached(concat!(
             "SELECT x.column_id, x.column_name, x.column_type, x.initial_default, x.parent_column,
-                 (SELECT t.value FROM ducklake_column_tag t
-                  WHERE t.table_id = x.table_id AND t.column_id = x.column_id AND t.key = ?3 AND ",
-            live!("t"),
-            ")
+                 (SELECT v.length FROM lake_vector_column v
+                  WHERE v.table_id = x.table_id AND v.column_id = x.column_id)
              FROM ducklake_column x
              WHERE x.table_id = ?1 AND ",
             live!("x"),
@@ -146,14 +144,16 @@ pub(super) fn columns(
         .map_err(sql("reading columns"))?;
     let mut by_parent: HashMap<Option<i64>, Vec<TableColumn>> = HashMap::new();
     let rows = stmt
-        .query_map(params![table_id, at, schema::VECTOR_LENGTH_TAG], |r| {
+        .query_map(params![table_id, at], |r| {
             let column = TableColumn {
                 column_id: r.get(0)?,
                 name: r.get(1)?,
                 ducklake_type: r.get(2)?,
                 initial_default: r.get(3)?,
                 children: Vec::new(),
-                vector_length: r.get::<_, Option<String>>(5)?.and_then(|n| n.parse().ok()),
+                vector_length: r
+                    .get::<_, Option<i64>>(5)?
+                    .and_then(|n| usize::try_from(n).ok()),
             };
             Ok((r.get::<_, Option<i64>>(4)?, column))
         })

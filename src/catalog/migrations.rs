@@ -78,10 +78,18 @@ const MIGRATIONS: &[Migration] = &[
     // `count(col)` as every row). Conservative: any file without the
     // column's statistics marks it.
     Migration::Sql(REPAIR_ADDED_COLUMNS_NULLS),
-    // 6: vector indexes: the columns that have one, and the index object
-    // of each of their data objects (see `vectors.rs`).
+    // 6: the length of each FLOAT[N] column (DuckLake has lists only, and
+    // DuckDB refuses column tags other than comments); vector indexes: the
+    // columns that have one, and the index object of each of their data
+    // objects (see `vectors.rs`).
     Migration::Sql(
         "
+    CREATE TABLE lake_vector_column (
+        table_id  BIGINT NOT NULL,
+        column_id BIGINT NOT NULL,
+        length    BIGINT NOT NULL,
+        PRIMARY KEY (table_id, column_id)
+    );
     CREATE TABLE lake_vector_index (
         table_id        BIGINT NOT NULL,
         column_id       BIGINT NOT NULL,

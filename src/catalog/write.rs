@@ -13,7 +13,7 @@ use super::columns::{self, TableColumn};
 use super::read::{MainSchema, Snap, TableRow, last_snapshot, live};
 use super::stats::TableColumnStats;
 use super::{CatalogError, SnapshotId, now, sql};
-use crate::schema::{self, Column, ColumnType, EvolvePlan, LIST_ELEMENT, quote_ident};
+use crate::schema::{Column, ColumnType, EvolvePlan, LIST_ELEMENT, quote_ident};
 
 /// One snapshot being written on top of the newest one.
 pub(super) struct Writer<'c> {
@@ -261,16 +261,9 @@ impl<'c> Writer<'c> {
         if let Some(n) = c.vector_length {
             self.conn
                 .execute(
-                    "INSERT INTO ducklake_column_tag (table_id, column_id, begin_snapshot,
-                         end_snapshot, key, value)
-                     VALUES (?1, ?2, ?3, NULL, ?4, ?5)",
-                    params![
-                        table_id,
-                        c.column_id,
-                        self.id,
-                        schema::VECTOR_LENGTH_TAG,
-                        n.to_string()
-                    ],
+                    "INSERT INTO lake_vector_column (table_id, column_id, length)
+                     VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                    params![table_id, c.column_id, n as i64],
                 )
                 .map_err(sql("adding a column"))?;
         }
