@@ -25,6 +25,7 @@ mod s3;
 mod serve;
 mod serve_load;
 mod sql;
+mod vectors;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

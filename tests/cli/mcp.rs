@@ -13,12 +13,12 @@ const MORE_PEOPLE: &str =
     "id,name,email,age,joined,score,active\n9,Zed,zed@example.com,40,2024-01-01,50.5,true\n";
 
 /// Runs the SDK client with `cfg`; what it saw.
-fn client(cfg: Value) -> Value {
+pub(crate) fn client(cfg: Value) -> Value {
     crate::ducklake::python_json("tests/mcp/client.py", &cfg)
 }
 
 /// The environment `lake mcp` needs to open the context's home.
-fn home_env(ctx: &TestContext) -> Value {
+pub(crate) fn home_env(ctx: &TestContext) -> Value {
     let mut env = serde_json::Map::new();
     env.insert("LAKE_HOME".into(), json!(ctx.home.path()));
     for (k, v) in &ctx.env {
@@ -39,7 +39,7 @@ fn tool_names(report: &Value) -> Vec<&str> {
 }
 
 /// The `i`th call's result, asserted to be a success.
-fn ok_call(report: &Value, i: usize) -> &Value {
+pub(crate) fn ok_call(report: &Value, i: usize) -> &Value {
     let call = &report["calls"][i];
     assert_eq!(
         call["result"]["isError"], false,
@@ -49,7 +49,7 @@ fn ok_call(report: &Value, i: usize) -> &Value {
 }
 
 /// The `i`th call's tool error message.
-fn failed_call(report: &Value, i: usize) -> String {
+pub(crate) fn failed_call(report: &Value, i: usize) -> String {
     let call = &report["calls"][i];
     assert_eq!(
         call["result"]["isError"], true,
@@ -98,7 +98,13 @@ fn an_agent_over_stdio_lists_describes_queries_and_hears_of_changes() {
     // Read-only by default: no ingest tool.
     assert_eq!(
         tool_names(&report),
-        ["dataset_log", "describe_dataset", "list_datasets", "query"]
+        [
+            "dataset_log",
+            "describe_dataset",
+            "list_datasets",
+            "query",
+            "search"
+        ]
     );
     for tool in report["tools"].as_array().unwrap() {
         assert!(tool["description"].as_str().unwrap().len() > 40, "{tool:#}");
@@ -233,7 +239,8 @@ fn mcp_over_http_sits_behind_the_token_and_writes_only_when_allowed() {
             "describe_dataset",
             "ingest",
             "list_datasets",
-            "query"
+            "query",
+            "search"
         ]
     );
     let ingested = &ok_call(&report, 0)["structuredContent"];

@@ -55,6 +55,58 @@ pub(crate) struct QueryInput {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
+pub(crate) struct SearchInput {
+    /// The dataset's name.
+    pub dataset: String,
+    /// Its FLOAT[N] column of embeddings.
+    pub column: String,
+    /// The query embedding: N numbers, made by the same model as the
+    /// column's (lake holds no embedding model: text is refused).
+    pub vector: Value,
+    /// How many nearest rows to return (default 10).
+    #[serde(default)]
+    pub k: Option<usize>,
+    /// Candidates the index weighs (default 100; more finds more of the
+    /// true nearest rows, more slowly).
+    #[serde(default)]
+    pub ef_search: Option<usize>,
+    /// Read the lake as of this snapshot (an id or a time). Default: now.
+    #[serde(default)]
+    pub at: Option<String>,
+}
+
+/// The SQL of a `search` call, or why its vector is not one.
+pub(crate) fn search_sql(input: &SearchInput) -> Result<String, String> {
+    let numbers = match &input.vector {
+        Value::Array(items) => items
+            .iter()
+            .map(|v| match v.as_f64() {
+                Some(f) if f.is_finite() => Ok(f.to_string()),
+                _ => Err(format!("the vector holds {v}, not a number")),
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        Value::String(_) => {
+            return Err(
+                "lake holds no embedding model: pass `vector` as the query's \
+                 embedding (a list of numbers from the model that made the column), not text"
+                    .into(),
+            );
+        }
+        other => return Err(format!("`vector` must be a list of numbers, not {other}")),
+    };
+    let k = input.k.unwrap_or(10).max(1);
+    let ef = input
+        .ef_search
+        .map_or(String::new(), |ef| format!(", ef_search := {ef}"));
+    Ok(format!(
+        "SELECT * FROM vector_search({}, {}, [{}], {k}{ef})",
+        crate::schema::quote_literal(&input.dataset),
+        crate::schema::quote_literal(&input.column),
+        numbers.join(", ")
+    ))
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
 pub(crate) struct LogInput {
     /// The dataset's name.
     pub name: String,
@@ -274,6 +326,28 @@ impl LakeMcp {
     ) -> Result<CallToolResult, ErrorData> {
         let max_rows = input.max_rows.unwrap_or(DEFAULT_ROWS);
         match self.run_query(input.sql, input.at, max_rows).await {
+            Ok(rows) => {
+                let text = render_rows(&rows);
+                Ok(answer(rows, text))
+            }
+            Err(e) => Ok(failed(e)),
+        }
+    }
+
+    #[tool(
+        description = "Find the k rows of a dataset whose embedding (a FLOAT[N] column) is nearest a query embedding, nearest first: the dataset's columns plus `distance` (the column's index metric, cosine by default). Uses the column's HNSW index where it has one. `vector` must be N numbers from the same embedding model; lake has no model, so text is refused. Same answer shape as `query`; in SQL: SELECT * FROM vector_search('dataset', 'column', [...], k).",
+        annotations(read_only_hint = true)
+    )]
+    async fn search(
+        &self,
+        Parameters(input): Parameters<SearchInput>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let sql = match search_sql(&input) {
+            Ok(sql) => sql,
+            Err(e) => return Ok(failed(e)),
+        };
+        let k = input.k.unwrap_or(10).max(1);
+        match self.run_query(sql, input.at, k).await {
             Ok(rows) => {
                 let text = render_rows(&rows);
                 Ok(answer(rows, text))
