@@ -1,6 +1,6 @@
 //! The in-process side of `bench/vectors.sh`: one connection of the
 //! embedded DuckDB runs, for every query vector in a file (one JSON array
-//! per line), `vector_search` (MODE `index`) or DuckDB's exact scan
+//! per line), `SELECT * FROM vector_search(...)` (MODE `index`) or DuckDB's exact scan
 //! `ORDER BY array_cosine_distance(...) LIMIT K` (MODE `exact`), and prints
 //! per query the ids found and the seconds it took, as JSON lines.
 //! `vector_search HOME DATASET MODE K EF QUERIES`.
@@ -28,8 +28,10 @@ fn main() -> anyhow::Result<()> {
              CAST({v} AS FLOAT[{}])) LIMIT {k}",
             v.matches(',').count() + 1
         ),
+        // Any statement, `{v}` the query vector.
+        m if m.starts_with("sql:") => m[4..].replace("{v}", v),
         _ => {
-            format!("SELECT id FROM vector_search('{dataset}', 'emb', {v}, {k}, ef_search := {ef})")
+            format!("SELECT * FROM vector_search('{dataset}', 'emb', {v}, {k}, ef_search := {ef})")
         }
     };
     let lines: Vec<String> = std::io::BufReader::new(std::fs::File::open(queries)?)
@@ -41,7 +43,10 @@ fn main() -> anyhow::Result<()> {
         let started = Instant::now();
         let mut ids = Vec::new();
         engine.run(&sql(v), &mut |_, batch| {
-            let column = batch.column(0).as_primitive::<Int64Type>();
+            let column = batch
+                .column_by_name("id")
+                .unwrap_or(batch.column(0))
+                .as_primitive::<Int64Type>();
             ids.extend((0..column.len()).map(|r| column.value(r)));
             Ok(ControlFlow::Continue(()))
         })?;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+pub mod arrow;
 mod parse;
 
 /// The namespace of every `dataset_id` (UUIDv5 over the name), shared with the

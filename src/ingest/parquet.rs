@@ -254,7 +254,14 @@ pub fn write_parquet<W: Write + Send>(
     progress.start("writing", source.len());
     let builder = reader(source)?;
     let target = arrow_schema(&scan.schema);
-    if as_given(builder.schema(), &target) {
+    // Embeddings are always rewritten: lake lays them out for searches
+    // (small pages with an offset index, no dictionary).
+    let vectors = scan
+        .schema
+        .columns
+        .iter()
+        .any(|c| matches!(c.column_type, ColumnType::Vector(_)));
+    if !vectors && as_given(builder.schema(), &target) {
         let rows = u64::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
         let read_err = |e| ConvertError::Read {
             file: source.label().to_owned(),

@@ -4,14 +4,9 @@
 //! the objects they add; gc removes an index with the last file row of its
 //! object.
 
-use std::fs::File;
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use arrow::array::{Array, AsArray};
-use arrow::datatypes::{DataType, Float32Type};
-use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -20,6 +15,7 @@ use crate::catalog::{IndexObject, LiveFile, TableState, VectorIndex};
 use crate::ingest::progress::Progress;
 use crate::schema::ColumnType;
 use crate::store::cache::VECTOR_INDEX_SUFFIX;
+use crate::vector::parquet::{FileColumn, Vectors, read_vectors};
 use crate::vector::{self, Metric, Params};
 
 /// What `lake index create` (or an ingest) did to one index.
@@ -185,7 +181,19 @@ impl Lake {
         for file in todo {
             let data_key = file.key.clone().map_err(LakeError::Usage)?;
             let readable = self.store.readable(&data_key)?;
-            let (vectors, rows, dim) = read_vectors(&readable.path, file, index.column_id)
+            let column = match &file.names {
+                Some(names) => match names.get(&index.column_id) {
+                    Some(name) => FileColumn::Name(name),
+                    // An object from before the column was added.
+                    None => continue,
+                },
+                None => FileColumn::FieldId(index.column_id),
+            };
+            let Vectors {
+                values: vectors,
+                rows,
+                dim,
+            } = read_vectors(&readable.path, column)
                 .map_err(|e| LakeError::Usage(format!("indexing {data_key}: {e}")))?;
             let count = rows.len();
             let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -236,92 +244,4 @@ impl Lake {
             .count() as u64;
         Ok(report)
     }
-}
-
-/// The vectors of column `column_id` in the Parquet file at `path`, the
-/// row of each, and their length. NULL vectors are left out.
-pub(crate) fn read_vectors(
-    path: &std::path::Path,
-    file: &LiveFile,
-    column_id: i64,
-) -> Result<(Vec<f32>, Vec<u32>, usize), String> {
-    let reader = File::open(path).map_err(|e| e.to_string())?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(reader).map_err(|e| e.to_string())?;
-    let fields = builder.schema().fields().clone();
-    let position = match &file.names {
-        Some(names) => {
-            let name = names
-                .get(&column_id)
-                .ok_or("the object does not have the column")?;
-            fields.iter().position(|f| f.name() == name)
-        }
-        None => fields.iter().position(|f| {
-            f.metadata()
-                .get("PARQUET:field_id")
-                .is_some_and(|id| id.parse() == Ok(column_id))
-        }),
-    }
-    .ok_or("the object does not have the column")?;
-    let mask = ProjectionMask::roots(builder.parquet_schema(), [position]);
-    let batches = builder
-        .with_projection(mask)
-        .build()
-        .map_err(|e| e.to_string())?;
-    let mut vectors = Vec::new();
-    let mut rows = Vec::new();
-    let mut dim = 0;
-    let mut row: u32 = 0;
-    for batch in batches {
-        let batch = batch.map_err(|e| e.to_string())?;
-        let column = batch.column(0);
-        let (lists, values): (Vec<Option<(usize, usize)>>, _) = match column.data_type() {
-            DataType::FixedSizeList(_, n) => {
-                let a = column.as_fixed_size_list();
-                let n = *n as usize;
-                let spans = (0..a.len())
-                    .map(|i| a.is_valid(i).then_some((i * n, n)))
-                    .collect();
-                (spans, a.values().clone())
-            }
-            DataType::List(_) => {
-                let a = column.as_list::<i32>();
-                let o = a.value_offsets();
-                let spans = (0..a.len())
-                    .map(|i| {
-                        a.is_valid(i)
-                            .then(|| (o[i] as usize, (o[i + 1] - o[i]) as usize))
-                    })
-                    .collect();
-                (spans, a.values().clone())
-            }
-            DataType::LargeList(_) => {
-                let a = column.as_list::<i64>();
-                let o = a.value_offsets();
-                let spans = (0..a.len())
-                    .map(|i| {
-                        a.is_valid(i)
-                            .then(|| (o[i] as usize, (o[i + 1] - o[i]) as usize))
-                    })
-                    .collect();
-                (spans, a.values().clone())
-            }
-            other => return Err(format!("the column is {other}, not a list of floats")),
-        };
-        let values =
-            arrow::compute::cast(&values, &DataType::Float32).map_err(|e| e.to_string())?;
-        let floats = values.as_primitive::<Float32Type>();
-        for span in lists {
-            if let Some((start, len)) = span
-                && len > 0
-                && (dim == 0 || len == dim)
-                && floats.slice(start, len).null_count() == 0
-            {
-                dim = len;
-                vectors.extend_from_slice(&floats.values()[start..start + len]);
-                rows.push(row);
-            }
-            row += 1;
-        }
-    }
-    Ok((vectors, rows, dim))
 }

@@ -1,37 +1,32 @@
 //! `vector_search(dataset, column, vector, k, ef_search := n)` in SQL: a
-//! table macro over `query(lake_vector_search_sql(...))`. The scalar
-//! function searches the HNSW index of every data object of the dataset
-//! (rows deleted since left out), scans the objects without one exactly,
-//! and returns the SQL that reads those rows with their distances, nearest
-//! first; DuckDB then reads them as the dataset's view would (casts,
-//! renamed columns, defaults).
+//! table macro over the table function `lake_vector_search`, which searches
+//! the HNSW index of every data object of the dataset (rows deleted since
+//! left out), scans the objects without one, and reads the rows found from
+//! their objects (only the pages holding them), with the dataset's columns
+//! as its view shows them, plus `distance`, nearest first.
 //!
-//! The scalar function is the database's (DuckDB registers functions of
-//! its API system-wide); what each connection registered as a dataset is
-//! in the [`Searches`] registry, under the connection's number, which its
-//! own temporary macro passes.
+//! The table function is the database's (DuckDB registers functions of its
+//! API system-wide); what each connection registered as a dataset is in the
+//! [`Searches`] registry, under the connection's number, which its own
+//! temporary macro passes.
 
-use std::collections::{HashMap, HashSet};
-use std::fs::File;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use arrow::array::AsArray;
-use arrow::datatypes::Int64Type;
-use duckdb::core::{DataChunkHandle, Inserter, LogicalTypeId};
-use duckdb::ffi::duckdb_string_t;
-use duckdb::types::DuckString;
-use duckdb::vscalar::{ScalarFunctionSignature, VScalar};
-use duckdb::vtab::arrow::WritableVector;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use arrow::record_batch::RecordBatch;
+use duckdb::core::{DataChunkHandle, LogicalTypeHandle, LogicalTypeId};
+use duckdb::vtab::arrow::{record_batch_to_duckdb_data_chunk, to_duckdb_logical_type};
+use duckdb::vtab::{BindInfo, InitInfo, TableFunctionInfo, VTab};
 
-use super::view::{ViewColumn, path_list, projection};
-use crate::schema::{quote_ident, quote_literal};
-use crate::vector::{Hit, IndexFile, Metric};
+use super::view::ViewColumn;
+use crate::vector::{IndexFile, Metric};
 
-/// The name of the scalar function the macro calls.
-const SQL_FUNCTION: &str = "lake_vector_search_sql";
+mod rows;
+
+/// The name of the table function the macro calls.
+const TABLE_FUNCTION: &str = "lake_vector_search";
 
 /// Index files kept open (mapped) between searches, at most.
 const OPEN_INDEXES: usize = 256;
@@ -129,85 +124,122 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 pub fn macro_sql(conn: u64) -> String {
     format!(
         "CREATE OR REPLACE TEMP MACRO vector_search(dataset, \"column\", vector, k, ef_search := 0) \
-         AS TABLE SELECT * FROM query({SQL_FUNCTION}({conn}, dataset, \"column\", \
-         CAST(CAST(vector AS FLOAT[]) AS VARCHAR), k, ef_search));"
+         AS TABLE SELECT * FROM {TABLE_FUNCTION}({conn}, dataset, \"column\", \
+         CAST(CAST(vector AS FLOAT[]) AS VARCHAR), k, ef_search);"
     )
 }
 
-/// Registers the scalar function of the database `conn` belongs to.
+/// Registers the table function of the database `conn` belongs to.
 pub fn register_function(
     conn: &duckdb::Connection,
     searches: &Arc<Searches>,
 ) -> duckdb::Result<()> {
-    conn.register_scalar_function_with_state::<SearchSql>(SQL_FUNCTION, searches)
+    conn.register_table_function_with_extra_info::<SearchRows, _>(TABLE_FUNCTION, searches)
 }
 
-/// The scalar function: (connection, dataset, column, vector as text, k,
-/// ef_search) -> the SQL of the answer.
-struct SearchSql;
+/// The table function: (connection, dataset, column, vector as text, k,
+/// ef_search) -> the rows found. The search runs when DuckDB binds it (its
+/// arguments are constants), so that the columns are known.
+struct SearchRows;
 
-impl VScalar for SearchSql {
-    type State = Arc<Searches>;
+/// What the search found (at bind: the rows, nearest first).
+struct Found {
+    target: Arc<SearchTarget>,
+    hits: Vec<rows::Hit>,
+}
 
-    fn invoke(
-        state: &Self::State,
-        input: &mut DataChunkHandle,
-        output: &mut dyn WritableVector,
-    ) -> Result<(), Box<dyn std::error::Error>> {
-        let rows = input.len();
-        let ints = |i: usize| -> Vec<i64> {
-            let v = input.flat_vector(i);
-            // SAFETY: the signature makes these columns BIGINT.
-            unsafe { v.as_slice_with_len::<i64>(rows) }.to_vec()
+/// The rows found, with the columns the query reads, handed out a
+/// vector's worth at a time.
+struct Handed {
+    batch: RecordBatch,
+    offset: AtomicUsize,
+}
+
+impl VTab for SearchRows {
+    type BindData = Found;
+    type InitData = Handed;
+
+    fn bind(bind: &BindInfo) -> Result<Found, Box<dyn std::error::Error>> {
+        // SAFETY: registered with an `Arc<Searches>` as its extra info, which
+        // DuckDB keeps as long as the function.
+        let searches = unsafe { &*bind.get_extra_info::<Arc<Searches>>() };
+        let text = |i: u64| bind.get_parameter(i).to_string();
+        let request = Request {
+            dataset: &text(1),
+            column: &text(2),
+            vector: parse_vector(&text(3))?,
+            k: bind.get_parameter(4).to_int64(),
+            ef_search: bind.get_parameter(5).to_int64(),
         };
-        let texts = |i: usize| -> Vec<String> {
-            let v = input.flat_vector(i);
-            // SAFETY: the signature makes these columns VARCHAR.
-            unsafe { v.as_slice_with_len::<duckdb_string_t>(rows) }
-                .iter()
-                .map(|s| DuckString::new(&mut { *s }).as_str().into_owned())
-                .collect()
-        };
-        let (conns, names, columns, vectors, ks, efs) =
-            (ints(0), texts(1), texts(2), texts(3), ints(4), ints(5));
-        let out = output.flat_vector();
-        for row in 0..rows {
-            let request = Request {
-                dataset: &names[row],
-                column: &columns[row],
-                vector: parse_vector(&vectors[row])?,
-                k: ks[row],
-                ef_search: efs[row],
-            };
-            let sql = search_sql(state, conns[row] as u64, &request)?;
-            out.insert(row, sql.as_str());
+        let conn = bind.get_parameter(0).to_int64() as u64;
+        let (target, hits) = rows::search(searches, conn, &request)?;
+        for field in rows::schema(&target.columns).fields() {
+            bind.add_result_column(field.name(), to_duckdb_logical_type(field.data_type())?);
         }
-        Ok(())
+        Ok(Found { target, hits })
     }
 
-    fn signatures() -> Vec<ScalarFunctionSignature> {
+    fn init(init: &InitInfo) -> Result<Handed, Box<dyn std::error::Error>> {
+        // SAFETY: DuckDB hands init the data bind returned.
+        let found = unsafe { &*init.get_bind_data::<Found>() };
+        let projection: Vec<usize> = init
+            .get_column_indices()
+            .into_iter()
+            .map(|i| i as usize)
+            .collect();
+        let batch = rows::read(&found.target, &found.hits, &projection)?;
+        Ok(Handed {
+            batch,
+            offset: AtomicUsize::new(0),
+        })
+    }
+
+    fn func(
+        func: &TableFunctionInfo<Self>,
+        output: &mut DataChunkHandle,
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let handed = func.get_init_data();
+        let batch = &handed.batch;
+        let offset = handed.offset.fetch_add(VECTOR_ROWS, Ordering::Relaxed);
+        if offset >= batch.num_rows() {
+            output.set_len(0);
+            return Ok(());
+        }
+        let part = batch.slice(offset, VECTOR_ROWS.min(batch.num_rows() - offset));
+        if part.num_columns() == 0 {
+            output.set_len(part.num_rows());
+            return Ok(());
+        }
+        record_batch_to_duckdb_data_chunk(&part, output)
+    }
+
+    fn supports_pushdown() -> bool {
+        true
+    }
+
+    fn parameters() -> Option<Vec<LogicalTypeHandle>> {
         let (int, text) = (LogicalTypeId::Bigint, LogicalTypeId::Varchar);
-        vec![ScalarFunctionSignature::exact(
-            vec![
-                int.into(),
-                text.into(),
-                text.into(),
-                text.into(),
-                int.into(),
-                int.into(),
-            ],
+        Some(vec![
+            int.into(),
             text.into(),
-        )]
+            text.into(),
+            text.into(),
+            int.into(),
+            int.into(),
+        ])
     }
 }
+
+/// Rows in one DuckDB vector (its `STANDARD_VECTOR_SIZE`).
+const VECTOR_ROWS: usize = 2048;
 
 /// One call of `vector_search`.
-struct Request<'a> {
-    dataset: &'a str,
-    column: &'a str,
-    vector: Vec<f32>,
-    k: i64,
-    ef_search: i64,
+pub(crate) struct Request<'a> {
+    pub dataset: &'a str,
+    pub column: &'a str,
+    pub vector: Vec<f32>,
+    pub k: i64,
+    pub ef_search: i64,
 }
 
 /// DuckDB's text of a FLOAT[] (`[0.1, 2.0]`).
@@ -232,154 +264,6 @@ fn parse_vector(text: &str) -> Result<Vec<f32>, String> {
         .collect()
 }
 
-/// The SQL of the `k` rows nearest the request's vector.
-fn search_sql(searches: &Searches, conn: u64, r: &Request<'_>) -> Result<String, String> {
-    let target = searches.target(conn, r.dataset)?;
-    let column = target
-        .columns
-        .iter()
-        .find(|c| c.name.eq_ignore_ascii_case(r.column))
-        .ok_or_else(|| format!("vector_search: {} has no column {:?}", r.dataset, r.column))?;
-    let dim = vector_length(&column.sql_type).ok_or_else(|| {
-        format!(
-            "vector_search: {}.{} is {}, not FLOAT[N]",
-            r.dataset, column.name, column.sql_type
-        )
-    })?;
-    if r.vector.len() != dim {
-        return Err(format!(
-            "vector_search: the vector has {} numbers; {}.{} is FLOAT[{dim}]",
-            r.vector.len(),
-            r.dataset,
-            column.name
-        ));
-    }
-    if r.k < 1 {
-        return Err("vector_search: k must be at least 1".into());
-    }
-    let k = r.k as usize;
-    let ef = if r.ef_search > 0 {
-        r.ef_search as usize
-    } else {
-        DEFAULT_EF_SEARCH
-    }
-    .max(k);
-    let metric = target
-        .metrics
-        .get(&column.column_id)
-        .copied()
-        .unwrap_or(Metric::Cosine);
-    let literal = vector_literal(&r.vector, dim);
-    let mut parts = Vec::new();
-    for file in &target.files {
-        let select = projection(&target.columns, &file.names);
-        let path = quote_literal(&file.path.to_string_lossy());
-        let deletes: Vec<&PathBuf> = file.deletes.iter().collect();
-        let Some(key) = file.indexes.get(&column.column_id) else {
-            // No index: DuckDB's exact distance over the file.
-            let source = match file.names.get(&column.column_id) {
-                Some(name) => format!("CAST({} AS FLOAT[{dim}])", quote_ident(name)),
-                None => continue,
-            };
-            let filter = if deletes.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    " WHERE file_row_number NOT IN (SELECT pos FROM read_parquet({}))",
-                    path_list(&deletes)
-                )
-            };
-            parts.push(format!(
-                "(SELECT {select}, {}({source}, {literal}) AS distance \
-                 FROM read_parquet({path}, file_row_number = true){filter} \
-                 ORDER BY distance LIMIT {k})",
-                metric.sql_function()
-            ));
-            continue;
-        };
-        let index = searches.index(key, &target.open)?;
-        let deleted = deleted_rows(&deletes)?;
-        let hits: Vec<Hit> = index
-            .search(&r.vector, k, ef, &|row| !deleted.contains(&(row as i64)))
-            .map_err(|e| format!("vector_search: {e}"))?;
-        if hits.is_empty() {
-            continue;
-        }
-        let values = hits
-            .iter()
-            .map(|h| format!("({}, CAST({:?} AS FLOAT))", h.row, h.distance))
-            .collect::<Vec<_>>()
-            .join(", ");
-        parts.push(format!(
-            "(SELECT {select}, __lake_distance AS distance \
-             FROM read_parquet({path}, file_row_number = true) \
-             JOIN (VALUES {values}) AS __lake_hit(__lake_row, __lake_distance) \
-             ON file_row_number = __lake_row)"
-        ));
-    }
-    if parts.is_empty() {
-        return Ok(format!(
-            "SELECT {}, CAST(NULL AS FLOAT) AS distance WHERE false",
-            projection(&target.columns, &HashMap::new())
-        ));
-    }
-    Ok(format!(
-        "SELECT * FROM ({}) ORDER BY distance LIMIT {k}",
-        parts.join(" UNION ALL ")
-    ))
-}
-
-/// N of a `FLOAT[N]` SQL type.
-fn vector_length(sql_type: &str) -> Option<usize> {
-    sql_type
-        .strip_prefix("FLOAT[")?
-        .strip_suffix(']')?
-        .parse()
-        .ok()
-}
-
-/// The vector as a SQL `FLOAT[N]` literal.
-fn vector_literal(v: &[f32], dim: usize) -> String {
-    let numbers = v
-        .iter()
-        .map(|f| format!("{f:?}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    format!("CAST([{numbers}] AS FLOAT[{dim}])")
-}
-
-/// The row positions DuckLake deletion files (`file_path`, `pos`) name.
-fn deleted_rows(files: &[&PathBuf]) -> Result<HashSet<i64>, String> {
-    let mut rows = HashSet::new();
-    for path in files {
-        read_positions(path, &mut rows).map_err(|e| format!("{}: {e}", path.display()))?;
-    }
-    Ok(rows)
-}
-
-fn read_positions(path: &Path, rows: &mut HashSet<i64>) -> Result<(), String> {
-    let file = File::open(path).map_err(|e| e.to_string())?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| e.to_string())?;
-    let position = builder
-        .schema()
-        .fields()
-        .iter()
-        .position(|f| f.name() == "pos")
-        .ok_or("a deletion file without `pos`")?;
-    let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), [position]);
-    for batch in builder
-        .with_projection(mask)
-        .build()
-        .map_err(|e| e.to_string())?
-    {
-        let batch = batch.map_err(|e| e.to_string())?;
-        let pos = arrow::compute::cast(batch.column(0), &arrow::datatypes::DataType::Int64)
-            .map_err(|e| e.to_string())?;
-        rows.extend(pos.as_primitive::<Int64Type>().iter().flatten());
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -390,11 +274,5 @@ mod tests {
         assert_eq!(parse_vector("[]"), Ok(vec![]));
         assert!(parse_vector("[1, nan]").is_err());
         assert!(parse_vector("hello").is_err());
-        assert_eq!(vector_length("FLOAT[384]"), Some(384));
-        assert_eq!(vector_length("FLOAT[]"), None);
-        assert_eq!(
-            vector_literal(&[1.0, 0.5], 2),
-            "CAST([1.0, 0.5] AS FLOAT[2])"
-        );
     }
 }

@@ -60,6 +60,12 @@ impl Graph for Building {
             out.extend_from_slice(&list.lock().unwrap_or_else(|e| e.into_inner()));
         }
     }
+
+    fn with_neighbors(&self, node: u32, level: usize, _: &mut Vec<u32>, f: &mut dyn FnMut(&[u32])) {
+        if let Some(list) = self.links[node as usize].get(level) {
+            f(&list.lock().unwrap_or_else(|e| e.into_inner()));
+        }
+    }
 }
 
 /// A deterministic level for each node: floor(-ln(U) / ln(m)), from a

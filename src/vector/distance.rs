@@ -138,31 +138,204 @@ fn squared_l2_portable(a: &[f32], b: &[f32]) -> f32 {
 
 #[cfg(target_arch = "x86_64")]
 mod avx {
+    use std::arch::x86_64::*;
+
+    /// The sum of a register's eight lanes.
+    #[target_feature(enable = "avx2,fma")]
+    fn sum(v: __m256) -> f32 {
+        let quad = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+        let pair = _mm_add_ps(quad, _mm_movehl_ps(quad, quad));
+        _mm_cvtss_f32(_mm_add_ss(pair, _mm_shuffle_ps::<1>(pair, pair)))
+    }
+
     #[target_feature(enable = "avx2,fma")]
     pub(super) fn dot(a: &[f32], b: &[f32]) -> f32 {
-        super::dot_portable(a, b)
+        let n = a.len().min(b.len());
+        let (mut x, mut y) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+        let mut i = 0;
+        // SAFETY: every load reads 8 floats at i < n - 15 (or n - 7) of
+        // slices at least n long.
+        unsafe {
+            while i + 16 <= n {
+                x = _mm256_fmadd_ps(
+                    _mm256_loadu_ps(a.as_ptr().add(i)),
+                    _mm256_loadu_ps(b.as_ptr().add(i)),
+                    x,
+                );
+                y = _mm256_fmadd_ps(
+                    _mm256_loadu_ps(a.as_ptr().add(i + 8)),
+                    _mm256_loadu_ps(b.as_ptr().add(i + 8)),
+                    y,
+                );
+                i += 16;
+            }
+            if i + 8 <= n {
+                x = _mm256_fmadd_ps(
+                    _mm256_loadu_ps(a.as_ptr().add(i)),
+                    _mm256_loadu_ps(b.as_ptr().add(i)),
+                    x,
+                );
+                i += 8;
+            }
+        }
+        let tail: f32 = a[i..n].iter().zip(&b[i..n]).map(|(p, q)| p * q).sum();
+        sum(_mm256_add_ps(x, y)) + tail
     }
 
     #[target_feature(enable = "avx2,fma")]
     pub(super) fn squared_l2(a: &[f32], b: &[f32]) -> f32 {
-        super::squared_l2_portable(a, b)
+        let n = a.len().min(b.len());
+        let (mut x, mut y) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+        let mut i = 0;
+        // SAFETY: as in `dot`.
+        unsafe {
+            while i + 16 <= n {
+                let d = _mm256_sub_ps(
+                    _mm256_loadu_ps(a.as_ptr().add(i)),
+                    _mm256_loadu_ps(b.as_ptr().add(i)),
+                );
+                x = _mm256_fmadd_ps(d, d, x);
+                let e = _mm256_sub_ps(
+                    _mm256_loadu_ps(a.as_ptr().add(i + 8)),
+                    _mm256_loadu_ps(b.as_ptr().add(i + 8)),
+                );
+                y = _mm256_fmadd_ps(e, e, y);
+                i += 16;
+            }
+            if i + 8 <= n {
+                let d = _mm256_sub_ps(
+                    _mm256_loadu_ps(a.as_ptr().add(i)),
+                    _mm256_loadu_ps(b.as_ptr().add(i)),
+                );
+                x = _mm256_fmadd_ps(d, d, x);
+                i += 8;
+            }
+        }
+        let tail: f32 = a[i..n]
+            .iter()
+            .zip(&b[i..n])
+            .map(|(p, q)| (p - q) * (p - q))
+            .sum();
+        sum(_mm256_add_ps(x, y)) + tail
     }
 }
 
 #[cfg(target_arch = "x86_64")]
-fn has_avx2() -> bool {
+mod avx512 {
+    use std::arch::x86_64::*;
+
+    #[target_feature(enable = "avx512f")]
+    pub(super) fn dot(a: &[f32], b: &[f32]) -> f32 {
+        let n = a.len().min(b.len());
+        let (mut x, mut y) = (_mm512_setzero_ps(), _mm512_setzero_ps());
+        let mut i = 0;
+        // SAFETY: every load reads 16 floats below n of slices at least n long.
+        unsafe {
+            while i + 32 <= n {
+                x = _mm512_fmadd_ps(
+                    _mm512_loadu_ps(a.as_ptr().add(i)),
+                    _mm512_loadu_ps(b.as_ptr().add(i)),
+                    x,
+                );
+                y = _mm512_fmadd_ps(
+                    _mm512_loadu_ps(a.as_ptr().add(i + 16)),
+                    _mm512_loadu_ps(b.as_ptr().add(i + 16)),
+                    y,
+                );
+                i += 32;
+            }
+            if i + 16 <= n {
+                x = _mm512_fmadd_ps(
+                    _mm512_loadu_ps(a.as_ptr().add(i)),
+                    _mm512_loadu_ps(b.as_ptr().add(i)),
+                    x,
+                );
+                i += 16;
+            }
+        }
+        let tail: f32 = a[i..n].iter().zip(&b[i..n]).map(|(p, q)| p * q).sum();
+        _mm512_reduce_add_ps(_mm512_add_ps(x, y)) + tail
+    }
+
+    #[target_feature(enable = "avx512f")]
+    pub(super) fn squared_l2(a: &[f32], b: &[f32]) -> f32 {
+        let n = a.len().min(b.len());
+        let (mut x, mut y) = (_mm512_setzero_ps(), _mm512_setzero_ps());
+        let mut i = 0;
+        // SAFETY: as in `dot`.
+        unsafe {
+            while i + 32 <= n {
+                let d = _mm512_sub_ps(
+                    _mm512_loadu_ps(a.as_ptr().add(i)),
+                    _mm512_loadu_ps(b.as_ptr().add(i)),
+                );
+                x = _mm512_fmadd_ps(d, d, x);
+                let e = _mm512_sub_ps(
+                    _mm512_loadu_ps(a.as_ptr().add(i + 16)),
+                    _mm512_loadu_ps(b.as_ptr().add(i + 16)),
+                );
+                y = _mm512_fmadd_ps(e, e, y);
+                i += 32;
+            }
+            if i + 16 <= n {
+                let d = _mm512_sub_ps(
+                    _mm512_loadu_ps(a.as_ptr().add(i)),
+                    _mm512_loadu_ps(b.as_ptr().add(i)),
+                );
+                x = _mm512_fmadd_ps(d, d, x);
+                i += 16;
+            }
+        }
+        let tail: f32 = a[i..n]
+            .iter()
+            .zip(&b[i..n])
+            .map(|(p, q)| (p - q) * (p - q))
+            .sum();
+        _mm512_reduce_add_ps(_mm512_add_ps(x, y)) + tail
+    }
+}
+
+/// The widest SIMD the CPU has: 2 for AVX-512, 1 for AVX2 with FMA, 0.
+#[cfg(target_arch = "x86_64")]
+fn simd() -> u8 {
     use std::sync::OnceLock;
-    static HAS: OnceLock<bool> = OnceLock::new();
-    *HAS.get_or_init(|| is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"))
+    static LEVEL: OnceLock<u8> = OnceLock::new();
+    *LEVEL.get_or_init(|| {
+        if is_x86_feature_detected!("avx512f") {
+            2
+        } else if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+            1
+        } else {
+            0
+        }
+    })
+}
+
+/// Asks the CPU to start loading the vector at `v` (the next one a search
+/// will measure), as hnswlib does: searches wait on memory, not on sums.
+#[inline]
+pub fn prefetch(v: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        let p = v.as_ptr().cast::<i8>();
+        for line in (0..v.len() * 4).step_by(64).take(4) {
+            // SAFETY: prefetching is a hint; the address is inside `v`.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.add(line)) };
+        }
+    }
 }
 
 /// The inner product.
 #[inline]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     #[cfg(target_arch = "x86_64")]
-    if has_avx2() {
-        // SAFETY: the CPU has AVX2 and FMA (checked above).
-        return unsafe { avx::dot(a, b) };
+    match simd() {
+        // SAFETY: the CPU has AVX-512 (checked by `simd`).
+        2 => return unsafe { avx512::dot(a, b) },
+        // SAFETY: the CPU has AVX2 and FMA (checked by `simd`).
+        1 => return unsafe { avx::dot(a, b) },
+        _ => {}
     }
     dot_portable(a, b)
 }
@@ -171,9 +344,12 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 #[inline]
 pub fn squared_l2(a: &[f32], b: &[f32]) -> f32 {
     #[cfg(target_arch = "x86_64")]
-    if has_avx2() {
-        // SAFETY: the CPU has AVX2 and FMA (checked above).
-        return unsafe { avx::squared_l2(a, b) };
+    match simd() {
+        // SAFETY: the CPU has AVX-512 (checked by `simd`).
+        2 => return unsafe { avx512::squared_l2(a, b) },
+        // SAFETY: the CPU has AVX2 and FMA (checked by `simd`).
+        1 => return unsafe { avx::squared_l2(a, b) },
+        _ => {}
     }
     squared_l2_portable(a, b)
 }

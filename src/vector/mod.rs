@@ -3,11 +3,12 @@
 //! immutable file that is searched in place (memory-mapped).
 //!
 //! `distance` holds the metrics, `build` makes a graph, `file` is the
-//! stored form and its search.
+//! stored form and its search, `parquet` reads an object's vectors.
 
 pub mod build;
 pub mod distance;
 pub mod file;
+pub mod parquet;
 mod search;
 
 pub use build::{Params, build};

@@ -12,6 +12,19 @@ pub(crate) trait Graph {
     fn vector(&self, node: u32) -> &[f32];
     /// The neighbours of `node` at `level`, into `out` (cleared first).
     fn neighbors(&self, node: u32, level: usize, out: &mut Vec<u32>);
+
+    /// Calls `f` with the neighbours of `node` at `level` (`scratch` may
+    /// hold a copy; a graph being built lends its list, locked, instead).
+    fn with_neighbors(
+        &self,
+        node: u32,
+        level: usize,
+        scratch: &mut Vec<u32>,
+        f: &mut dyn FnMut(&[u32]),
+    ) {
+        self.neighbors(node, level, scratch);
+        f(scratch);
+    }
 }
 
 /// A node and its distance to the query.
@@ -131,23 +144,30 @@ pub(crate) fn search_layer<G: Graph + ?Sized>(
         if results.len() >= ef && results.peek().is_some_and(|w| c.dist > w.dist) {
             break;
         }
-        g.neighbors(c.node, level, &mut links);
-        for &n in &links {
-            if !visited.insert(n) {
-                continue;
+        g.with_neighbors(c.node, level, &mut links, &mut |links| {
+            if let Some(&first) = links.first() {
+                super::distance::prefetch(g.vector(first));
             }
-            let dist = metric.distance(query, g.vector(n));
-            let near = Near { dist, node: n };
-            if results.len() < ef || results.peek().is_some_and(|w| dist < w.dist) {
-                candidates.push(Reverse(near));
-                if accept(n) {
-                    results.push(near);
-                    if results.len() > ef {
-                        results.pop();
+            for (j, &n) in links.iter().enumerate() {
+                if let Some(&next) = links.get(j + 1) {
+                    super::distance::prefetch(g.vector(next));
+                }
+                if !visited.insert(n) {
+                    continue;
+                }
+                let dist = metric.distance(query, g.vector(n));
+                let near = Near { dist, node: n };
+                if results.len() < ef || results.peek().is_some_and(|w| dist < w.dist) {
+                    candidates.push(Reverse(near));
+                    if accept(n) {
+                        results.push(near);
+                        if results.len() > ef {
+                            results.pop();
+                        }
                     }
                 }
             }
-        }
+        });
     }
     results.into_sorted_vec()
 }

@@ -9,12 +9,14 @@ use arrow::array::{
     ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, StringBuilder,
     Time64MicrosecondBuilder, TimestampMicrosecondBuilder,
 };
-use arrow::datatypes::{DataType, Field, Schema as ArrowSchema, SchemaRef, TimeUnit};
+use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 
 use crate::ingest::scan::Scan;
 use crate::ingest::values::{self, Formats};
-use crate::schema::{ColumnType, Schema};
+use crate::schema::ColumnType;
+use crate::schema::arrow::UTC;
+pub use crate::schema::arrow::{arrow_schema, arrow_type};
 
 pub mod nested;
 pub mod vector;
@@ -28,34 +30,6 @@ pub(crate) const BATCH_ROWS: usize = 32 * 1024;
 /// Bytes of fields in one batch at most (narrow rows reach BATCH_ROWS
 /// first, so their objects are as before).
 pub(crate) const BATCH_BYTES: usize = 16 << 20;
-
-/// The Arrow schema a lake schema is written as.
-pub fn arrow_schema(schema: &Schema) -> SchemaRef {
-    Arc::new(ArrowSchema::new(
-        schema
-            .columns
-            .iter()
-            .map(|c| Field::new(&c.name, arrow_type(&c.column_type), true))
-            .collect::<Vec<_>>(),
-    ))
-}
-
-/// The Arrow type a lake type is written as.
-pub(crate) fn arrow_type(t: &ColumnType) -> DataType {
-    match t {
-        ColumnType::Boolean => DataType::Boolean,
-        ColumnType::Bigint => DataType::Int64,
-        ColumnType::Double => DataType::Float64,
-        ColumnType::Date => DataType::Date32,
-        ColumnType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
-        ColumnType::Timestamptz => DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into())),
-        ColumnType::Time => DataType::Time64(TimeUnit::Microsecond),
-        ColumnType::Varchar => DataType::Utf8,
-        ColumnType::Struct(fields) => DataType::Struct(nested::struct_fields(fields)),
-        ColumnType::List(element) => DataType::LargeList(nested::list_field(element)),
-        ColumnType::Vector(n) => vector::vector_type(*n),
-    }
-}
 
 /// Builds one column of a batch from text fields.
 pub(crate) enum Builder {
@@ -71,9 +45,6 @@ pub(crate) enum Builder {
     List(Box<ListColumn>),
     Vector(Box<VectorColumn>),
 }
-
-/// The zone instants are stored in.
-const UTC: &str = "UTC";
 
 impl Builder {
     /// A builder with room for `rows` values.

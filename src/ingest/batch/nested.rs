@@ -8,11 +8,12 @@ use std::sync::Arc;
 use arrow::array::NullBufferBuilder;
 use arrow::array::{ArrayRef, LargeListArray, StructArray};
 use arrow::buffer::OffsetBuffer;
-use arrow::datatypes::{Field, FieldRef, Fields};
+use arrow::datatypes::{FieldRef, Fields};
 
-use super::{Builder, arrow_type};
+use super::Builder;
 use crate::ingest::values::Formats;
-use crate::schema::{Column, ColumnType, LIST_ELEMENT};
+use crate::schema::arrow::{list_field, struct_fields};
+use crate::schema::{Column, ColumnType};
 
 /// A STRUCT column: one child builder per field.
 pub struct StructColumn {
@@ -137,17 +138,4 @@ impl ListColumn {
             self.validity.finish(),
         ))
     }
-}
-
-/// The Arrow fields of a STRUCT's fields.
-pub(crate) fn struct_fields(fields: &[Column]) -> Fields {
-    fields
-        .iter()
-        .map(|f| Field::new(&f.name, arrow_type(&f.column_type), true))
-        .collect()
-}
-
-/// The Arrow field of a list's elements.
-pub(crate) fn list_field(element: &ColumnType) -> FieldRef {
-    Arc::new(Field::new(LIST_ELEMENT, arrow_type(element), true))
 }

@@ -5,26 +5,17 @@
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, FixedSizeListArray, Float32Array, NullBufferBuilder};
-use arrow::datatypes::{DataType, Field, FieldRef};
 
 use crate::ingest::values;
-use crate::schema::LIST_ELEMENT;
+use crate::schema::arrow::vector_field;
+#[cfg(test)]
+use crate::schema::arrow::vector_type;
 
 /// A `FLOAT[N]` column being built.
 pub struct VectorColumn {
     length: usize,
     values: Vec<f32>,
     validity: NullBufferBuilder,
-}
-
-/// The Arrow field of a `FLOAT[N]`'s elements.
-pub(crate) fn vector_field() -> FieldRef {
-    Arc::new(Field::new(LIST_ELEMENT, DataType::Float32, true))
-}
-
-/// The Arrow type of a `FLOAT[N]`.
-pub(crate) fn vector_type(length: usize) -> DataType {
-    DataType::FixedSizeList(vector_field(), length as i32)
 }
 
 impl VectorColumn {

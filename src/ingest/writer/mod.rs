@@ -21,6 +21,7 @@ use crate::ingest::scan::Scan;
 pub mod stats;
 
 use crate::hashing::HashingWriter;
+use crate::schema::{ColumnType, LIST_ELEMENT};
 
 /// Batches built and waiting for the encoder: enough for the parser and
 /// the encoder to each keep a core busy through their uneven moments.
@@ -50,6 +51,9 @@ const STATS_MAX_BYTES: usize = 4096;
 
 /// Writer settings: decided by the input alone, so the same input always
 /// gives the same bytes.
+/// Rows in one data page of a `FLOAT[N]` column.
+const VECTOR_PAGE_ROWS: usize = 256;
+
 fn writer_properties(scan: &Scan) -> WriterProperties {
     let mut props = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
@@ -64,6 +68,15 @@ fn writer_properties(scan: &Scan) -> WriterProperties {
     for (col, &dictionary) in scan.schema.columns.iter().zip(&scan.dictionary) {
         props =
             props.set_column_dictionary_enabled(ColumnPath::from(col.name.as_str()), dictionary);
+        if let ColumnType::Vector(_) = col.column_type {
+            // Embeddings: no dictionary (no two alike), and small pages, so
+            // that a search reads the few rows it found, not whole columns.
+            let element =
+                ColumnPath::new(vec![col.name.clone(), "list".into(), LIST_ELEMENT.into()]);
+            props = props
+                .set_column_dictionary_enabled(element.clone(), false)
+                .set_column_data_page_row_count_limit(element, VECTOR_PAGE_ROWS);
+        }
     }
     props.build()
 }
