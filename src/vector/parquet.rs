@@ -5,7 +5,7 @@
 use std::fs::File;
 use std::path::Path;
 
-use arrow::array::{Array, AsArray};
+use arrow::array::{Array, ArrayRef, AsArray, GenericListArray, OffsetSizeTrait};
 use arrow::datatypes::{DataType, Float32Type};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -63,28 +63,8 @@ pub fn read_vectors(path: &Path, column: FileColumn<'_>) -> Result<Vectors, Stri
                     .collect();
                 (spans, a.values().clone())
             }
-            DataType::List(_) => {
-                let a = column.as_list::<i32>();
-                let o = a.value_offsets();
-                let spans = (0..a.len())
-                    .map(|i| {
-                        a.is_valid(i)
-                            .then(|| (o[i] as usize, (o[i + 1] - o[i]) as usize))
-                    })
-                    .collect();
-                (spans, a.values().clone())
-            }
-            DataType::LargeList(_) => {
-                let a = column.as_list::<i64>();
-                let o = a.value_offsets();
-                let spans = (0..a.len())
-                    .map(|i| {
-                        a.is_valid(i)
-                            .then(|| (o[i] as usize, (o[i + 1] - o[i]) as usize))
-                    })
-                    .collect();
-                (spans, a.values().clone())
-            }
+            DataType::List(_) => spans(column.as_list::<i32>()),
+            DataType::LargeList(_) => spans(column.as_list::<i64>()),
             other => return Err(format!("the column is {other}, not a list of floats")),
         };
         let values =
@@ -108,4 +88,17 @@ pub fn read_vectors(path: &Path, column: FileColumn<'_>) -> Result<Vectors, Stri
         rows,
         dim,
     })
+}
+
+/// Where each value of a list column starts in its values, and how many it
+/// has (`None` for NULL), and the values.
+fn spans<O: OffsetSizeTrait>(a: &GenericListArray<O>) -> (Vec<Option<(usize, usize)>>, ArrayRef) {
+    let o = a.value_offsets();
+    let spans = (0..a.len())
+        .map(|i| {
+            a.is_valid(i)
+                .then(|| (o[i].as_usize(), (o[i + 1] - o[i]).as_usize()))
+        })
+        .collect();
+    (spans, a.values().clone())
 }
