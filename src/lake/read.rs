@@ -216,10 +216,15 @@ impl Lake {
         };
         let mut metrics = HashMap::new();
         let mut objects = Vec::new();
-        let indexes = self
-            .catalog
-            .vector_indexes(Some(&state.name))
-            .map_err(catalog_error)?;
+        // Only a dataset with a FLOAT[N] column can have an index: the
+        // others cost a query no catalog read.
+        let indexes = if state.columns.iter().any(|c| c.vector().is_some()) {
+            self.catalog
+                .vector_indexes(Some(&state.name))
+                .map_err(catalog_error)?
+        } else {
+            Vec::new()
+        };
         for index in indexes.iter().filter(|i| i.table_id == state.table_id) {
             if let Ok(metric) = index.metric.parse::<Metric>() {
                 metrics.insert(index.column_id, metric);
