@@ -99,201 +99,114 @@ impl FromStr for Metric {
 /// register (a float sum in order cannot be vectorised).
 const LANES: usize = 16;
 
+/// `p * q` for the inner product, `(p - q)^2` for the squared distance.
 #[inline(always)]
-fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
+fn term<const L2: bool>(p: f32, q: f32) -> f32 {
+    if L2 { (p - q) * (p - q) } else { p * q }
+}
+
+/// The sum of `term` over the two vectors, without SIMD intrinsics.
+#[inline(always)]
+fn portable<const L2: bool>(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0f32; LANES];
     let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
     let tail: f32 = ca
         .remainder()
         .iter()
         .zip(cb.remainder())
-        .map(|(x, y)| x * y)
+        .map(|(&p, &q)| term::<L2>(p, q))
         .sum();
     for (x, y) in ca.zip(cb) {
         for i in 0..LANES {
-            acc[i] += x[i] * y[i];
+            acc[i] += term::<L2>(x[i], y[i]);
         }
     }
     acc.iter().sum::<f32>() + tail
 }
 
-#[inline(always)]
-fn squared_l2_portable(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; LANES];
-    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let tail: f32 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(x, y)| (x - y) * (x - y))
-        .sum();
-    for (x, y) in ca.zip(cb) {
-        for i in 0..LANES {
-            let d = x[i] - y[i];
-            acc[i] += d * d;
+/// The same sum with one width of x86 SIMD: `$lanes` floats a register,
+/// two registers a step, the rest as `portable` does.
+macro_rules! simd_sum {
+    ($module:ident, $feature:literal, $lanes:literal, $reg:ty, $zero:ident, $load:ident,
+     $fmadd:ident, $sub:ident, $add:ident, $reduce:path) => {
+        #[cfg(target_arch = "x86_64")]
+        mod $module {
+            use std::arch::x86_64::*;
+
+            #[target_feature(enable = $feature)]
+            fn step<const L2: bool>(p: $reg, q: $reg, acc: $reg) -> $reg {
+                if L2 {
+                    let d = $sub(p, q);
+                    $fmadd(d, d, acc)
+                } else {
+                    $fmadd(p, q, acc)
+                }
+            }
+
+            #[target_feature(enable = $feature)]
+            pub(super) fn sum<const L2: bool>(a: &[f32], b: &[f32]) -> f32 {
+                let n = a.len().min(b.len());
+                let (mut x, mut y) = ($zero(), $zero());
+                let mut i = 0;
+                // SAFETY: every load reads `$lanes` floats below n, of
+                // slices at least n long.
+                unsafe {
+                    let at = |v: &[f32], i: usize| $load(v.as_ptr().add(i));
+                    while i + 2 * $lanes <= n {
+                        x = step::<L2>(at(a, i), at(b, i), x);
+                        y = step::<L2>(at(a, i + $lanes), at(b, i + $lanes), y);
+                        i += 2 * $lanes;
+                    }
+                    if i + $lanes <= n {
+                        x = step::<L2>(at(a, i), at(b, i), x);
+                        i += $lanes;
+                    }
+                }
+                let tail: f32 = a[i..n]
+                    .iter()
+                    .zip(&b[i..n])
+                    .map(|(&p, &q)| super::term::<L2>(p, q))
+                    .sum();
+                $reduce($add(x, y)) + tail
+            }
         }
-    }
-    acc.iter().sum::<f32>() + tail
+    };
 }
 
+/// The sum of an AVX register's eight lanes.
 #[cfg(target_arch = "x86_64")]
-mod avx {
+#[target_feature(enable = "avx2,fma")]
+fn sum256(v: std::arch::x86_64::__m256) -> f32 {
     use std::arch::x86_64::*;
-
-    /// The sum of a register's eight lanes.
-    #[target_feature(enable = "avx2,fma")]
-    fn sum(v: __m256) -> f32 {
-        let quad = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
-        let pair = _mm_add_ps(quad, _mm_movehl_ps(quad, quad));
-        _mm_cvtss_f32(_mm_add_ss(pair, _mm_shuffle_ps::<1>(pair, pair)))
-    }
-
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) fn dot(a: &[f32], b: &[f32]) -> f32 {
-        let n = a.len().min(b.len());
-        let (mut x, mut y) = (_mm256_setzero_ps(), _mm256_setzero_ps());
-        let mut i = 0;
-        // SAFETY: every load reads 8 floats at i < n - 15 (or n - 7) of
-        // slices at least n long.
-        unsafe {
-            while i + 16 <= n {
-                x = _mm256_fmadd_ps(
-                    _mm256_loadu_ps(a.as_ptr().add(i)),
-                    _mm256_loadu_ps(b.as_ptr().add(i)),
-                    x,
-                );
-                y = _mm256_fmadd_ps(
-                    _mm256_loadu_ps(a.as_ptr().add(i + 8)),
-                    _mm256_loadu_ps(b.as_ptr().add(i + 8)),
-                    y,
-                );
-                i += 16;
-            }
-            if i + 8 <= n {
-                x = _mm256_fmadd_ps(
-                    _mm256_loadu_ps(a.as_ptr().add(i)),
-                    _mm256_loadu_ps(b.as_ptr().add(i)),
-                    x,
-                );
-                i += 8;
-            }
-        }
-        let tail: f32 = a[i..n].iter().zip(&b[i..n]).map(|(p, q)| p * q).sum();
-        sum(_mm256_add_ps(x, y)) + tail
-    }
-
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) fn squared_l2(a: &[f32], b: &[f32]) -> f32 {
-        let n = a.len().min(b.len());
-        let (mut x, mut y) = (_mm256_setzero_ps(), _mm256_setzero_ps());
-        let mut i = 0;
-        // SAFETY: as in `dot`.
-        unsafe {
-            while i + 16 <= n {
-                let d = _mm256_sub_ps(
-                    _mm256_loadu_ps(a.as_ptr().add(i)),
-                    _mm256_loadu_ps(b.as_ptr().add(i)),
-                );
-                x = _mm256_fmadd_ps(d, d, x);
-                let e = _mm256_sub_ps(
-                    _mm256_loadu_ps(a.as_ptr().add(i + 8)),
-                    _mm256_loadu_ps(b.as_ptr().add(i + 8)),
-                );
-                y = _mm256_fmadd_ps(e, e, y);
-                i += 16;
-            }
-            if i + 8 <= n {
-                let d = _mm256_sub_ps(
-                    _mm256_loadu_ps(a.as_ptr().add(i)),
-                    _mm256_loadu_ps(b.as_ptr().add(i)),
-                );
-                x = _mm256_fmadd_ps(d, d, x);
-                i += 8;
-            }
-        }
-        let tail: f32 = a[i..n]
-            .iter()
-            .zip(&b[i..n])
-            .map(|(p, q)| (p - q) * (p - q))
-            .sum();
-        sum(_mm256_add_ps(x, y)) + tail
-    }
+    let quad = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+    let pair = _mm_add_ps(quad, _mm_movehl_ps(quad, quad));
+    _mm_cvtss_f32(_mm_add_ss(pair, _mm_shuffle_ps::<1>(pair, pair)))
 }
 
-#[cfg(target_arch = "x86_64")]
-mod avx512 {
-    use std::arch::x86_64::*;
-
-    #[target_feature(enable = "avx512f")]
-    pub(super) fn dot(a: &[f32], b: &[f32]) -> f32 {
-        let n = a.len().min(b.len());
-        let (mut x, mut y) = (_mm512_setzero_ps(), _mm512_setzero_ps());
-        let mut i = 0;
-        // SAFETY: every load reads 16 floats below n of slices at least n long.
-        unsafe {
-            while i + 32 <= n {
-                x = _mm512_fmadd_ps(
-                    _mm512_loadu_ps(a.as_ptr().add(i)),
-                    _mm512_loadu_ps(b.as_ptr().add(i)),
-                    x,
-                );
-                y = _mm512_fmadd_ps(
-                    _mm512_loadu_ps(a.as_ptr().add(i + 16)),
-                    _mm512_loadu_ps(b.as_ptr().add(i + 16)),
-                    y,
-                );
-                i += 32;
-            }
-            if i + 16 <= n {
-                x = _mm512_fmadd_ps(
-                    _mm512_loadu_ps(a.as_ptr().add(i)),
-                    _mm512_loadu_ps(b.as_ptr().add(i)),
-                    x,
-                );
-                i += 16;
-            }
-        }
-        let tail: f32 = a[i..n].iter().zip(&b[i..n]).map(|(p, q)| p * q).sum();
-        _mm512_reduce_add_ps(_mm512_add_ps(x, y)) + tail
-    }
-
-    #[target_feature(enable = "avx512f")]
-    pub(super) fn squared_l2(a: &[f32], b: &[f32]) -> f32 {
-        let n = a.len().min(b.len());
-        let (mut x, mut y) = (_mm512_setzero_ps(), _mm512_setzero_ps());
-        let mut i = 0;
-        // SAFETY: as in `dot`.
-        unsafe {
-            while i + 32 <= n {
-                let d = _mm512_sub_ps(
-                    _mm512_loadu_ps(a.as_ptr().add(i)),
-                    _mm512_loadu_ps(b.as_ptr().add(i)),
-                );
-                x = _mm512_fmadd_ps(d, d, x);
-                let e = _mm512_sub_ps(
-                    _mm512_loadu_ps(a.as_ptr().add(i + 16)),
-                    _mm512_loadu_ps(b.as_ptr().add(i + 16)),
-                );
-                y = _mm512_fmadd_ps(e, e, y);
-                i += 32;
-            }
-            if i + 16 <= n {
-                let d = _mm512_sub_ps(
-                    _mm512_loadu_ps(a.as_ptr().add(i)),
-                    _mm512_loadu_ps(b.as_ptr().add(i)),
-                );
-                x = _mm512_fmadd_ps(d, d, x);
-                i += 16;
-            }
-        }
-        let tail: f32 = a[i..n]
-            .iter()
-            .zip(&b[i..n])
-            .map(|(p, q)| (p - q) * (p - q))
-            .sum();
-        _mm512_reduce_add_ps(_mm512_add_ps(x, y)) + tail
-    }
-}
+simd_sum!(
+    avx,
+    "avx2,fma",
+    8,
+    __m256,
+    _mm256_setzero_ps,
+    _mm256_loadu_ps,
+    _mm256_fmadd_ps,
+    _mm256_sub_ps,
+    _mm256_add_ps,
+    super::sum256
+);
+simd_sum!(
+    avx512,
+    "avx512f",
+    16,
+    __m512,
+    _mm512_setzero_ps,
+    _mm512_loadu_ps,
+    _mm512_fmadd_ps,
+    _mm512_sub_ps,
+    _mm512_add_ps,
+    _mm512_reduce_add_ps
+);
 
 /// The widest SIMD the CPU has: 2 for AVX-512, 1 for AVX2 with FMA, 0.
 #[cfg(target_arch = "x86_64")]
@@ -326,32 +239,30 @@ pub fn prefetch(v: &[f32]) {
     }
 }
 
-/// The inner product.
+/// The sum of `term` with the widest SIMD the CPU has.
 #[inline]
-pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+fn sum<const L2: bool>(a: &[f32], b: &[f32]) -> f32 {
     #[cfg(target_arch = "x86_64")]
     match simd() {
         // SAFETY: the CPU has AVX-512 (checked by `simd`).
-        2 => return unsafe { avx512::dot(a, b) },
+        2 => return unsafe { avx512::sum::<L2>(a, b) },
         // SAFETY: the CPU has AVX2 and FMA (checked by `simd`).
-        1 => return unsafe { avx::dot(a, b) },
+        1 => return unsafe { avx::sum::<L2>(a, b) },
         _ => {}
     }
-    dot_portable(a, b)
+    portable::<L2>(a, b)
+}
+
+/// The inner product.
+#[inline]
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    sum::<false>(a, b)
 }
 
 /// The squared Euclidean distance.
 #[inline]
 pub fn squared_l2(a: &[f32], b: &[f32]) -> f32 {
-    #[cfg(target_arch = "x86_64")]
-    match simd() {
-        // SAFETY: the CPU has AVX-512 (checked by `simd`).
-        2 => return unsafe { avx512::squared_l2(a, b) },
-        // SAFETY: the CPU has AVX2 and FMA (checked by `simd`).
-        1 => return unsafe { avx::squared_l2(a, b) },
-        _ => {}
-    }
-    squared_l2_portable(a, b)
+    sum::<true>(a, b)
 }
 
 #[cfg(test)]
@@ -360,18 +271,40 @@ mod tests {
 
     #[test]
     fn distances_are_duckdbs() {
-        let a: Vec<f32> = (0..37).map(|i| i as f32 * 0.5).collect();
-        let b: Vec<f32> = (0..37).map(|i| (37 - i) as f32).collect();
+        let a: Vec<f32> = (0..128).map(|i| (i % 37) as f32 * 0.5).collect();
+        let b: Vec<f32> = (0..128).map(|i| (37 - i % 37) as f32).collect();
         let naive: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
-        assert!((dot(&a, &b) - naive).abs() < 1e-2 * naive.abs());
+        assert!((dot(&a, &b) - naive).abs() < 1e-3 * naive.abs());
         let l2: f32 = a.iter().zip(&b).map(|(x, y)| (x - y) * (x - y)).sum();
-        assert!((squared_l2(&a, &b) - l2).abs() < 1e-2 * l2);
+        assert!((squared_l2(&a, &b) - l2).abs() < 1e-3 * l2);
         let (mut pa, mut pb) = (a.clone(), b.clone());
         Metric::Cosine.prepare(&mut pa);
         Metric::Cosine.prepare(&mut pb);
         let cos = naive / (dot(&a, &a).sqrt() * dot(&b, &b).sqrt());
         assert!((Metric::Cosine.distance(&pa, &pb) - (1.0 - cos)).abs() < 1e-5);
         assert_eq!(Metric::L2.reported(16.0), 4.0);
+        // Every width this CPU has gives the same sums.
+        for n in [0, 7, 8, 16, 37, 128] {
+            let (x, y) = (&a[..n], &b[..n]);
+            let want = (portable::<false>(x, y), portable::<true>(x, y));
+            #[cfg(target_arch = "x86_64")]
+            {
+                let near = |got: (f32, f32)| {
+                    (got.0 - want.0).abs() <= 1e-3 * want.0.abs().max(1.0)
+                        && (got.1 - want.1).abs() <= 1e-3 * want.1.abs().max(1.0)
+                };
+                if simd() >= 1 {
+                    // SAFETY: the CPU has AVX2 and FMA.
+                    let got = unsafe { (avx::sum::<false>(x, y), avx::sum::<true>(x, y)) };
+                    assert!(near(got), "avx {n}: {got:?} {want:?}");
+                }
+                if simd() == 2 {
+                    // SAFETY: the CPU has AVX-512.
+                    let got = unsafe { (avx512::sum::<false>(x, y), avx512::sum::<true>(x, y)) };
+                    assert!(near(got), "avx512 {n}: {got:?} {want:?}");
+                }
+            }
+        }
         assert_eq!("L2".parse(), Ok(Metric::L2));
         assert!("manhattan".parse::<Metric>().is_err());
     }
