@@ -8,6 +8,23 @@ use clap::{Args, Parser, Subcommand};
 use crate::output::OutputFormat;
 use crate::settings;
 
+mod examples;
+
+/// Parses the process's arguments, with each subcommand's examples in its
+/// help.
+pub fn parse() -> Cli {
+    use clap::FromArgMatches;
+    let matches = command().get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
+/// The whole command line as clap sees it, examples included: for parsing,
+/// completion scripts and manual pages.
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    examples::with_examples(Cli::command())
+}
+
 /// A whole lakehouse in one binary: CSV to content-addressed Parquet, a SQLite
 /// catalog, and SQL over every dataset with DuckDB.
 #[derive(Debug, Parser)]
@@ -104,6 +121,12 @@ pub enum Command {
     /// standard input and output: its datasets as resources, and tools to
     /// list, describe, query and (with --allow-writes) ingest.
     Mcp(McpArgs),
+    /// Print the completion script of a shell (bash, zsh, fish, powershell)
+    /// to standard output.
+    Completions(CompletionsArgs),
+    /// Write the manual pages: lake(1) to standard output, or with --dir one
+    /// page per subcommand into a directory.
+    Man(ManArgs),
 }
 
 impl Command {
@@ -129,8 +152,25 @@ impl Command {
             Command::Get(_) => "get",
             Command::Serve(_) => "serve",
             Command::Mcp(_) => "mcp",
+            Command::Completions(_) => "completions",
+            Command::Man(_) => "man",
         }
     }
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write lake.1 and lake-SUBCOMMAND.1 here (created if missing) instead
+    /// of printing lake.1.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 /// What `lake index` does.

@@ -3,10 +3,8 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = lake::cli::Cli::parse();
+    let cli = lake::cli::parse();
     match lake::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) if lake::is_broken_pipe(&err) => ExitCode::SUCCESS,

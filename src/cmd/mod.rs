@@ -2,6 +2,7 @@
 
 mod catalog;
 mod compact;
+mod completions;
 mod doctor;
 mod gc;
 mod get;
@@ -11,6 +12,7 @@ mod ingest;
 mod init;
 mod log;
 mod ls;
+mod man;
 mod mcp;
 mod put;
 mod restore;
@@ -101,5 +103,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Get(args) => get::run(&open()?, args, printer),
         Command::Serve(args) => serve::run(&home, args, &opts, printer, log_format),
         Command::Mcp(args) => mcp::run(&home, args, &opts),
+        Command::Completions(args) => completions::run(args),
+        Command::Man(args) => man::run(args),
     }
 }

@@ -24,6 +24,7 @@ mod postgres_catalog;
 mod s3;
 mod serve;
 mod serve_load;
+mod shell;
 mod sql;
 mod vectors;
 
