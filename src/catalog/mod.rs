@@ -400,9 +400,9 @@ impl Catalog {
         read::table_names(&self.conn, at)
     }
 
-    /// Every dataset with its current version, by name.
-    pub fn list(&self) -> Result<Vec<Dataset>, CatalogError> {
-        let at = self.current_snapshot()?;
+    /// Every dataset with its version at `at` (default: now), by name.
+    pub fn list(&self, at: Option<SnapshotId>) -> Result<Vec<Dataset>, CatalogError> {
+        let at = self.at(at)?;
         read::table_names(&self.conn, at)?
             .iter()
             .map(|n| self.dataset_at(n, at))

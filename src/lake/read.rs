@@ -51,9 +51,14 @@ impl Lake {
     /// One summary per dataset, by name: what `lake ls` and the catalog list
     /// route show.
     pub fn summaries(&self) -> Result<Vec<DatasetSummary>, LakeError> {
+        self.summaries_at(None)
+    }
+
+    /// The summaries as of snapshot `at` (default: now).
+    pub fn summaries_at(&self, at: Option<SnapshotId>) -> Result<Vec<DatasetSummary>, LakeError> {
         Ok(self
             .catalog
-            .list()?
+            .list(at)?
             .into_iter()
             .map(|ds| DatasetSummary {
                 columns: ds.current.columns.len(),
@@ -70,7 +75,20 @@ impl Lake {
     /// Everything about one dataset: what `lake show --format json` and the
     /// catalog route show.
     pub fn describe(&self, name: &str) -> Result<serde_json::Value, LakeError> {
-        let ds = self.catalog.dataset(name)?;
+        self.describe_at(name, None)
+    }
+
+    /// The description as of snapshot `at` (default: now); `versions` holds
+    /// every version, later ones too.
+    pub fn describe_at(
+        &self,
+        name: &str,
+        at: Option<SnapshotId>,
+    ) -> Result<serde_json::Value, LakeError> {
+        let ds = match at {
+            Some(at) => self.catalog.dataset_at(name, at)?,
+            None => self.catalog.dataset(name)?,
+        };
         let versions = self.catalog.versions(&ds.name)?;
         let schema: Vec<serde_json::Value> = ds
             .current

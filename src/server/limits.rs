@@ -1,4 +1,5 @@
-//! What every request passes first: the bearer token, the body size from
+//! What every request passes first: the bearer token (or the web UI's
+//! session cookie), the body size from
 //! Content-Length (413 before any byte is read) and the concurrency limit,
 //! whose permit the request's work holds until it ends.
 
@@ -10,12 +11,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tokio::sync::OwnedSemaphorePermit;
 
+use super::secret::constant_time_eq;
 use super::{ApiError, AppState};
-
-/// Compares in time that depends only on the lengths.
-pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
 
 pub(crate) async fn guard(
     State(state): State<Arc<AppState>>,
@@ -24,6 +21,7 @@ pub(crate) async fn guard(
 ) -> Response {
     let path = request.uri().path();
     let public = path == "/healthz"
+        || super::ui::is_public(path)
         || (path == "/metrics" && state.opts.metrics == super::MetricsAccess::Public);
     if public {
         return next.run(request).await;
@@ -37,7 +35,11 @@ pub(crate) async fn guard(
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
-        if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes())) {
+        let by_bearer = given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes()));
+        // The web UI's session cookie (`/ui/login`) stands for the token.
+        if !by_bearer
+            && !super::ui::authorised_by_cookie(request.method(), request.headers(), token)
+        {
             discard_small_body(request).await;
             return ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -107,13 +109,3 @@ pub(crate) fn try_permit(state: &AppState) -> Result<Permit, ApiError> {
 /// started; released when the last holder drops it.
 #[derive(Clone)]
 pub(crate) struct Permit(#[allow(dead_code)] Arc<OwnedSemaphorePermit>);
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn token_comparison() {
-        assert!(super::constant_time_eq(b"abc", b"abc"));
-        assert!(!super::constant_time_eq(b"abc", b"abd"));
-        assert!(!super::constant_time_eq(b"abc", b"abcd"));
-    }
-}

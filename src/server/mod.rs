@@ -6,6 +6,7 @@ mod connections;
 mod error;
 mod flight;
 mod formats;
+mod history;
 mod limits;
 mod mcp;
 mod observe;
@@ -13,7 +14,9 @@ mod pool;
 mod queries;
 pub(crate) mod result_cache;
 mod routes;
+mod secret;
 mod sql;
+mod ui;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -135,6 +138,10 @@ impl AppState {
 pub(crate) fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(routes::healthz))
+        .route("/", get(ui::index))
+        .route("/ui/login", post(ui::login))
+        .route("/ui/logout", post(ui::logout))
+        .route("/ui/{file}", get(ui::asset))
         .route("/v1/storage", get(routes::list_objects))
         .route(
             "/v1/storage/{*key}",
@@ -150,6 +157,8 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/v1/gc", post(routes::gc))
         .route("/v1/doctor", get(routes::doctor))
         .route("/v1/catalog/{name}/log", get(routes::dataset_log))
+        .route("/v1/catalog/{name}/restore", post(history::restore))
+        .route("/v1/log", get(history::lake_log))
         .route("/v1/ingest", post(routes::ingest))
         .route("/v1/sql", post(sql::sql))
         .route("/metrics", get(routes::metrics))

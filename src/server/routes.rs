@@ -30,7 +30,7 @@ const MAX_LIST: usize = 1000;
 
 /// Runs lake work off the async threads, holding the request's permit
 /// until the work ends (even if the client has gone).
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     state: &Arc<AppState>,
     permit: Permit,
     work: impl FnOnce(&mut Lake) -> Result<T, LakeError> + Send + 'static,
@@ -279,11 +279,32 @@ pub(crate) async fn metrics(State(state): State<Arc<AppState>>) -> Result<Respon
         .into_response())
 }
 
+/// `?at=SNAPSHOT|TIME`: the catalog as of then.
+#[derive(Deserialize)]
+pub(crate) struct AtQuery {
+    at: Option<String>,
+}
+
+impl AtQuery {
+    /// The snapshot asked for, resolved in the catalog (None: now).
+    fn resolve(&self, lake: &Lake) -> Result<Option<crate::catalog::SnapshotId>, LakeError> {
+        self.at
+            .as_deref()
+            .map(|at| lake.resolve_snapshot(at))
+            .transpose()
+    }
+}
+
 pub(crate) async fn list_datasets(
     State(state): State<Arc<AppState>>,
     Extension(permit): Extension<Permit>,
+    q: Result<Query<AtQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let datasets = blocking(&state, permit, |lake| lake.summaries()).await?;
+    let Query(q) = q.map_err(bad_query)?;
+    let datasets = blocking(&state, permit, move |lake| {
+        lake.summaries_at(q.resolve(lake)?)
+    })
+    .await?;
     Ok(Json(json!({"datasets": datasets})))
 }
 
@@ -291,9 +312,14 @@ pub(crate) async fn show_dataset(
     State(state): State<Arc<AppState>>,
     Extension(permit): Extension<Permit>,
     Path(name): Path<String>,
+    q: Result<Query<AtQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    let Query(q) = q.map_err(bad_query)?;
     Ok(Json(
-        blocking(&state, permit, move |lake| lake.describe(&name)).await?,
+        blocking(&state, permit, move |lake| {
+            lake.describe_at(&name, q.resolve(lake)?)
+        })
+        .await?,
     ))
 }
 

@@ -26,6 +26,7 @@ mod serve;
 mod serve_load;
 mod shell;
 mod sql;
+mod ui;
 mod vectors;
 
 use std::io::Write;

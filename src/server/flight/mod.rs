@@ -32,8 +32,8 @@ use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Identity, ServerTlsConfig};
 use tonic::{Request, Response, Status, Streaming};
 
-use super::limits::constant_time_eq;
 use super::observe::{REQUEST_ID, id_or_new};
+use super::secret::constant_time_eq;
 use super::sql::query_error;
 use super::{ApiError, AppState, ServeError};
 use crate::lake::LakeError;
