@@ -234,6 +234,7 @@ fn a_person_finds_queries_travels_back_and_ingests_in_a_browser() {
         seen["sql_error"]
     );
     assert_eq!(seen["cancelled"], "Cancelled.");
+    assert_eq!(seen["facet_cancelled"], "Cancelled.");
 
     // Time travel and restore.
     assert!(

@@ -83,7 +83,12 @@ let pageRequests = new AbortController();
 async function api(path, options = {}) {
   const headers = Object.assign({ 'x-lake-ui': '1' }, options.headers || {});
   const signal = options.signal || pageRequests.signal;
-  const res = await fetch(path, Object.assign({}, options, { headers, signal, credentials: 'same-origin' }));
+  let res = await fetch(path, Object.assign({}, options, { headers, signal, credentials: 'same-origin' }));
+  for (let retry = 0; res.status === 503 && retry < 3; retry += 1) {
+    // Every permit is taken: wait as the server asks, then once more.
+    await new Promise((resolve) => setTimeout(resolve, 1000 * (Number(res.headers.get('retry-after')) || 1)));
+    res = await fetch(path, Object.assign({}, options, { headers, signal, credentials: 'same-origin' }));
+  }
   if (res.status === 401) {
     // The session is gone: `/` shows the login form.
     window.location.assign('/');
@@ -226,6 +231,8 @@ async function datasetsPage(at) {
 
 /** Columns with at most this many distinct values get a facet. */
 const FACET_MAX_DISTINCT = 50;
+/** Rows whose distinct values rule a column out of facets early. */
+const SAMPLE_ROWS = 100000;
 const PAGE_ROWS = 50;
 
 async function datasetPage(name, params) {
@@ -284,20 +291,27 @@ async function datasetPage(name, params) {
     h('section', { 'aria-labelledby': 'h-rows' }, h('h2', { id: 'h-rows', text: 'Rows' }), rowsArea),
   );
 
-  // Statistics: nulls, min and max of every column, over every row.
-  const statsSql = 'SELECT count(*), ' + columns.map((c) => {
+  // Statistics: nulls, min and max of every column, over every row. One
+  // branch per column: DuckDB answers each from the files' statistics
+  // where it can (one statement of all the aggregates scans every row).
+  const statsSql = columns.map((c, i) => {
     const col = ident(c.name);
-    return 'count(*) - count(' + col + '), ' + (isScalar(c.type) ? 'min(' + col + ')::VARCHAR, max(' + col + ')::VARCHAR' : 'NULL, NULL');
-  }).join(', ') + ' FROM ' + table + where;
+    const range = isScalar(c.type) ? 'min(' + col + ')::VARCHAR, max(' + col + ')::VARCHAR' : 'NULL, NULL';
+    return 'SELECT ' + i + ', count(*), count(*) - count(' + col + '), ' + range + ' FROM ' + table + where;
+  }).join(' UNION ALL ');
   const stats = runSql(statsSql, at).then((answer) => {
-    const row = answer.rows[0];
-    columns.forEach((c, i) => {
-      statCells[i].nulls.textContent = fmtInt(row[1 + 3 * i]);
-      statCells[i].min.replaceChildren(cell(row[2 + 3 * i]));
-      statCells[i].max.replaceChildren(cell(row[3 + 3 * i]));
-    });
-    if (filters.length) matching.textContent = fmtInt(row[0]) + ' matching rows';
-    return row[0];
+    let count = ds.rows;
+    for (const [i, n, nulls, min, max] of answer.rows) {
+      statCells[i].nulls.textContent = fmtInt(nulls);
+      statCells[i].min.replaceChildren(cell(min));
+      statCells[i].max.replaceChildren(cell(max));
+      count = n;
+    }
+    if (filters.length) matching.textContent = fmtInt(count) + ' matching rows';
+    return count;
+  });
+  stats.catch((err) => {
+    if (!aborted(err)) statCells.forEach((c) => c.nulls.replaceChildren(errorBox(err)));
   });
 
   // A page of rows, sorted by a column header.
@@ -323,31 +337,58 @@ async function datasetPage(name, params) {
     if (!aborted(err)) rowsArea.replaceChildren(errorBox(err));
   });
 
-  // Distinct estimates over every row, then a facet for each column with few.
+  // Facets: a column whose first rows already hold more than a facet's
+  // worth of values has at least as many in all (one cheap query over the
+  // first SAMPLE_ROWS). The others are counted over every row, and those
+  // with few values get their facet, counted over every row too. The
+  // estimates of the rest, for the table, come after.
   const scalar = columns.filter((c) => isScalar(c.type));
-  if (scalar.length === 0) {
-    facets.replaceChildren(h('p', { class: 'muted', text: 'No column to facet.' }));
-    return;
-  }
-  const distinctSql = 'SELECT ' + scalar.map((c) => 'approx_count_distinct(' + ident(c.name) + ')').join(', ') + ' FROM ' + table + where;
-  let estimates;
+  const slots = scalar.map(() => h('div', { class: 'slot', hidden: true }));
+  facets.replaceChildren(h('p', { class: 'muted', id: 'facets-state', text: 'Finding facets…' }), ...slots);
+  const estimate = async (c) => {
+    const n = (await runSql('SELECT approx_count_distinct(' + ident(c.name) + ') FROM ' + table + where, at)).rows[0][0];
+    statCells[columns.indexOf(c)].distinct.textContent = fmtInt(n);
+    return n;
+  };
+  const failed = (c) => (err) => {
+    if (!aborted(err)) statCells[columns.indexOf(c)].distinct.replaceChildren(errorBox(err));
+    return false;
+  };
+  let firstRows = [];
   try {
-    estimates = (await runSql(distinctSql, at)).rows[0];
+    if (scalar.length > 0) {
+      firstRows = (await runSql('SELECT ' + scalar.map((c) => 'approx_count_distinct(' + ident(c.name) + ')').join(', ') +
+        ' FROM (SELECT * FROM ' + table + where + ' LIMIT ' + SAMPLE_ROWS + ')', at)).rows[0];
+    }
   } catch (err) {
     if (!aborted(err)) facets.replaceChildren(errorBox(err));
     return;
   }
-  const total = await stats.catch(() => ds.rows);
-  const chosen = [];
-  scalar.forEach((c, i) => {
-    statCells[columns.indexOf(c)].distinct.textContent = fmtInt(estimates[i]);
-    if (estimates[i] <= FACET_MAX_DISTINCT && estimates[i] < total) chosen.push(c);
+  const candidate = (k) => firstRows[k] <= FACET_MAX_DISTINCT;
+  const chosen = Promise.all(scalar.map(async (c, k) => {
+    if (!candidate(k)) return false;
+    try {
+      const n = await estimate(c);
+      const total = filters.length ? await stats : ds.rows;
+      if (n > FACET_MAX_DISTINCT || n >= total) return false;
+      const box = facet(c, table, where, at, here, filters);
+      slots[k].replaceWith(box);
+      await box.done;
+      return true;
+    } catch (err) {
+      return failed(c)(err);
+    }
+  }));
+  const shown = await chosen;
+  // Then, not competing with the facets for the server's cores, the rest.
+  scalar.forEach((c, k) => {
+    if (!candidate(k)) estimate(c).catch(failed(c));
   });
-  if (chosen.length === 0) {
-    facets.replaceChildren(h('p', { class: 'muted', text: 'No column has ' + FACET_MAX_DISTINCT + ' or fewer distinct values.' }));
-    return;
-  }
-  facets.replaceChildren(...chosen.map((c) => facet(c, table, where, at, here, filters)));
+  const state = document.getElementById('facets-state');
+  if (!state) return;
+  if (shown.some(Boolean)) state.remove();
+  else state.textContent = 'No column has ' + FACET_MAX_DISTINCT + ' or fewer distinct values.';
+  facets.dataset.state = 'done';
 }
 
 /** One facet: the commonest values of a column and their counts, each a
@@ -360,8 +401,8 @@ function facet(column, table, where, at, here, filters) {
   const state = h('p', { class: 'muted' }, 'Counting… ', cancel);
   const box = h('div', { class: 'facet', 'data-column': column.name }, h('h3', { text: column.name }), state, list);
   const col = ident(column.name);
-  const sql = 'SELECT ' + col + '::VARCHAR, count(*) FROM ' + table + where + ' GROUP BY 1 ORDER BY 2 DESC, 1 NULLS LAST LIMIT 11';
-  runSql(sql, at, { signal: controller.signal }).then((answer) => {
+  const sql = 'SELECT ' + col + ', count(*) FROM ' + table + where + ' GROUP BY 1 ORDER BY 2 DESC, 1 NULLS LAST LIMIT 11';
+  box.done = runSql(sql, at, { signal: controller.signal }).then((answer) => {
     state.remove();
     answer.rows.slice(0, 10).forEach(([value, n]) => {
       const f = JSON.stringify([column.name, value]);
