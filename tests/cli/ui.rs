@@ -225,6 +225,23 @@ fn a_person_finds_queries_travels_back_and_ingests_in_a_browser() {
     );
     assert_eq!(seen["bars"], expected.len());
     assert_eq!(seen["csv"].as_str().unwrap(), sql_at(&ctx, &seen_at, query));
+    // The Parquet the browser saved holds the same rows (DuckDB reads it).
+    assert_eq!(seen["parquet_magic"], "PAR1PAR1");
+    let saved = seen["parquet_path"].as_str().unwrap();
+    let duck = crate::ducklake::duckdb(&[format!(
+        "SELECT region, n, total FROM read_parquet('{saved}') ORDER BY region"
+    )])
+    .unwrap();
+    let duck_rows: Vec<Vec<String>> = duck[0]
+        .rows
+        .iter()
+        .map(|r| {
+            r.iter()
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                .collect()
+        })
+        .collect();
+    assert_eq!(duck_rows, expected);
     assert!(
         seen["sql_error"]
             .as_str()

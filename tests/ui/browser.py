@@ -188,6 +188,15 @@ try:
     with open(target, encoding="utf-8") as f:
         seen["csv"] = f.read()
 
+    target = os.path.join(request["downloads"], "query.parquet")
+    d.find_element(By.CSS_SELECTOR, "button[data-format='parquet']").click()
+    wait("the Parquet download", lambda: os.path.exists(target) and os.path.getsize(target) > 8)
+    time.sleep(0.3)
+    with open(target, "rb") as f:
+        data = f.read()
+    seen["parquet_magic"] = (data[:4] + data[-4:]).decode("ascii", "replace")
+    seen["parquet_path"] = target
+
     # the shared URL runs the query again in a fresh page
     d.get(base + "/" + seen["sql_hash"])
     wait("the shared query", lambda: table(d, "#result") == seen["sql_rows"])

@@ -420,13 +420,20 @@ function facet(column, table, where, at, here, filters) {
   return box;
 }
 
+/** Rows a grid shows at most: the page stays quick; downloads hold all. */
+const GRID_ROWS = 1000;
+
 /** A table of a query's answer. */
 function resultTable(answer, header, id) {
   const heads = header || answer.columns.map((c) => h('th', { title: c.type, text: c.name }));
   const numeric = answer.columns.map((c) => isNumeric(c.type));
+  const rows = answer.rows.slice(0, GRID_ROWS);
   return h('div', { class: 'scroll' }, h('table', { class: 'grid', id },
     h('thead', {}, h('tr', {}, heads)),
-    h('tbody', {}, answer.rows.map((row) => h('tr', {}, row.map((v, i) => h('td', { class: numeric[i] ? 'num' : null }, cell(v))))))));
+    h('tbody', {}, rows.map((row) => h('tr', {}, row.map((v, i) => h('td', { class: numeric[i] ? 'num' : null }, cell(v))))))),
+  answer.rows.length > GRID_ROWS
+    ? h('p', { class: 'muted', text: 'Showing the first ' + fmtInt(GRID_ROWS) + ' rows: download for all of them.' })
+    : null);
 }
 
 // ----------------------------------------------------------------- history
