@@ -253,7 +253,9 @@ fn a_person_finds_queries_travels_back_and_ingests_in_a_browser() {
     assert_eq!(seen["cancelled"], "Cancelled.");
     assert_eq!(seen["facet_cancelled"], "Cancelled.");
 
-    // Time travel and restore.
+    // Time travel and restore: the lake's history has every snapshot (the
+    // lake's creation, sales twice, people).
+    assert_eq!(seen["lake_history"], 4);
     assert!(
         seen["as_of_banner"]
             .as_str()
@@ -448,4 +450,76 @@ fn the_ui_files_are_embedded_gzipped_and_locked_to_the_server() {
         .status(),
         401
     );
+}
+
+#[test]
+fn the_history_routes_the_ui_calls() {
+    let ctx = TestContext::new();
+    ctx.lake(&["ingest", ctx.people().to_str().unwrap()]).ok();
+    let more = ctx.write("people2.csv", "id,name\n7,Grace\n");
+    ctx.lake(&[
+        "ingest",
+        more.to_str().unwrap(),
+        "--name",
+        "people",
+        "--replace",
+    ])
+    .ok();
+    let server = Server::start(&ctx, &["--token", TOKEN]);
+    let json = |(status, body): (u16, String)| -> (u16, Value) {
+        (status, serde_json::from_str(&body).unwrap())
+    };
+
+    // The whole lake's log, newest first, down to the lake's creation.
+    let (status, log) = json(server.get("/v1/log"));
+    assert_eq!(status, 200, "{log}");
+    let changes: Vec<&str> = log["snapshots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["change"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        changes.first(),
+        Some(&"replaced with a new schema"),
+        "{log}"
+    );
+    assert_eq!(changes.last(), Some(&"created the lake"), "{log}");
+
+    // The catalog as of a snapshot: before the dataset, and its first version.
+    let (_, before) = json(server.get("/v1/catalog/list?at=0"));
+    assert_eq!(before["datasets"], json!([]));
+    let (_, then) = json(server.get("/v1/catalog/people?at=1"));
+    assert_eq!(
+        (
+            then["rows"].as_u64(),
+            then["schema"].as_array().unwrap().len()
+        ),
+        (Some(6), 7)
+    );
+    let (_, now) = json(server.get("/v1/catalog/people"));
+    assert_eq!(now["rows"], 1);
+    let (status, bad) = json(server.get("/v1/catalog/list?at=yesterday-ish"));
+    // As `--at` and `/v1/sql`'s "at": no such snapshot.
+    assert_eq!(status, 404, "{bad}");
+    assert!(bad.to_string().contains("yesterday-ish"), "{bad}");
+
+    // Restore: a new snapshot with the old data; bad requests refused.
+    let restore = |name: &str, body: &str| {
+        json(server.post(
+            &format!("/v1/catalog/{name}/restore"),
+            "application/json",
+            body.as_bytes(),
+        ))
+    };
+    let (status, done) = restore("people", r#"{"to": 1}"#);
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(
+        (done["restored_from"].as_u64(), done["rows"].as_u64()),
+        (Some(1), Some(6))
+    );
+    assert_eq!(one(&ctx, "SELECT count(*) FROM people"), "6");
+    assert_eq!(restore("people", r#"{"to": [1]}"#).0, 400);
+    assert_eq!(restore("people", r#"{"snapshot": 1}"#).0, 400);
+    assert_eq!(restore("nobody", r#"{"to": 1}"#).0, 404);
 }

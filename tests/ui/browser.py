@@ -234,6 +234,9 @@ try:
     d.refresh()
 
     # --- time travel: the history, one click to a page as of then, restore
+    d.get(base + "/#/history")
+    wait("the lake's history", lambda: table(d, "#history")[-1][3] == "created the lake")
+    seen["lake_history"] = len(table(d, "#history"))
     d.get(base + "/#/history/sales")
     wait("the history", lambda: len(table(d, "#history")) >= 2)
     seen["history"] = table(d, "#history")
