@@ -186,6 +186,30 @@ mod tests {
             at.set_byte(cut as u64).set_line(1 + lines);
             parts.extend(records(&text[cut..], at, &opts));
             prop_assert_eq!(parts, records(&text, csv::Position::new(), &opts));
+            // The cut is where stepping through every byte puts it: skipping
+            // the runs that change nothing moves no cut (the content address
+            // of what is written depends on the chunks).
+            prop_assert_eq!(cut, bytewise_cut(&text, target, &opts));
         }
+    }
+
+    /// The cut of a whole text by the state machine alone, byte by byte.
+    fn bytewise_cut(text: &[u8], target: usize, opts: &CsvOptions) -> usize {
+        let mut state = super::super::cuts::State::RecordStart;
+        for (i, &b) in text.iter().enumerate() {
+            let before = state;
+            state = before.next(b, opts);
+            let ends_record = state == super::super::cuts::State::RecordStart
+                && matches!(
+                    before,
+                    super::super::cuts::State::FieldStart
+                        | super::super::cuts::State::Unquoted
+                        | super::super::cuts::State::QuoteInQuoted
+                );
+            if ends_record && i + 1 > target {
+                return i + 1;
+            }
+        }
+        text.len()
     }
 }
