@@ -97,38 +97,19 @@ impl Cut for Cutter<'_> {
     /// numbered alike on both sides: after the CR of a CRLF (its LF is
     /// counted when the next record is read), before blank lines.
     fn cut(&mut self, text: &[u8], target: usize) -> Option<usize> {
-        let outside = matches!(
-            self.state,
-            State::RecordStart | State::FieldStart | State::Unquoted
-        );
-        let term = |b: u8| b == b'\n' || b == b'\r';
-        if outside
-            && self.opts.comment.is_none()
-            && memchr::memchr(self.opts.quote, &text[self.pos..]).is_none()
-        {
-            // No quote ahead: a terminator ends a record unless it ends a
-            // blank line (follows another, or begins the chunk).
-            let mut from = self.pos.max(target);
-            while let Some(i) = memchr::memchr2(b'\n', b'\r', text.get(from..).unwrap_or(&[])) {
-                let i = from + i;
-                if i > 0 && !term(text[i - 1]) {
-                    return Some(i + 1);
-                }
-                from = i + 1;
-            }
-            if let Some(&last) = text.get(self.pos..).and_then(<[u8]>::last) {
-                self.state = if term(last) {
-                    State::RecordStart
-                } else if last == self.opts.delimiter {
-                    State::FieldStart
-                } else {
-                    State::Unquoted
-                };
-            }
-            self.pos = text.len();
-            return None;
-        }
         while self.pos < text.len() {
+            let outside = matches!(
+                self.state,
+                State::RecordStart | State::FieldStart | State::Unquoted
+            );
+            if outside && self.opts.comment.is_none() {
+                if let Some(cut) = self.cut_outside(text, target) {
+                    return Some(cut);
+                }
+                continue;
+            }
+            // Inside quotes, just after one, or where comments count: one
+            // byte at a time, past the runs that change nothing.
             self.pos += self.state.unchanged_run(&text[self.pos..], self.opts);
             if self.pos == text.len() {
                 break;
@@ -136,12 +117,7 @@ impl Cut for Cutter<'_> {
             let before = self.state;
             self.state = before.next(text[self.pos], self.opts);
             self.pos += 1;
-            let ends_record = self.state == State::RecordStart
-                && matches!(
-                    before,
-                    State::FieldStart | State::Unquoted | State::QuoteInQuoted
-                );
-            if ends_record && self.pos > target {
+            if self.state == State::RecordStart && ends_record(before) && self.pos > target {
                 return Some(self.pos);
             }
         }
@@ -151,5 +127,56 @@ impl Cut for Cutter<'_> {
     fn restart(&mut self) {
         self.state = State::RecordStart;
         self.pos = 0;
+    }
+}
+
+/// Whether a terminator after this state ends a record (not a blank line).
+fn ends_record(before: State) -> bool {
+    matches!(
+        before,
+        State::FieldStart | State::Unquoted | State::QuoteInQuoted
+    )
+}
+
+impl Cutter<'_> {
+    /// Outside quotes (and with no comments), up to the next quote: no byte
+    /// but a quote can open one, so the record ends there are the
+    /// terminators that do not end a blank line, and the state before any
+    /// byte is told by the byte before it. Returns the cut if one is at or
+    /// after `target` before the next quote; else moves past that quote (or
+    /// to the end of `text`).
+    fn cut_outside(&mut self, text: &[u8], target: usize) -> Option<usize> {
+        let quote = memchr::memchr(self.opts.quote, &text[self.pos..]).map(|i| self.pos + i);
+        let end = quote.unwrap_or(text.len());
+        let mut from = self.pos.max(target);
+        while from < end {
+            let Some(i) = memchr::memchr2(b'\n', b'\r', &text[from..end]) else {
+                break;
+            };
+            let i = from + i;
+            if ends_record(self.state_before(text, i)) {
+                return Some(i + 1);
+            }
+            from = i + 1;
+        }
+        self.state = match quote {
+            Some(q) => self.state_before(text, q).next(self.opts.quote, self.opts),
+            None => self.state_before(text, text.len()),
+        };
+        self.pos = quote.map_or(text.len(), |q| q + 1);
+        None
+    }
+
+    /// The state just before byte `i`, for `i` at or after `self.pos` with
+    /// only bytes outside quotes, and no quote, between them.
+    fn state_before(&self, text: &[u8], i: usize) -> State {
+        if i == self.pos {
+            return self.state;
+        }
+        match text[i - 1] {
+            b'\n' | b'\r' => State::RecordStart,
+            b if b == self.opts.delimiter => State::FieldStart,
+            _ => State::Unquoted,
+        }
     }
 }
