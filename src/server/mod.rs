@@ -156,7 +156,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         )
         .route("/v1/gc", post(routes::gc))
         .route("/v1/doctor", get(routes::doctor))
-        .route("/v1/catalog/{name}/log", get(routes::dataset_log))
+        .route("/v1/catalog/{name}/log", get(history::dataset_log))
         .route("/v1/catalog/{name}/restore", post(history::restore))
         .route("/v1/log", get(history::lake_log))
         .route("/v1/ingest", post(routes::ingest))

@@ -407,15 +407,6 @@ pub(crate) async fn doctor(
     Ok(Json(answer))
 }
 
-pub(crate) async fn dataset_log(
-    State(state): State<Arc<AppState>>,
-    Extension(permit): Extension<Permit>,
-    Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let entries = blocking(&state, permit, move |lake| lake.log(Some(&name))).await?;
-    Ok(Json(json!({ "snapshots": entries })))
-}
-
 #[derive(Deserialize)]
 pub(crate) struct IngestQuery {
     name: Option<String>,

@@ -67,13 +67,7 @@ pub(crate) async fn sql(
         .map_err(|e| ApiError::bad_request(format!("expected {{\"sql\": \"...\"}}: {e}")))?;
     let at = match request.at {
         None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => Some(n.to_string()),
-        Some(Value::String(s)) => Some(s),
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "\"at\" must be a snapshot id or a time, not {other}"
-            )));
-        }
+        Some(at) => Some(super::history::snapshot_spec("at", at)?),
     };
     let request = QueryRequest {
         sql: request.sql,

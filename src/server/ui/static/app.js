@@ -83,11 +83,12 @@ let pageRequests = new AbortController();
 async function api(path, options = {}) {
   const headers = Object.assign({ 'x-lake-ui': '1' }, options.headers || {});
   const signal = options.signal || pageRequests.signal;
-  let res = await fetch(path, Object.assign({}, options, { headers, signal, credentials: 'same-origin' }));
+  const init = Object.assign({}, options, { headers, signal, credentials: 'same-origin' });
+  let res = await fetch(path, init);
   for (let retry = 0; res.status === 503 && retry < 3; retry += 1) {
-    // Every permit is taken: wait as the server asks, then once more.
+    // Every permit is taken: wait as the server asks, then try again.
     await new Promise((resolve) => setTimeout(resolve, 1000 * (Number(res.headers.get('retry-after')) || 1)));
-    res = await fetch(path, Object.assign({}, options, { headers, signal, credentials: 'same-origin' }));
+    res = await fetch(path, init);
   }
   if (res.status === 401) {
     // The session is gone: `/` shows the login form.
