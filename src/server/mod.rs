@@ -255,6 +255,11 @@ pub fn serve(
             .as_ref()
             .map(|l| l.local_addr())
             .transpose()?;
+        // SIGINT and SIGTERM are caught from before the address is told:
+        // a signal sent as soon as the server answers must stop it
+        // cleanly, not kill it.
+        let http_stop = shutdown_signal();
+        let flight_stop = shutdown_signal();
         ready(addr, flight_addr);
         tracing::info!(%addr, "listening");
         let state = Arc::new(state);
@@ -262,9 +267,7 @@ pub fn serve(
         let client_timeout = state.opts.client_timeout;
         let flight = async {
             match flight_listener {
-                Some(listener) => {
-                    flight::serve(state.clone(), listener, tls, shutdown_signal()).await
-                }
+                Some(listener) => flight::serve(state.clone(), listener, tls, flight_stop).await,
                 None => Ok(()),
             }
         };
@@ -272,7 +275,7 @@ pub fn serve(
             listener,
             router(state.clone()),
             client_timeout,
-            shutdown_signal(),
+            http_stop,
             drain,
         );
         let ((), flight) = tokio::join!(http, flight);
@@ -312,18 +315,24 @@ pub fn serve_mcp_stdio(opts: ServeOptions) -> Result<(), ServeError> {
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+/// Completes at SIGINT or SIGTERM. The handlers are installed when this is
+/// called (inside the runtime), not when the future is first polled.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let interrupt = signal(SignalKind::interrupt()).ok();
+    let terminate = signal(SignalKind::terminate()).ok();
+    async move {
+        let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+            match s {
+                Some(mut s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
+        };
+        tokio::select! {
+            () = wait(interrupt) => {},
+            () = wait(terminate) => {},
         }
-    };
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
     }
 }
