@@ -317,11 +317,6 @@ impl<R: Read> Kept<R> {
         }
     }
 
-    /// Bytes kept so far.
-    pub(crate) fn len(&self) -> usize {
-        self.kept.len()
-    }
-
     /// The text from byte `from` on (of what was kept), then the rest.
     pub(crate) fn text_from(self, from: u64) -> Replay<R> {
         Replay {

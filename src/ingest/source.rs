@@ -5,8 +5,11 @@
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use flate2::read::MultiGzDecoder;
+
+use crate::ingest::progress::Progress;
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
@@ -283,5 +286,32 @@ impl<R: Read> Read for Counted<'_, R> {
         let n = self.inner.read(buf)?;
         (self.progress)(n as u64);
         Ok(n)
+    }
+}
+
+/// Tells progress of bytes read except the first `skip`: text read a second
+/// time, already told.
+pub(crate) struct Recount<'a> {
+    progress: &'a dyn Progress,
+    skip: u64,
+    seen: AtomicU64,
+}
+
+impl<'a> Recount<'a> {
+    pub(crate) fn new(progress: &'a dyn Progress, skip: u64) -> Self {
+        Recount {
+            progress,
+            skip,
+            seen: AtomicU64::new(0),
+        }
+    }
+
+    /// `n` more bytes read.
+    pub(crate) fn bytes(&self, n: u64) {
+        let before = self.seen.fetch_add(n, Ordering::Relaxed);
+        let new = (before + n).saturating_sub(self.skip) - before.saturating_sub(self.skip);
+        if new > 0 {
+            self.progress.bytes(new);
+        }
     }
 }

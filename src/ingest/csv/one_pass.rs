@@ -1,7 +1,7 @@
 //! CSV to Parquet in one pass, for the common case. The types are guessed
 //! from the head of the file (the rows of the dictionary sample), then the
-//! whole file is written in chunks (see `chunks`; the head's text is kept
-//! and read again), every row still checked. The guess holds
+//! whole file is written in chunks (see `chunks`; the head is read again),
+//! every row still checked. The guess holds
 //! when every later value fits it and no column empty in the head has values
 //! later: the types inferred from every row are then exactly the guessed
 //! ones (a value that fits the head's narrowest type cannot make the column
@@ -10,6 +10,7 @@
 //! the two passes.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::CsvOptions;
 use super::chunks::Rows;
@@ -19,12 +20,9 @@ use crate::ingest::chunks::{Stop, write_chunks};
 use crate::ingest::error::ConvertError;
 use crate::ingest::progress::Progress;
 use crate::ingest::scan::{DICTIONARY_SAMPLE_ROWS, Scan};
-use crate::ingest::source::Source;
+use crate::ingest::source::{Compression, Recount, Source};
 use crate::ingest::writer::Converted;
 use crate::schema::ColumnType;
-
-/// Bytes of head text held while the types are guessed.
-const HEAD_BYTES: usize = 64 << 20;
 
 /// Converts `source` to Parquet into `out` in one pass; `None` when the
 /// two passes are needed.
@@ -48,10 +46,15 @@ pub fn convert<W: Write + Send>(
         file: source.label().to_owned(),
         source: e,
     };
-    let bytes = |n| progress.bytes(n);
-    // The head is read, checked and the types guessed from it; its text is
-    // kept to be read again with the rest.
-    let (mut rdr, mut record, head, skipped) = open_head(source, opts, &bytes, true)?;
+    let head_bytes = AtomicU64::new(0);
+    let bytes = |n| {
+        head_bytes.fetch_add(n, Ordering::Relaxed);
+        progress.bytes(n)
+    };
+    // The head is read, checked and the types guessed from it; then the
+    // file is opened again where its records begin (a seek, or a skip in a
+    // compressed one), so that no head is held however wide its rows.
+    let (mut rdr, mut record, head, skipped) = open_head(source, opts, &bytes, false)?;
     let at = records_at(&rdr, opts);
     let mut sampled = Tally::new(&head, true, skipped);
     if !opts.header {
@@ -62,9 +65,6 @@ pub fn convert<W: Write + Send>(
             break;
         }
         sampled.record(&record, &head, source)?;
-        if rdr.get_ref().len() > HEAD_BYTES {
-            return Ok(None);
-        }
     }
     let guess = finish_scan(&head, &sampled);
     // Columns with no value in the head are VARCHAR for now; what the rest
@@ -75,7 +75,17 @@ pub fn convert<W: Write + Send>(
     // The sample's sets are not needed while the rest is written.
     drop(sampled);
     let rows = Rows::new(source, opts, &head, &guess, &[], &unseen, skipped);
-    let text = rdr.into_inner().text_from(at.byte());
+    drop(rdr);
+    // What the head read is not counted twice.
+    let again = match source.compression() {
+        Compression::None => head_bytes.into_inner().saturating_sub(at.byte()),
+        Compression::Gzip | Compression::Zstd => head_bytes.into_inner(),
+    };
+    let recounted = Recount::new(progress, again);
+    let rest = |n| recounted.bytes(n);
+    let text = source
+        .open_from(skipped + at.byte(), &rest)
+        .map_err(read_err)?;
     let (written, tally) = match write_chunks(out, progress, text, at, &rows) {
         Ok(done) => done,
         // A value that does not fit the guessed type: the two passes.
