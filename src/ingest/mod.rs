@@ -22,6 +22,7 @@ pub mod chunks;
 pub mod columns;
 pub mod csv;
 pub mod error;
+mod hashes;
 pub mod infer;
 pub mod json;
 pub mod parquet;

@@ -3,9 +3,9 @@
 //! JSON) how its chunks can be cut. Pass two, and the one-pass path, write
 //! what it says.
 
-use std::collections::HashSet;
-use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher, Hasher};
+use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 
+use crate::ingest::hashes::Hashes;
 use crate::ingest::values::Formats;
 use crate::schema::Schema;
 
@@ -32,41 +32,16 @@ pub(crate) const DICTIONARY_SAMPLE_ROWS: u64 = 65_536;
 /// a quarter of the most values a sample holds.
 const DISTINCT_ENOUGH: usize = (DICTIONARY_SAMPLE_ROWS / 4) as usize;
 
-/// The hashes of a column's values: already hashed, so the set keeps them
-/// as they are rather than hashing them again.
-type HashSetOfHashes = HashSet<u64, BuildHasherDefault<AsIs>>;
-
-/// A hasher that passes a `u64` through.
-#[derive(Default)]
-pub(crate) struct AsIs(u64);
-
-impl Hasher for AsIs {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // Only u64s are hashed here; anything else is folded in whole.
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
 /// Counts distinct values per column over the first rows.
 pub(crate) struct DistinctSample {
-    seen: Vec<HashSetOfHashes>,
+    seen: Vec<Hashes>,
     values: Vec<u64>,
 }
 
 impl DistinctSample {
     pub(crate) fn new(columns: usize) -> Self {
         DistinctSample {
-            seen: vec![HashSetOfHashes::default(); columns],
+            seen: vec![Hashes::new(DISTINCT_ENOUGH + 1); columns],
             values: vec![0; columns],
         }
     }
@@ -77,7 +52,7 @@ impl DistinctSample {
             let field = field.as_ref();
             if i == self.seen.len() {
                 // A column first seen now (a new JSON key).
-                self.seen.push(HashSetOfHashes::default());
+                self.seen.push(Hashes::new(DISTINCT_ENOUGH + 1));
                 self.values.push(0);
             }
             if !field.is_empty() {
