@@ -14,6 +14,7 @@
 #   nested     the quoted rows as JSON Lines of objects and arrays
 #
 #   bash bench/shapes.sh [ROWS] [RUNS]     (default 5000000 rows, 3 runs)
+#   SHAPES="ndjson nested" bash bench/shapes.sh   (only those shapes)
 #
 # Not a test: nothing here asserts; read the ratios.
 set -euo pipefail
@@ -69,7 +70,7 @@ make "$base.longtext.csv" "COPY (SELECT i AS id, i % 13 AS kind,
 echo "rows: $rows (wide $wide_rows x 200 columns, longtext $long_rows); $runs runs each; duckdb $("$duckdb" --version | head -1)"
 median() { python3 -c "import statistics,sys; print(statistics.median(map(float, sys.argv[1:])))" "$@"; }
 printf '\n%-10s %9s %9s %11s %11s %8s %7s\n' shape "duckdb s" "lake s" "duckdb MiB" "lake MiB" "time x" goal
-for shape in bench quoted wide longtext nulls quoted.gz ndjson nested; do
+for shape in ${SHAPES:-bench quoted wide longtext nulls quoted.gz ndjson nested}; do
   case "$shape" in
     bench) file="$csv"; reader="read_csv('$file')"; goal=0.8 ;;
     quoted.gz) file="$base.quoted.csv.gz"; reader="read_csv('$file')"; goal=0.8 ;;
