@@ -10,6 +10,7 @@ use arrow::datatypes::SchemaRef;
 use super::cuts::{ElementEnds, LineEnds, pieces};
 use super::keys::Keys;
 use super::objects::{At, json_error, not_an_object};
+use super::read::read_object;
 use super::value::{Json, narrow};
 use super::{Misfit, Rows, misfit_error};
 use crate::ingest::batch::arrow_schema;
@@ -117,19 +118,18 @@ impl Chunking for Objects<'_> {
     fn parse(&self, text: &[u8], at: csv::Position, lines: u64) -> Parsed<Kinds> {
         let source = self.source;
         let columns = self.scan.schema.columns.len();
-        let mut rows = Rows {
-            keys: self.keys.clone(),
-            present: vec![false; columns],
-        };
+        let mut rows = Rows::with_keys(self.keys.clone(), columns);
+        // The members of each object in turn, in one allocation.
+        let mut object = Vec::new();
         let mut tally = self.tally();
         let mut batches = ChunkBatches::new(self.scan, &self.arrow, lines);
         for (range, line) in pieces(source, self.form, text, &at)? {
             let at = At { line };
             let piece = &text[range];
             let piece = piece.strip_suffix(b"\r").unwrap_or(piece);
-            let object = match serde_json::from_slice::<Json>(piece) {
-                Ok(Json::Object(object)) => object,
-                Ok(other) => return Err(Stop::Failed(not_an_object(source, at, &other))),
+            match read_object(piece, &mut object) {
+                Ok(None) => {}
+                Ok(Some(other)) => return Err(Stop::Failed(not_an_object(source, at, &other))),
                 // An object over several lines: the passes on one thread
                 // read it.
                 Err(e) if e.is_eof() && self.form == JsonForm::Lines => {
@@ -137,18 +137,17 @@ impl Chunking for Objects<'_> {
                 }
                 Err(e) => return Err(Stop::Failed(json_error(source, line, &e))),
             };
-            for (position, (key, value)) in object.iter().enumerate() {
-                let i = rows.keys.column(key, position);
-                if i >= columns {
-                    let e = misfit_error(source, at, self.scan, Misfit::NewKey);
-                    return Err(Stop::Misfit(e));
-                }
+            if let Err(misfit) = rows.place(&object) {
+                let e = misfit_error(source, at, self.scan, misfit);
+                return Err(Stop::Misfit(e));
+            }
+            for (&i, (_, value)) in rows.placed.iter().zip(&object) {
                 let given = self.forced.get(i).is_some_and(Option::is_some);
                 if !given && !matches!(value, Json::Null) {
                     narrow(&mut tally.kinds, &mut tally.strings, i, value);
                 }
             }
-            if let Err(misfit) = rows.append(&object, &mut batches.builders) {
+            if let Err(misfit) = rows.append_placed(&object, &mut batches.builders) {
                 let given = match misfit {
                     Misfit::Value { column, .. } => {
                         self.forced.get(column).is_some_and(Option::is_some)

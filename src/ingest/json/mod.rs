@@ -39,6 +39,7 @@ mod cuts;
 mod keys;
 mod nested;
 mod objects;
+mod read;
 mod shape;
 mod value;
 
@@ -81,6 +82,8 @@ struct Rows {
     /// same columns.
     keys: Keys,
     present: Vec<bool>,
+    /// The column of each member of the object last placed.
+    placed: Vec<usize>,
 }
 
 /// What did not go in.
@@ -93,22 +96,46 @@ enum Misfit {
 
 impl Rows {
     fn new(columns: usize) -> Rows {
+        Rows::with_keys(Keys::default(), columns)
+    }
+
+    fn with_keys(keys: Keys, columns: usize) -> Rows {
         Rows {
-            keys: Keys::default(),
+            keys,
             present: vec![false; columns],
+            placed: Vec::new(),
         }
+    }
+
+    /// Finds the column of each of the object's members.
+    fn place(&mut self, object: &Object<'_>) -> Result<(), Misfit> {
+        self.placed.clear();
+        for (position, (key, _)) in object.iter().enumerate() {
+            let i = self.keys.column(key, position);
+            if i >= self.present.len() {
+                return Err(Misfit::NewKey);
+            }
+            self.placed.push(i);
+        }
+        Ok(())
     }
 
     /// Appends one object to the builders; the bytes it held, or what did
     /// not fit (the row is then partly appended: the caller stops).
     fn append(&mut self, object: &Object<'_>, builders: &mut [Builder]) -> Result<usize, Misfit> {
+        self.place(object)?;
+        self.append_placed(object, builders)
+    }
+
+    /// [`Rows::append`] of the object just placed.
+    fn append_placed(
+        &mut self,
+        object: &Object<'_>,
+        builders: &mut [Builder],
+    ) -> Result<usize, Misfit> {
         self.present.iter_mut().for_each(|p| *p = false);
         let mut bytes = 0;
-        for (position, (key, value)) in object.iter().enumerate() {
-            let i = self.keys.column(key, position);
-            if i >= self.present.len() {
-                return Err(Misfit::NewKey);
-            }
+        for (&i, (_, value)) in self.placed.iter().zip(object) {
             if self.present[i] {
                 continue;
             }

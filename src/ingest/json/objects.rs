@@ -12,6 +12,7 @@ use crate::ingest::source::Source;
 use crate::schema::ColumnType;
 
 use super::cuts::{ElementEnds, pieces};
+use super::read::read;
 use super::value::{Json, Object};
 use crate::ingest::chunks::ChunkReader;
 
@@ -103,7 +104,7 @@ pub(super) fn each_object(
         let at = At { line };
         let text = buf.strip_suffix(b"\n").unwrap_or(&buf);
         let text = text.strip_suffix(b"\r").unwrap_or(text);
-        match serde_json::from_slice::<Json>(text) {
+        match read(text) {
             Ok(Json::Object(object)) => {
                 if !each(object, at)? {
                     return Ok(Some(JsonForm::Lines));
@@ -224,7 +225,7 @@ pub(crate) fn each_element(
     };
     while let Some((chunk, at, _)) = chunks.next_chunk().map_err(read_err)? {
         for (range, line) in pieces(source, JsonForm::Array, &chunk, &at)? {
-            let value = serde_json::from_slice::<Json>(&chunk[range]);
+            let value = read(&chunk[range]);
             if !hand_on(source, value, At { line }, line, &mut each)? {
                 return Ok(());
             }
