@@ -236,6 +236,7 @@ pub fn scan(source: &Source, progress: &dyn Progress) -> Result<Scan, ConvertErr
     progress.rows(rows);
     Ok(Scan {
         dictionary: vec![true; schema.columns.len()],
+        leaf_dictionary: Vec::new(),
         schema,
         rows,
         formats: Formats::default(),

@@ -72,6 +72,7 @@ pub fn write_rejects<W: Write + Send>(
         schema: rejects_schema(),
         rows: rejects.len() as u64,
         dictionary: vec![false, false, true],
+        leaf_dictionary: Vec::new(),
         formats: Formats::default(),
         rejects: Vec::new(),
         json_chunks: None,

@@ -17,6 +17,9 @@ pub struct Scan {
     /// Per column: whether dictionary encoding pays (few distinct values in
     /// the first rows). Unique columns skip the cost of hashing every value.
     pub dictionary: Vec<bool>,
+    /// The same inside STRUCT and LIST columns, by the Parquet path of each
+    /// leaf (those not named here get a dictionary).
+    pub leaf_dictionary: Vec<(Vec<String>, bool)>,
     /// How dates and timestamps in the text are written.
     pub formats: Formats,
     /// The rows set aside (with `rejects`), in file order.
@@ -32,49 +35,73 @@ pub(crate) const DICTIONARY_SAMPLE_ROWS: u64 = 65_536;
 /// a quarter of the most values a sample holds.
 const DISTINCT_ENOUGH: usize = (DICTIONARY_SAMPLE_ROWS / 4) as usize;
 
+/// Counts the distinct values of one column, or of one place inside
+/// nested values, over its first [`DICTIONARY_SAMPLE_ROWS`] values.
+#[derive(Debug, Clone)]
+pub(crate) struct ColumnSample {
+    seen: Hashes,
+    values: u64,
+}
+
+impl Default for ColumnSample {
+    fn default() -> Self {
+        ColumnSample {
+            seen: Hashes::new(DISTINCT_ENOUGH + 1),
+            values: 0,
+        }
+    }
+}
+
+impl ColumnSample {
+    /// One more value (empty text is no value).
+    pub(crate) fn observe(&mut self, value: &str) {
+        if value.is_empty() || self.values == DICTIONARY_SAMPLE_ROWS {
+            return;
+        }
+        self.values += 1;
+        // Past DISTINCT_ENOUGH the answer is known (no dictionary): a
+        // unique column stops costing a hash and an insert per value (on a
+        // wide file they were a third of the ingest).
+        if self.seen.len() <= DISTINCT_ENOUGH {
+            let hasher = BuildHasherDefault::<DefaultHasher>::default();
+            self.seen.insert(hasher.hash_one(value));
+        }
+    }
+
+    /// Dictionary encoding pays: at most one distinct value in four (or no
+    /// value sampled).
+    pub(crate) fn pays(&self) -> bool {
+        (self.seen.len() as u64) * 4 <= self.values.max(1)
+    }
+}
+
 /// Counts distinct values per column over the first rows.
 pub(crate) struct DistinctSample {
-    seen: Vec<Hashes>,
-    values: Vec<u64>,
+    columns: Vec<ColumnSample>,
 }
 
 impl DistinctSample {
     pub(crate) fn new(columns: usize) -> Self {
         DistinctSample {
-            seen: vec![Hashes::new(DISTINCT_ENOUGH + 1); columns],
-            values: vec![0; columns],
+            columns: vec![ColumnSample::default(); columns],
         }
     }
 
     pub(crate) fn observe(&mut self, fields: impl Iterator<Item = impl AsRef<str>>) {
-        let hasher = BuildHasherDefault::<DefaultHasher>::default();
         for (i, field) in fields.enumerate() {
-            let field = field.as_ref();
-            if i == self.seen.len() {
+            if i == self.columns.len() {
                 // A column first seen now (a new JSON key).
-                self.seen.push(Hashes::new(DISTINCT_ENOUGH + 1));
-                self.values.push(0);
+                self.columns.push(ColumnSample::default());
             }
-            if !field.is_empty() {
-                self.values[i] += 1;
-                // Past DISTINCT_ENOUGH the answer is known (no dictionary):
-                // a unique column stops costing a hash and an insert per
-                // value (on a wide file they were a third of the ingest).
-                if self.seen[i].len() <= DISTINCT_ENOUGH {
-                    self.seen[i].insert(hasher.hash_one(field));
-                }
-            }
+            self.columns[i].observe(field.as_ref());
         }
     }
 
-    /// Dictionary encoding for columns with at most one distinct value in
-    /// four sampled ones (and for those with no value in the sample).
+    /// Whether a dictionary pays, per column (and for those with no value
+    /// in the sample).
     pub(crate) fn finish(&self, columns: usize) -> Vec<bool> {
         (0..columns)
-            .map(|i| match (self.seen.get(i), self.values.get(i)) {
-                (Some(seen), Some(&values)) => (seen.len() as u64) * 4 <= values.max(1),
-                _ => true,
-            })
+            .map(|i| self.columns.get(i).is_none_or(ColumnSample::pays))
             .collect()
     }
 }
@@ -125,6 +152,6 @@ mod tests {
         }
         assert_eq!(sample.finish(3), [false, true, false]);
         // The unique column stopped growing once the answer was known.
-        assert_eq!(sample.seen[0].len(), DISTINCT_ENOUGH + 1);
+        assert_eq!(sample.columns[0].seen.len(), DISTINCT_ENOUGH + 1);
     }
 }

@@ -83,6 +83,7 @@ impl Lake {
         }
         let scan = Scan {
             dictionary: vec![true; schema.columns.len()],
+            leaf_dictionary: Vec::new(),
             schema: schema.clone(),
             rows,
             formats: Formats::default(),

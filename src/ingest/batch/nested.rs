@@ -20,6 +20,8 @@ pub struct StructColumn {
     fields: Fields,
     /// The field of each name.
     index: HashMap<String, usize>,
+    /// The names in order.
+    names: Vec<String>,
     children: Vec<Builder>,
     /// Which fields the row being appended has given.
     present: Vec<bool>,
@@ -35,6 +37,7 @@ impl StructColumn {
                 .enumerate()
                 .map(|(i, f)| (f.name.clone(), i))
                 .collect(),
+            names: fields.iter().map(|f| f.name.clone()).collect(),
             children: fields
                 .iter()
                 .map(|f| Builder::new(&f.column_type, formats, rows))
@@ -44,10 +47,18 @@ impl StructColumn {
         }
     }
 
-    /// The builder of the field named `name`, unless the row has given it
-    /// already; `Err` when the struct has no such field.
-    pub(crate) fn field(&mut self, name: &str) -> Result<Option<&mut Builder>, ()> {
-        let &i = self.index.get(name).ok_or(())?;
+    /// The builder of the field named `name`, the `position`th its object
+    /// gives (mostly the field of that number: tried first), unless the
+    /// row has given it already; `Err` when the struct has no such field.
+    pub(crate) fn field(
+        &mut self,
+        name: &str,
+        position: usize,
+    ) -> Result<Option<&mut Builder>, ()> {
+        let i = match self.names.get(position) {
+            Some(n) if n == name => position,
+            _ => *self.index.get(name).ok_or(())?,
+        };
         if std::mem::replace(&mut self.present[i], true) {
             return Ok(None);
         }

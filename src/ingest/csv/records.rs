@@ -414,6 +414,7 @@ pub(crate) fn finish_scan(head: &Head, tally: &Tally) -> Scan {
         schema: Schema { columns },
         rows: tally.rows,
         dictionary,
+        leaf_dictionary: Vec::new(),
         formats: head.formats.clone(),
         rejects: Vec::new(),
         json_chunks: None,

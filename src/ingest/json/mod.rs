@@ -299,6 +299,35 @@ mod tests {
     }
 
     #[test]
+    fn leaves_inside_objects_and_arrays_get_a_dictionary_when_it_pays() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.jsonl");
+        let text = lines(400, |i| {
+            format!(
+                r#"{{"o": {{"u": {i}, "k": "k{}", "in": {{"t": "t{i}"}}}}, "l": [{}, 1], "v": [[{i}]]}}"#,
+                i % 3,
+                i % 2
+            )
+        });
+        std::fs::write(&path, text).unwrap();
+        let source = Source::file(&path).unwrap();
+        let scan = scan(&source, &JsonOptions::default(), &NoProgress).unwrap();
+        let path = |p: &[&str]| p.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let inner = ["list", "element"];
+        assert_eq!(
+            scan.leaf_dictionary,
+            [
+                (path(&["o", "u"]), false),
+                (path(&["o", "k"]), true),
+                (path(&["o", "in", "t"]), false),
+                (path(&["l", inner[0], inner[1]]), true),
+                (path(&["v", inner[0], inner[1], inner[0], inner[1]]), false),
+            ]
+        );
+        assert_eq!(scan.dictionary, [false, true, false]);
+    }
+
+    #[test]
     fn one_pass_gives_the_two_passes_bytes_or_steps_aside() {
         let head = DICTIONARY_SAMPLE_ROWS as usize;
         let n = head + 100;

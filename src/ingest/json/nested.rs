@@ -8,7 +8,8 @@ use super::value::{ARRAY, Json, MAX_DEPTH, MAX_FIELDS, OBJECT, column_type};
 use crate::ingest::batch::Builder;
 use crate::ingest::columns::unique_names;
 use crate::ingest::infer::{Inferrer, MIN_VECTOR_LENGTH};
-use crate::schema::{Column, ColumnType, MAX_VECTOR_LENGTH};
+use crate::ingest::scan::ColumnSample;
+use crate::schema::{Column, ColumnType, LIST_ELEMENT, MAX_VECTOR_LENGTH};
 
 /// What the values at one place inside a key's values were (a field of its
 /// objects, the elements of its arrays).
@@ -19,6 +20,8 @@ struct Place {
     /// Its column in the inferrer of strings inside objects and arrays.
     strings: usize,
     inner: Nested,
+    /// Its first values (not objects or arrays), for the dictionary.
+    sample: ColumnSample,
 }
 
 impl Place {
@@ -32,15 +35,32 @@ impl Place {
                 depth,
                 ..Nested::default()
             },
+            sample: ColumnSample::default(),
         }
     }
 
-    fn observe(&mut self, value: &Json<'_>, strings: &mut Inferrer) {
+    /// Learns a value (not null); `sampling` while in the rows of the
+    /// dictionary sample.
+    fn observe(&mut self, value: &Json<'_>, strings: &mut Inferrer, sampling: bool) {
         self.kinds |= value.kind();
         match value {
             Json::String(s) => strings.observe(self.strings, s),
-            Json::Object(_) | Json::Array(_) => self.inner.observe(value, strings),
+            Json::Object(_) | Json::Array(_) => self.inner.observe(value, strings, sampling),
             _ => {}
+        }
+        if sampling && !matches!(value, Json::Object(_) | Json::Array(_)) {
+            self.sample.observe(&value.text().unwrap_or_default());
+        }
+    }
+
+    /// Whether each leaf at or under this place, of type `t`, pays for a
+    /// dictionary, by Parquet path (from `path`).
+    fn dictionaries(&self, t: &ColumnType, path: &[String], out: &mut Vec<(Vec<String>, bool)>) {
+        match t {
+            ColumnType::Struct(_) | ColumnType::List(_) | ColumnType::Vector(_) => {
+                self.inner.dictionaries(t, path, out);
+            }
+            _ => out.push((path.to_vec(), self.sample.pays())),
         }
     }
 
@@ -74,8 +94,9 @@ pub(crate) struct Nested {
 }
 
 impl Nested {
-    /// Learns an object or an array (anything else is not nested).
-    pub(crate) fn observe(&mut self, value: &Json<'_>, strings: &mut Inferrer) {
+    /// Learns an object or an array (anything else is not nested);
+    /// `sampling` while in the rows of the dictionary sample.
+    pub(crate) fn observe(&mut self, value: &Json<'_>, strings: &mut Inferrer, sampling: bool) {
         if self.depth == MAX_DEPTH {
             return;
         }
@@ -93,7 +114,7 @@ impl Nested {
                         self.fields.push(Place::new(strings, self.depth + 1));
                     }
                     if !matches!(value, Json::Null) {
-                        self.fields[i].observe(value, strings);
+                        self.fields[i].observe(value, strings, sampling);
                     }
                 }
             }
@@ -102,7 +123,7 @@ impl Nested {
                     .element
                     .get_or_insert_with(|| Box::new(Place::new(strings, self.depth + 1)));
                 for item in items.iter().filter(|v| !matches!(v, Json::Null)) {
-                    element.observe(item, strings);
+                    element.observe(item, strings, sampling);
                 }
                 let n = items.len();
                 self.null_element |= items.iter().any(|v| matches!(v, Json::Null));
@@ -110,6 +131,32 @@ impl Nested {
                     self.lengths
                         .map_or((n, n), |(lo, hi)| (lo.min(n), hi.max(n))),
                 );
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether each leaf inside values of type `t` (as [`Nested::column_type`]
+    /// made it) pays for a dictionary, by Parquet path (from `path`). The
+    /// elements of a `FLOAT[N]` are set apart by the writer.
+    pub(crate) fn dictionaries(
+        &self,
+        t: &ColumnType,
+        path: &[String],
+        out: &mut Vec<(Vec<String>, bool)>,
+    ) {
+        match t {
+            ColumnType::Struct(fields) => {
+                for (field, place) in fields.iter().zip(&self.fields) {
+                    let path = [path, std::slice::from_ref(&field.name)].concat();
+                    place.dictionaries(&field.column_type, &path, out);
+                }
+            }
+            ColumnType::List(element) => {
+                if let Some(place) = &self.element {
+                    let path = [path, &["list".to_owned(), LIST_ELEMENT.to_owned()]].concat();
+                    place.dictionaries(element, &path, out);
+                }
             }
             _ => {}
         }
@@ -196,8 +243,8 @@ fn append_at(builder: &mut Builder, value: &Json<'_>, inside: bool) -> Result<us
         }
         (Builder::Struct(s), Json::Object(members)) => {
             let mut bytes = 0;
-            for (key, member) in members {
-                match s.field(key) {
+            for (position, (key, member)) in members.iter().enumerate() {
+                match s.field(key, position) {
                     Ok(Some(field)) => bytes += append_at(field, member, true)?,
                     // A key given twice: the first value holds.
                     Ok(None) => {}

@@ -100,7 +100,8 @@ impl<'o> Shape<'o> {
     /// given.
     pub(super) fn kind(&mut self, i: usize, value: &Json<'_>) {
         narrow(&mut self.kinds, &mut self.strings, i, value);
-        self.nested[i].observe(value, &mut self.inner_strings);
+        let sampling = self.rows < DICTIONARY_SAMPLE_ROWS;
+        self.nested[i].observe(value, &mut self.inner_strings, sampling);
     }
 
     /// The types, from every value seen.
@@ -143,8 +144,14 @@ impl<'o> Shape<'o> {
             .zip(self.types())
             .map(|(name, column_type)| Column { name, column_type })
             .collect::<Vec<_>>();
+        let mut leaf_dictionary = Vec::new();
+        for (column, nested) in columns.iter().zip(&self.nested) {
+            let path = [column.name.clone()];
+            nested.dictionaries(&column.column_type, &path, &mut leaf_dictionary);
+        }
         Ok(Scan {
             dictionary: self.sample.finish(columns.len()),
+            leaf_dictionary,
             schema: Schema { columns },
             rows: self.rows,
             formats: self.opts.formats.clone(),

@@ -66,6 +66,9 @@ fn writer_properties(scan: &Scan) -> WriterProperties {
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
         .set_created_by(concat!("lake ", env!("CARGO_PKG_VERSION")).to_owned());
+    for (path, dictionary) in &scan.leaf_dictionary {
+        props = props.set_column_dictionary_enabled(ColumnPath::new(path.clone()), *dictionary);
+    }
     for (col, &dictionary) in scan.schema.columns.iter().zip(&scan.dictionary) {
         props =
             props.set_column_dictionary_enabled(ColumnPath::from(col.name.as_str()), dictionary);
