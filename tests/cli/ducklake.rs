@@ -1050,3 +1050,49 @@ fn structs_and_lists_are_duckdb_columns_with_children_both_ways() {
         assert_same_rows(&ctx, "nested", s);
     }
 }
+
+#[test]
+fn duckdb_answers_from_leaves_with_and_without_a_dictionary() {
+    // Leaves inside objects and arrays: few distinct values (a dictionary)
+    // and unique ones (none), side by side in one column.
+    let ctx = TestContext::new();
+    let n = 3000;
+    let text: String = (0..n)
+        .map(|i| {
+            format!(
+                r#"{{"id": {i}, "o": {{"u": "u{i}", "k": "k{}", "x": {i}.5}}, "l": [{}, {}]}}"#,
+                i % 3,
+                i % 2,
+                i % 5
+            ) + "\n"
+        })
+        .collect();
+    let file = ctx.write("leaves.jsonl", &text);
+    ingest(&ctx, &file, &[]);
+    let answer = duck_read(
+        &ctx,
+        &[
+            "SELECT COLUMNS(*)::VARCHAR FROM (SELECT count(*), count(DISTINCT o.k), \
+           min(o.k), max(o.k), min(o.u), max(o.u), sum(o.x), sum(l[1]), sum(l[2]) \
+           FROM lake.leaves)",
+        ],
+    )
+    .remove(0);
+    let us = (0..n).map(|i| format!("u{i}"));
+    let expected = [
+        n.to_string(),
+        "3".to_owned(),
+        "k0".to_owned(),
+        "k2".to_owned(),
+        us.clone().min().unwrap(),
+        us.max().unwrap(),
+        format!("{:.1}", (0..n).map(|i| i as f64 + 0.5).sum::<f64>()),
+        (0..n).map(|i| i % 2).sum::<usize>().to_string(),
+        (0..n).map(|i| i % 5).sum::<usize>().to_string(),
+    ];
+    let got: Vec<String> = answer.rows[0]
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(got, expected);
+}
