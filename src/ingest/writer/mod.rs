@@ -8,7 +8,6 @@ use std::sync::mpsc::sync_channel;
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
-use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
@@ -18,7 +17,10 @@ use crate::ingest::error::ConvertError;
 use crate::ingest::progress::Progress;
 use crate::ingest::scan::Scan;
 
+mod row_groups;
 pub mod stats;
+
+use row_groups::RowGroups;
 
 use crate::hashing::HashingWriter;
 use crate::schema::{ColumnType, LIST_ELEMENT};
@@ -183,7 +185,7 @@ pub(crate) fn encode<W: Write + Send>(
 
 /// One Parquet object being written with lake's settings, hashed as it goes.
 pub struct ParquetObject<W: Write + Send> {
-    writer: ArrowWriter<HashingWriter<W>>,
+    writer: RowGroups<HashingWriter<W>>,
     rows: u64,
 }
 
@@ -191,10 +193,10 @@ impl<W: Write + Send> ParquetObject<W> {
     /// An object of `scan`'s schema and settings written to `out`.
     pub fn new(scan: &Scan, out: W) -> Result<ParquetObject<W>, ConvertError> {
         Ok(ParquetObject {
-            writer: ArrowWriter::try_new(
+            writer: RowGroups::new(
                 HashingWriter::new(out),
                 arrow_schema(&scan.schema),
-                Some(writer_properties(scan)),
+                writer_properties(scan),
             )?,
             rows: 0,
         })

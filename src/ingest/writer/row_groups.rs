@@ -1,0 +1,199 @@
+//! Row groups written as parquet's `ArrowWriter` writes them (the same
+//! splits by rows and by encoded bytes, so the same bytes), but with the
+//! columns of each batch encoded, and of each row group closed (which
+//! compresses their last pages), on two threads: on the one thread behind
+//! the parsers, encoding was what the whole ingest waited for (200 columns:
+//! 3.8 s of CPU on the encoder against 1.7-2.0 s on each parser).
+
+use std::io::Write;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_writer::{ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves};
+use parquet::errors::ParquetError;
+use parquet::file::properties::WriterProperties;
+use parquet::file::writer::SerializedFileWriter;
+
+/// Values in a batch below which its columns are encoded on this thread
+/// alone (a second thread costs more than it saves).
+const PARALLEL_VALUES: usize = 16 * 1024;
+
+/// A Parquet file being written a row group at a time.
+pub(super) struct RowGroups<W: Write + Send> {
+    file: SerializedFileWriter<W>,
+    factory: ArrowRowGroupWriterFactory,
+    arrow: SchemaRef,
+    max_rows: Option<usize>,
+    max_bytes: Option<usize>,
+    /// The row group being built: a writer per leaf column.
+    columns: Option<Vec<ArrowColumnWriter>>,
+    buffered: usize,
+}
+
+type Result<T> = std::result::Result<T, ParquetError>;
+
+impl<W: Write + Send> RowGroups<W> {
+    pub(super) fn new(out: W, arrow: SchemaRef, props: WriterProperties) -> Result<Self> {
+        let (max_rows, max_bytes) = (props.max_row_group_row_count(), props.max_row_group_bytes());
+        let (file, factory) =
+            ArrowWriter::try_new(out, arrow.clone(), Some(props))?.into_serialized_writer()?;
+        Ok(RowGroups {
+            file,
+            factory,
+            arrow,
+            max_rows,
+            max_bytes,
+            columns: None,
+            buffered: 0,
+        })
+    }
+
+    /// Bytes written to the file so far.
+    pub(super) fn bytes_written(&self) -> usize {
+        self.file.bytes_written()
+    }
+
+    /// The encoded size the row group being built is expected to have.
+    pub(super) fn in_progress_size(&self) -> usize {
+        self.columns.as_ref().map_or(0, |columns| {
+            columns
+                .iter()
+                .map(ArrowColumnWriter::get_estimated_total_bytes)
+                .sum()
+        })
+    }
+
+    /// Appends `batch`, in as many row groups as the limits say, where
+    /// `ArrowWriter::write` would split it.
+    pub(super) fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let mut remaining = batch.clone();
+        loop {
+            if self.columns.is_none() {
+                let index = self.file.flushed_row_groups().len();
+                self.columns = Some(self.factory.create_column_writers(index)?);
+            }
+            let buffered = self.buffered;
+            let mut split_at = match self.max_rows {
+                Some(max) if buffered + remaining.num_rows() > max => Some(max - buffered),
+                _ => None,
+            };
+            let candidate_rows = split_at.unwrap_or_else(|| remaining.num_rows());
+            if let Some(max_bytes) = self.max_bytes
+                && buffered > 0
+            {
+                let current = self.in_progress_size();
+                if current >= max_bytes {
+                    self.flush()?;
+                    continue;
+                }
+                let average = current / buffered;
+                if let Some(fit) = (max_bytes - current).checked_div(average)
+                    && candidate_rows > fit
+                {
+                    if fit > 0 {
+                        split_at = Some(fit);
+                    } else {
+                        self.flush()?;
+                        continue;
+                    }
+                }
+            }
+            let rest = split_at.map(|rows| {
+                let rest = remaining.slice(rows, remaining.num_rows() - rows);
+                remaining = remaining.slice(0, rows);
+                rest
+            });
+            let columns = self.columns.as_mut().expect("made above");
+            encode(columns, &self.arrow, &remaining)?;
+            self.buffered += remaining.num_rows();
+            let full = self.max_rows.is_some_and(|max| self.buffered >= max)
+                || self
+                    .max_bytes
+                    .is_some_and(|max| self.in_progress_size() >= max);
+            if full {
+                self.flush()?;
+            }
+            match rest {
+                Some(rest) => remaining = rest,
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// Writes the row group being built.
+    fn flush(&mut self) -> Result<()> {
+        let Some(columns) = self.columns.take() else {
+            return Ok(());
+        };
+        let two = self.buffered * columns.len() >= PARALLEL_VALUES;
+        self.buffered = 0;
+        // Closing a column compresses its last pages: on two threads too.
+        let chunks = each_column(columns, two, ArrowColumnWriter::close)?;
+        let mut row_group = self.file.next_row_group()?;
+        for chunk in chunks {
+            chunk.append_to_row_group(&mut row_group)?;
+        }
+        row_group.close()?;
+        Ok(())
+    }
+
+    /// Writes the last row group and the footer; the writer.
+    pub(super) fn into_inner(mut self) -> Result<W> {
+        self.flush()?;
+        self.file.into_inner()
+    }
+}
+
+/// Encodes the columns of `batch` into `columns` (a writer per leaf).
+fn encode(columns: &mut [ArrowColumnWriter], arrow: &SchemaRef, batch: &RecordBatch) -> Result<()> {
+    let mut leaves = Vec::with_capacity(columns.len());
+    for (field, column) in arrow.fields().iter().zip(batch.columns()) {
+        leaves.extend(compute_leaves(field, column)?);
+    }
+    let two = batch.num_rows() * leaves.len() >= PARALLEL_VALUES;
+    let jobs: Vec<_> = columns.iter_mut().zip(leaves).collect();
+    each_column(jobs, two, |(writer, leaf)| writer.write(&leaf))?;
+    Ok(())
+}
+
+/// `f` of every item, in order; with `two`, the items are taken one after
+/// another by this thread and a helper.
+fn each_column<T: Send, R: Send>(
+    items: Vec<T>,
+    two: bool,
+    f: impl Fn(T) -> Result<R> + Sync,
+) -> Result<Vec<R>> {
+    if !two {
+        return items.into_iter().map(f).collect();
+    }
+    let panicked = || ParquetError::General("a column encoder panicked".into());
+    let jobs: Vec<Mutex<Option<T>>> = items.into_iter().map(|t| Mutex::new(Some(t))).collect();
+    let done: Vec<Mutex<Option<R>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    let work = || -> Result<()> {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(job) = jobs.get(i) else {
+                return Ok(());
+            };
+            let item = job.lock().map_err(|_| panicked())?.take();
+            let result = f(item.ok_or_else(panicked)?)?;
+            *done[i].lock().map_err(|_| panicked())? = Some(result);
+        }
+    };
+    std::thread::scope(|scope| {
+        let helper = scope.spawn(work);
+        let here = work();
+        let there = helper.join().unwrap_or_else(|_| Err(panicked()));
+        here.and(there)
+    })?;
+    done.into_iter()
+        .map(|r| r.into_inner().ok().flatten().ok_or_else(panicked))
+        .collect()
+}
