@@ -1,5 +1,6 @@
 //! CSV to Parquet in one pass, for the common case. The types are guessed
-//! from the head of the file (the rows of the dictionary sample), then the
+//! from the head of the file (the rows of the dictionary sample: see
+//! `scan::in_sample`), then the
 //! whole file is written in chunks (see `chunks`; the head is read again),
 //! every row still checked. The guess holds
 //! when every later value fits it and no column empty in the head has values
@@ -19,7 +20,7 @@ use super::two_pass::last_row_unterminated;
 use crate::ingest::chunks::{Stop, write_chunks};
 use crate::ingest::error::ConvertError;
 use crate::ingest::progress::Progress;
-use crate::ingest::scan::{DICTIONARY_SAMPLE_ROWS, Scan};
+use crate::ingest::scan::{Scan, in_sample};
 use crate::ingest::source::{Compression, Recount, Source};
 use crate::ingest::writer::Converted;
 use crate::schema::ColumnType;
@@ -60,8 +61,12 @@ pub fn convert<W: Write + Send>(
     if !opts.header {
         sampled.record(&record, &head, source)?;
     }
-    while sampled.rows < DICTIONARY_SAMPLE_ROWS {
+    loop {
         if let Next::End = next_record(&mut rdr, &mut record, opts, source, &head.names)? {
+            break;
+        }
+        // The row after the sample is read again with the rest.
+        if !in_sample(sampled.rows, sampled.start(&record)) {
             break;
         }
         sampled.record(&record, &head, source)?;
@@ -170,7 +175,7 @@ mod tests {
 
     #[test]
     fn the_guess_holds_or_the_two_passes_run() {
-        let head = DICTIONARY_SAMPLE_ROWS as usize;
+        let head = crate::ingest::scan::DICTIONARY_SAMPLE_ROWS as usize;
         // Every later row fits the head's types: one pass.
         assert!(every_path_agrees(&table(head + 5000, |i| format!(
             "{i},{},x{}",

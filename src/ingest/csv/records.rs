@@ -10,7 +10,7 @@ use crate::ingest::chunks::{Kept, Peek};
 use crate::ingest::columns::unique_names;
 use crate::ingest::error::ConvertError;
 use crate::ingest::infer::{Inferrer, fits_type};
-use crate::ingest::scan::{DICTIONARY_SAMPLE_ROWS, DistinctSample, Reject, Scan};
+use crate::ingest::scan::{DistinctSample, Reject, Scan, in_sample};
 use crate::ingest::source::Source;
 use crate::ingest::values::Formats;
 use crate::schema::{Column, ColumnType, Schema};
@@ -229,7 +229,7 @@ impl Tally {
                 self.inferrer.observe(i, field);
             }
         }
-        if self.rows < DICTIONARY_SAMPLE_ROWS
+        if in_sample(self.rows, self.start(record))
             && let Some(sample) = &mut self.sample
         {
             sample.observe(fields(record, expected, &head.nulls));
@@ -249,6 +249,11 @@ impl Tally {
             self.inferrer.observe(i, field);
         }
         self.counted(record);
+    }
+
+    /// Where `record` begins in the decompressed source.
+    pub(crate) fn start(&self, record: &csv::StringRecord) -> u64 {
+        self.base + record.position().map_or(0, csv::Position::byte)
     }
 
     /// One more row, checked: where it began.

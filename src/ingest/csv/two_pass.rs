@@ -15,7 +15,7 @@ use crate::ingest::chunks::{Kept, Stop, write_chunks};
 use crate::ingest::error::ConvertError;
 use crate::ingest::progress::Progress;
 use crate::ingest::rejects::add_reject;
-use crate::ingest::scan::{DICTIONARY_SAMPLE_ROWS, Reject, Scan};
+use crate::ingest::scan::{DICTIONARY_SAMPLE_ROWS, Reject, Scan, in_sample};
 use crate::ingest::source::{Compression, Source};
 use crate::ingest::writer::Written;
 
@@ -156,7 +156,11 @@ fn scan_halves(
         let mut rdr = reader(&no_header(opts), input);
         let mut record = csv::StringRecord::new();
         let mut sampled = first.rows;
-        while sampled < DICTIONARY_SAMPLE_ROWS && rdr.read_record(&mut record).ok()? {
+        while rdr.read_record(&mut record).ok()? {
+            let start = split + record.position().map_or(0, csv::Position::byte);
+            if !in_sample(sampled, start) {
+                break;
+            }
             sample.observe(fields(&record, head.names.len(), &head.nulls));
             sampled += 1;
         }
