@@ -33,9 +33,10 @@ const BATCHES_IN_FLIGHT: usize = 8;
 const ROW_GROUP_ROWS: usize = 122_880;
 
 /// Encoded bytes a row group may buffer before it is flushed: bounds memory
-/// on wide rows (a row group is held whole until it is written; at 64 MiB
-/// a file of 200 numeric columns peaked at 173 MiB, at 16 MiB 122 MiB).
-const ROW_GROUP_BYTES: usize = 16 << 20;
+/// on wide rows (a row group is held whole until it is written; on a file
+/// of 200 numeric columns the peak was 173 MiB at 64 MiB, 122 MiB at 16;
+/// at 12, 118-121 MiB with the columns encoded on two threads).
+const ROW_GROUP_BYTES: usize = 12 << 20;
 
 /// The Parquet file a conversion wrote.
 #[derive(Debug, Clone)]

@@ -21,6 +21,11 @@ use parquet::file::writer::SerializedFileWriter;
 /// alone (a second thread costs more than it saves).
 const PARALLEL_VALUES: usize = 16 * 1024;
 
+/// Leaf columns below which a file's columns are encoded on this thread
+/// alone: few columns split unevenly between two threads, and the parsers
+/// want the second core (on 9 columns two threads made the ingest slower).
+const PARALLEL_COLUMNS: usize = 32;
+
 /// A Parquet file being written a row group at a time.
 pub(super) struct RowGroups<W: Write + Send> {
     file: SerializedFileWriter<W>,
@@ -131,7 +136,8 @@ impl<W: Write + Send> RowGroups<W> {
         let Some(columns) = self.columns.take() else {
             return Ok(());
         };
-        let two = self.buffered * columns.len() >= PARALLEL_VALUES;
+        let two =
+            columns.len() >= PARALLEL_COLUMNS && self.buffered * columns.len() >= PARALLEL_VALUES;
         self.buffered = 0;
         // Closing a column compresses its last pages: on two threads too.
         let chunks = each_column(columns, two, ArrowColumnWriter::close)?;
@@ -156,7 +162,8 @@ fn encode(columns: &mut [ArrowColumnWriter], arrow: &SchemaRef, batch: &RecordBa
     for (field, column) in arrow.fields().iter().zip(batch.columns()) {
         leaves.extend(compute_leaves(field, column)?);
     }
-    let two = batch.num_rows() * leaves.len() >= PARALLEL_VALUES;
+    let two =
+        leaves.len() >= PARALLEL_COLUMNS && batch.num_rows() * leaves.len() >= PARALLEL_VALUES;
     let jobs: Vec<_> = columns.iter_mut().zip(leaves).collect();
     each_column(jobs, two, |(writer, leaf)| writer.write(&leaf))?;
     Ok(())
