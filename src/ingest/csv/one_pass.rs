@@ -1,9 +1,8 @@
 //! CSV to Parquet in one pass, for the common case. The types are guessed
 //! from the head of the file (the rows of the dictionary sample: see
-//! `scan::in_sample`), then the
-//! whole file is written in chunks (see `chunks`; the head is read again),
-//! every row still checked. The guess holds
-//! when every later value fits it and no column empty in the head has values
+//! `scan::in_sample`), then the whole file is written in chunks (see
+//! `chunks`; the head is read again), every row still checked. The guess
+//! holds when every later value fits it and no column empty in the head has values
 //! later: the types inferred from every row are then exactly the guessed
 //! ones (a value that fits the head's narrowest type cannot make the column
 //! narrower), and the object is byte for byte the one the two passes write.
