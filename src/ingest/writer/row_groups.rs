@@ -204,3 +204,77 @@ fn each_column<T: Send, R: Send>(
         .map(|r| r.into_inner().ok().flatten().ok_or_else(panicked))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, Int64Array, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+
+    use super::*;
+
+    /// Batches of 40 columns (numbers and strings, some with few values),
+    /// `rows` rows each.
+    fn batches(schema: &SchemaRef, rows: usize, count: usize) -> Vec<RecordBatch> {
+        (0..count)
+            .map(|b| {
+                let columns = (0..schema.fields().len())
+                    .map(|c| {
+                        let v = |i: usize| (b * rows + i) * (c + 1) % (97 + 50 * c);
+                        if c % 4 == 0 {
+                            let s = (0..rows).map(|i| Some(format!("s{}", v(i))));
+                            Arc::new(s.collect::<StringArray>()) as ArrayRef
+                        } else {
+                            let n = (0..rows).map(|i| (i % 13 != 0).then(|| v(i) as i64));
+                            Arc::new(n.collect::<Int64Array>()) as ArrayRef
+                        }
+                    })
+                    .collect();
+                RecordBatch::try_new(schema.clone(), columns).unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_same_bytes_as_arrow_writer_on_two_threads() {
+        let fields: Vec<Field> = (0..40)
+            .map(|c| {
+                let t = if c % 4 == 0 {
+                    DataType::Utf8
+                } else {
+                    DataType::Int64
+                };
+                Field::new(format!("c{c}"), t, true)
+            })
+            .collect();
+        let schema = Arc::new(Schema::new(fields));
+        // Splits by rows and by bytes, both, within and across batches.
+        for (max_rows, max_bytes) in [(3000, 1 << 30), (1 << 20, 120_000), (1700, 300_000)] {
+            let props = || {
+                WriterProperties::builder()
+                    .set_max_row_group_row_count(Some(max_rows))
+                    .set_max_row_group_bytes(Some(max_bytes))
+                    .build()
+            };
+            let input = batches(&schema, 500, 14);
+            const { assert!(500 * 40 >= PARALLEL_VALUES && 40 >= PARALLEL_COLUMNS) };
+            let mut theirs =
+                ArrowWriter::try_new(Vec::new(), schema.clone(), Some(props())).unwrap();
+            let mut ours = RowGroups::new(Vec::new(), schema.clone(), props()).unwrap();
+            for batch in &input {
+                theirs.write(batch).unwrap();
+                ours.write(batch).unwrap();
+            }
+            let theirs = theirs.into_inner().unwrap();
+            let ours = ours.into_inner().unwrap();
+            assert_eq!(ours, theirs, "{max_rows} rows, {max_bytes} bytes");
+            let file = SerializedFileReader::new(bytes::Bytes::from(ours)).unwrap();
+            let groups = file.metadata().row_groups();
+            assert!(groups.len() >= 3, "{max_rows} rows, {max_bytes} bytes");
+            let rows: i64 = groups.iter().map(|g| g.num_rows()).sum();
+            assert_eq!(rows, 7000);
+        }
+    }
+}
