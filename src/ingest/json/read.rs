@@ -141,12 +141,7 @@ impl<'a> Reader<'a> {
 
     /// The members of the object from its `{` on, onto `members`.
     fn members(&mut self, members: &mut Object<'a>) -> Option<()> {
-        self.nest()?;
-        self.pos += 1;
-        self.skip_space();
-        if self.peek()? == b'}' {
-            self.pos += 1;
-            self.depth -= 1;
+        if self.open(b'}')? {
             return Some(());
         }
         loop {
@@ -165,42 +160,53 @@ impl<'a> Reader<'a> {
                 _ => self.value()?,
             };
             members.push((key, value));
-            self.skip_space();
-            match self.peek()? {
-                b',' => self.pos += 1,
-                b'}' => {
-                    self.pos += 1;
-                    self.depth -= 1;
-                    return Some(());
-                }
-                _ => return None,
+            if self.next_or_close(b'}')? {
+                return Some(());
             }
         }
     }
 
     fn array(&mut self) -> Option<Json<'a>> {
-        self.nest()?;
-        self.pos += 1;
         let mut items = Vec::new();
-        self.skip_space();
-        if self.peek()? == b']' {
-            self.pos += 1;
-            self.depth -= 1;
+        if self.open(b']')? {
             return Some(Json::Array(items));
         }
         loop {
             items.push(self.value()?);
-            self.skip_space();
-            match self.peek()? {
-                b',' => self.pos += 1,
-                b']' => {
-                    self.pos += 1;
-                    self.depth -= 1;
-                    return Some(Json::Array(items));
-                }
-                _ => return None,
+            if self.next_or_close(b']')? {
+                return Some(Json::Array(items));
             }
         }
+    }
+
+    /// Past the `{` or `[` here, one level deeper: whether `close` ends it
+    /// at once.
+    fn open(&mut self, close: u8) -> Option<bool> {
+        self.nest()?;
+        self.pos += 1;
+        self.skip_space();
+        Some(self.closes(close))
+    }
+
+    /// Consumes `close`, one level up again, when it comes next.
+    fn closes(&mut self, close: u8) -> bool {
+        let closes = self.peek() == Some(close);
+        if closes {
+            self.pos += 1;
+            self.depth -= 1;
+        }
+        closes
+    }
+
+    /// After a member or element: a `,` before the next (false) or `close`
+    /// (true); `None` for anything else.
+    fn next_or_close(&mut self, close: u8) -> Option<bool> {
+        self.skip_space();
+        if self.closes(close) {
+            return Some(true);
+        }
+        self.word(b",")?;
+        Some(false)
     }
 
     /// A string, from its opening quote: borrowed when it holds no escape.

@@ -136,8 +136,7 @@ impl<W: Write + Send> RowGroups<W> {
         let Some(columns) = self.columns.take() else {
             return Ok(());
         };
-        let two =
-            columns.len() >= PARALLEL_COLUMNS && self.buffered * columns.len() >= PARALLEL_VALUES;
+        let two = two_threads(columns.len(), self.buffered);
         self.buffered = 0;
         // Closing a column compresses its last pages: on two threads too.
         let chunks = each_column(columns, two, ArrowColumnWriter::close)?;
@@ -162,11 +161,15 @@ fn encode(columns: &mut [ArrowColumnWriter], arrow: &SchemaRef, batch: &RecordBa
     for (field, column) in arrow.fields().iter().zip(batch.columns()) {
         leaves.extend(compute_leaves(field, column)?);
     }
-    let two =
-        leaves.len() >= PARALLEL_COLUMNS && batch.num_rows() * leaves.len() >= PARALLEL_VALUES;
+    let two = two_threads(leaves.len(), batch.num_rows());
     let jobs: Vec<_> = columns.iter_mut().zip(leaves).collect();
     each_column(jobs, two, |(writer, leaf)| writer.write(&leaf))?;
     Ok(())
+}
+
+/// Whether `rows` rows of `columns` leaf columns are worth a second thread.
+fn two_threads(columns: usize, rows: usize) -> bool {
+    columns >= PARALLEL_COLUMNS && rows * columns >= PARALLEL_VALUES
 }
 
 /// `f` of every item, in order; with `two`, the items are taken one after
