@@ -1,8 +1,8 @@
 //! CSV: how a file's dialect is decided (`dialect`), how its records are
 //! read and checked (`records`), where its chunks are cut (`cuts`) and how
-//! each is parsed (`chunks`), and the two ways to Parquet: one pass over a
-//! guessed schema (`one_pass`), or pass one inferring every column and pass
-//! two writing (`two_pass`).
+//! each is parsed (`chunks`; in the plain dialect, split by `split`), and
+//! the two ways to Parquet: one pass over a guessed schema (`one_pass`), or
+//! pass one inferring every column and pass two writing (`two_pass`).
 
 use std::io::Read;
 
@@ -14,6 +14,7 @@ pub mod cuts;
 pub mod dialect;
 pub mod one_pass;
 pub mod records;
+pub mod split;
 pub mod two_pass;
 
 /// How to read the CSV.
@@ -51,10 +52,16 @@ pub(crate) fn fields<'r>(
     columns: usize,
     nulls: &'r [String],
 ) -> impl Iterator<Item = &'r str> + 'r {
-    (0..columns).map(move |i| match record.get(i) {
+    (0..columns).map(move |i| as_table(record.get(i), nulls))
+}
+
+/// A field as the table sees it: a missing one (with null padding) and the
+/// `--null` strings are empty, that is NULL.
+pub(crate) fn as_table<'f>(field: Option<&'f str>, nulls: &[String]) -> &'f str {
+    match field {
         Some(field) if !nulls.iter().any(|n| n == field) => field,
         _ => "",
-    })
+    }
 }
 
 impl Default for CsvOptions {

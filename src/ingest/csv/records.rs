@@ -5,7 +5,7 @@
 
 use std::io::Read;
 
-use super::{CsvOptions, fields, reader};
+use super::{CsvOptions, as_table, fields, reader};
 use crate::ingest::chunks::{Kept, Peek};
 use crate::ingest::columns::unique_names;
 use crate::ingest::error::ConvertError;
@@ -241,14 +241,20 @@ impl Tally {
     /// One more row, checked, in the rows of a guessed schema: the types
     /// of the `unseen` columns (none of their values in the head) narrow.
     pub(crate) fn observe(&mut self, record: &csv::StringRecord, head: &Head, unseen: &[usize]) {
-        for &i in unseen {
-            let field = record
-                .get(i)
-                .filter(|f| !head.nulls.iter().any(|n| n == f))
-                .unwrap_or("");
-            self.inferrer.observe(i, field);
-        }
+        self.narrow(|i| record.get(i), head, unseen);
         self.counted(record);
+    }
+
+    /// The types of the `unseen` columns narrow by a row's fields.
+    pub(crate) fn narrow<'f>(
+        &mut self,
+        field: impl Fn(usize) -> Option<&'f str>,
+        head: &Head,
+        unseen: &[usize],
+    ) {
+        for &i in unseen {
+            self.inferrer.observe(i, as_table(field(i), &head.nulls));
+        }
     }
 
     /// Where `record` begins in the decompressed source.
@@ -259,11 +265,19 @@ impl Tally {
     /// One more row, checked: where it began.
     pub(crate) fn counted(&mut self, record: &csv::StringRecord) {
         self.rows += 1;
-        self.last_start = record.position().map(|p| self.base + p.byte());
-        self.last_line = record.position().map_or(0, |p| p.line());
-        self.last_ends_in_break = record
-            .get(record.len().wrapping_sub(1))
-            .is_some_and(|f| f.ends_with(['\n', '\r']));
+        let last_field = record.get(record.len().wrapping_sub(1));
+        match record.position() {
+            Some(p) => self.last_at(p.byte(), p.line(), last_field),
+            None => self.last_start = None,
+        }
+    }
+
+    /// The last row counted began `byte` bytes into its reader's text, on
+    /// `line`, and its last field is `last_field`.
+    pub(crate) fn last_at(&mut self, byte: u64, line: u64, last_field: Option<&str>) {
+        self.last_start = Some(self.base + byte);
+        self.last_line = line;
+        self.last_ends_in_break = last_field.is_some_and(|f| f.ends_with(['\n', '\r']));
     }
 
     /// Adds the tally of the rows that follow this one's.
@@ -299,8 +313,9 @@ pub(crate) fn check_record(
         });
     }
     let expected = head.names.len();
-    if record.len() > expected || (record.len() < expected && !head.null_padding) {
-        return Err(ConvertError::Parse {
+    match misfit(record.len(), |i| record.get(i), head) {
+        None => Ok(()),
+        Some(Misfit::Count) => Err(ConvertError::Parse {
             file: source.label().to_owned(),
             line: record.position().map_or(0, |p| p.line()),
             reason: format!(
@@ -308,19 +323,38 @@ pub(crate) fn check_record(
                 record.len(),
                 short_row_hint(record.len() < expected)
             ),
-        });
-    }
-    if head.forced.iter().any(Option::is_some) {
-        for (i, field) in fields(record, expected, &head.nulls).enumerate() {
-            if let Some(t) = &head.forced[i]
-                && !field.is_empty()
-                && !fits_type(field, t, &head.formats)
-            {
-                return Err(value_error(source, record, i, &head.names, t, field));
-            }
+        }),
+        Some(Misfit::Value(i, t)) => {
+            let field = as_table(record.get(i), &head.nulls);
+            Err(value_error(source, record, i, &head.names, t, field))
         }
     }
-    Ok(())
+}
+
+/// What a row breaks of the head's rules.
+pub(crate) enum Misfit<'h> {
+    /// Too many fields, or too few without null padding.
+    Count,
+    /// The value of column `i` is not of the type `--schema` gives it.
+    Value(usize, &'h ColumnType),
+}
+
+/// Whether a row of `len` fields (field `i` at `field(i)`) breaks the
+/// head's rules (the NUL check aside).
+pub(crate) fn misfit<'f, 'h>(
+    len: usize,
+    field: impl Fn(usize) -> Option<&'f str>,
+    head: &'h Head,
+) -> Option<Misfit<'h>> {
+    let expected = head.names.len();
+    if len > expected || (len < expected && !head.null_padding) {
+        return Some(Misfit::Count);
+    }
+    head.forced.iter().enumerate().find_map(|(i, forced)| {
+        let t = forced.as_ref()?;
+        let value = as_table(field(i), &head.nulls);
+        (!value.is_empty() && !fits_type(value, t, &head.formats)).then_some(Misfit::Value(i, t))
+    })
 }
 
 /// A reader of the source past its skipped lines, and what [`read_head`]
