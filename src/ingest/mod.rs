@@ -30,6 +30,7 @@ pub mod progress;
 pub mod reading;
 pub mod rejects;
 pub mod scan;
+mod simd;
 pub mod source;
 pub mod values;
 pub mod writer;

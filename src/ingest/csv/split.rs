@@ -13,6 +13,7 @@
 //! on fields of a few bytes).
 
 use super::CsvOptions;
+use crate::ingest::simd::{mask_of, mask_of_64};
 
 /// Where a field's text is: a slice of the chunk, or of the buffer.
 #[derive(Clone, Copy)]
@@ -253,61 +254,12 @@ impl<'t> Marks<'t> {
     }
 }
 
-/// Bit `i`: `bytes[i]` is one of `of` (for up to 64 bytes).
-fn mask_of(bytes: &[u8], of: [u8; 4]) -> u64 {
-    bytes
-        .iter()
-        .enumerate()
-        .fold(0, |mask, (i, x)| mask | (u64::from(of.contains(x)) << i))
-}
-
-/// [`mask_of`] 64 bytes, with SSE2's compares (every x86-64 has them).
-#[cfg(target_arch = "x86_64")]
-fn mask_of_64(bytes: &[u8; 64], of: [u8; 4]) -> u64 {
-    use std::arch::x86_64::{
-        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
-    };
-    let mut mask = 0;
-    // SAFETY: SSE2 is part of x86-64; each load reads the 16 bytes of
-    // `part`, and needs no alignment.
-    unsafe {
-        let [a, b, c, d] = of.map(|x| _mm_set1_epi8(x as i8));
-        for (k, part) in bytes.chunks_exact(16).enumerate() {
-            let v = _mm_loadu_si128(part.as_ptr().cast());
-            let hits = _mm_or_si128(
-                _mm_or_si128(_mm_cmpeq_epi8(v, a), _mm_cmpeq_epi8(v, b)),
-                _mm_or_si128(_mm_cmpeq_epi8(v, c), _mm_cmpeq_epi8(v, d)),
-            );
-            mask |= u64::from(_mm_movemask_epi8(hits) as u16) << (16 * k);
-        }
-    }
-    mask
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn mask_of_64(bytes: &[u8; 64], of: [u8; 4]) -> u64 {
-    mask_of(bytes, of)
-}
-
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
 
     use super::*;
     use crate::ingest::csv::csv_reader;
-
-    proptest! {
-        /// The vector compares mark the bytes that the plain loop marks.
-        #[test]
-        fn vector_masks_are_plain_ones(
-            bytes in proptest::collection::vec(
-                proptest::sample::select(b",;\"\n\rab\xff\x80".to_vec()), 64),
-        ) {
-            let block: &[u8; 64] = bytes.as_slice().try_into().unwrap();
-            let of = [b',', b'"', b'\n', b'\r'];
-            prop_assert_eq!(mask_of_64(block, of), mask_of(block, of));
-        }
-    }
 
     /// Every record as the csv crate reads it: its fields, and where the
     /// reader stood before it.

@@ -19,15 +19,7 @@ pub(super) fn pieces(
     at: &csv::Position,
 ) -> Result<Vec<(Range<usize>, u64)>, ConvertError> {
     let ranges = match form {
-        JsonForm::Lines => {
-            let mut start = 0;
-            let mut ranges = Vec::new();
-            for end in memchr::memchr_iter(b'\n', text).chain([text.len()]) {
-                ranges.push(start..end);
-                start = end + 1;
-            }
-            ranges
-        }
+        JsonForm::Lines => return Ok(line_pieces(text, at.line())),
         JsonForm::Array => {
             elements(text, at.byte() == 0).map_err(|(i, what)| ConvertError::Parse {
                 file: source.label().to_owned(),
@@ -40,17 +32,36 @@ pub(super) fn pieces(
     let mut seen = 0;
     let mut pieces = Vec::with_capacity(ranges.len());
     for range in ranges {
-        let Some(first) = text[range.clone()]
-            .iter()
-            .position(|b| !b.is_ascii_whitespace())
-        else {
-            continue;
-        };
-        line += line_feeds(&text[seen..range.start + first]);
-        seen = range.start + first;
-        pieces.push((range.start + first..range.end, line));
+        if let Some(start) = value_start(text, range.clone()) {
+            line += line_feeds(&text[seen..start]);
+            seen = start;
+            pieces.push((start..range.end, line));
+        }
     }
     Ok(pieces)
+}
+
+/// The pieces of JSON Lines text that begins on line `first`: a value a
+/// line, so each line's number is counted rather than searched for.
+fn line_pieces(text: &[u8], first: u64) -> Vec<(Range<usize>, u64)> {
+    let mut start = 0;
+    let mut pieces = Vec::new();
+    let ends = memchr::memchr_iter(b'\n', text).chain([text.len()]);
+    for (line, end) in (first..).zip(ends) {
+        if let Some(value) = value_start(text, start..end) {
+            pieces.push((value..end, line));
+        }
+        start = end + 1;
+    }
+    pieces
+}
+
+/// Where the first byte of `text[range]` that is not white space is.
+fn value_start(text: &[u8], range: Range<usize>) -> Option<usize> {
+    let first = text[range.clone()]
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())?;
+    Some(range.start + first)
 }
 
 pub(super) fn line_feeds(text: &[u8]) -> u64 {
@@ -237,6 +248,12 @@ impl Cut for Box<dyn Cut> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_lines_are_numbered_past_blank_ones() {
+        let text = b"{}\n\n  \n {\"b\":2}\r\n{}";
+        assert_eq!(line_pieces(text, 5), [(0..2, 5), (8..16, 8), (17..19, 9)]);
+    }
 
     /// The chunks the cutter makes of `text`, whole.
     fn chunks(text: &[u8], target: usize) -> Vec<&[u8]> {

@@ -13,6 +13,7 @@ use std::borrow::Cow;
 use serde_json::Number;
 
 use super::value::{Json, Object};
+use crate::ingest::simd::string_run_end;
 
 /// Reads the one JSON value `text` holds (white space around it allowed).
 pub(super) fn read(text: &[u8]) -> Result<Json<'_>, serde_json::Error> {
@@ -217,6 +218,7 @@ impl<'a> Reader<'a> {
         let mut owned: Option<String> = None;
         let mut run = start;
         loop {
+            self.pos = string_run_end(self.bytes, self.pos);
             let b = *self.bytes.get(self.pos)?;
             match b {
                 b'"' => {
@@ -237,9 +239,9 @@ impl<'a> Reader<'a> {
                     self.escape(s)?;
                     run = self.pos;
                 }
-                // serde_json refuses control characters in strings.
-                0..0x20 => return None,
-                _ => self.pos += 1,
+                // serde_json refuses control characters in strings (and
+                // nothing else ends a run).
+                _ => return None,
             }
         }
     }
