@@ -72,37 +72,46 @@ pub fn parse_date(s: &str) -> Option<i32> {
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        b[r].iter().try_fold(0i64, |acc, d| {
-            d.is_ascii_digit().then(|| acc * 10 + i64::from(d - b'0'))
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |acc, d| {
+            d.is_ascii_digit().then(|| acc * 10 + u32::from(d - b'0'))
         })
     };
     let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
     if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
         return None;
     }
-    Some(days_from_civil(year, month, day) as i32)
+    Some(days_from_civil(year, month, day))
 }
 
-fn days_in_month(year: i64, month: i64) -> i64 {
+fn is_leap(year: u32) -> bool {
+    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+}
+
+fn days_in_month(year: u32, month: u32) -> u32 {
     match month {
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 if is_leap(year) => 29,
         2 => 28,
         4 | 6 | 9 | 11 => 30,
         _ => 31,
     }
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
-/// `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+/// Days before each month of a year that is not a leap year.
+const DAYS_BEFORE_MONTH: [u32; 12] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
+
+/// Days from 0000-01-01 to 1970-01-01.
+const DAYS_TO_1970: i32 = 719_528;
+
+/// Days since 1970-01-01 of a proleptic Gregorian date of the years 0 to
+/// 9999, in unsigned arithmetic a table lookup and three divisions by
+/// constants long: it was a tenth of the time spent reading dates.
+fn days_from_civil(year: u32, month: u32, day: u32) -> i32 {
+    // The leap years before `year` (year 0 is one).
+    let leaps = year.div_ceil(4) - year.div_ceil(100) + year.div_ceil(400);
+    let leap_day = u32::from(month > 2 && is_leap(year));
+    let days = 365 * year + leaps + DAYS_BEFORE_MONTH[month as usize - 1] + leap_day + day - 1;
+    days as i32 - DAYS_TO_1970
 }
 
 /// `YYYY-MM-DD HH:MM:SS[.fraction]` (or `T` between), no time zone, as
@@ -287,7 +296,7 @@ mod tests {
         }
 
         #[test]
-        fn dates_agree_with_chrono(days in -719_162i32..2_932_897) {
+        fn dates_agree_with_chrono(days in -719_528i32..2_932_897) {
             let date = chrono::NaiveDate::from_num_days_from_ce_opt(days + 719_163).unwrap();
             proptest::prop_assert_eq!(parse_date(&date.format("%Y-%m-%d").to_string()), Some(days));
         }
