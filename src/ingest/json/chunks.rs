@@ -11,7 +11,7 @@ use super::cuts::{ElementEnds, LineEnds, pieces};
 use super::keys::Keys;
 use super::objects::{At, json_error, not_an_object};
 use super::read::read_object;
-use super::value::{Json, narrow};
+use super::value::{Json, narrow, takes_what_it_parses};
 use super::{Misfit, Rows, misfit_error};
 use crate::ingest::batch::arrow_schema;
 use crate::ingest::chunks::{ChunkBatches, Chunking, Cut, Parsed, Stop, write_chunks};
@@ -47,6 +47,9 @@ pub(crate) struct Objects<'a> {
     keys: &'a Keys,
     /// The types given (none for pass two: its types are final).
     forced: &'a [Option<ColumnType>],
+    /// Per column: whether its strings narrow the type inferred (not for
+    /// dates and times, see `takes_what_it_parses`).
+    narrows: Vec<bool>,
 }
 
 /// What the values of each column were, and how many rows.
@@ -71,6 +74,9 @@ impl<'a> Objects<'a> {
             arrow: arrow_schema(&scan.schema),
             keys,
             forced,
+            narrows: (scan.schema.columns.iter())
+                .map(|c| !takes_what_it_parses(&c.column_type))
+                .collect(),
         }
     }
 }
@@ -143,8 +149,13 @@ impl Chunking for Objects<'_> {
             }
             for (&i, (_, value)) in rows.placed.iter().zip(&object) {
                 let given = self.forced.get(i).is_some_and(Option::is_some);
-                if !given && !matches!(value, Json::Null) {
+                if given || matches!(value, Json::Null) {
+                    continue;
+                }
+                if self.narrows[i] {
                     narrow(&mut tally.kinds, &mut tally.strings, i, value);
+                } else {
+                    tally.kinds[i] |= value.kind();
                 }
             }
             if let Err(misfit) = rows.append_placed(&object, &mut batches.builders) {

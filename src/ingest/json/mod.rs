@@ -32,7 +32,7 @@ use keys::Keys;
 use nested::append_value;
 use objects::{At, each_object, value_error};
 use shape::Shape;
-use value::{ARRAY, OBJECT, Object, column_type};
+use value::{ARRAY, OBJECT, Object, STRING, column_type, takes_what_it_parses};
 
 mod chunks;
 mod cuts;
@@ -240,6 +240,9 @@ pub fn convert<W: Write + Send>(
             (None, ColumnType::List(_) | ColumnType::Vector(_)) if kinds & !ARRAY == 0 => continue,
             // Objects only or arrays only after a head without them.
             (None, _) if kinds == OBJECT || kinds == ARRAY => return Ok(None),
+            // Strings only, each appended as a date or time: parsed as
+            // inference parses them (and not inferred again).
+            (None, t) if kinds == STRING && takes_what_it_parses(t) => continue,
             (None, _) => column_type(kinds, &strings[i]),
         };
         if found != c.column_type {
@@ -392,6 +395,27 @@ mod tests {
             format!(r#"{{"id": {i}, "o": 1}}"#)
         } else {
             format!(r#"{{"id": {i}, "o": {{"a": [{i}]}}}}"#)
+        })));
+        // A timestamp after dates: TIMESTAMP, as the two passes say.
+        let days = |late: &str| {
+            lines(n, move |i| match i == head + 1 {
+                true => format!(r#"{{"id": {i}, "d": "{late}"}}"#),
+                false => format!(r#"{{"id": {i}, "d": "2024-01-0{}"}}"#, 1 + i % 9),
+            })
+        };
+        assert!(!one_pass_holds(&days("2024-01-01 10:00:00")));
+        // Text after dates: VARCHAR.
+        assert!(!one_pass_holds(&days("soon")));
+        // A date after timestamps is a TIMESTAMP (midnight) either way.
+        assert!(one_pass_holds(&lines(n, |i| match i == head + 1 {
+            true => format!(r#"{{"id": {i}, "t": "2024-01-02"}}"#),
+            false => format!(r#"{{"id": {i}, "t": "2024-01-01 00:00:{:02}"}}"#, i % 60),
+        })));
+        // A key null in the whole head that holds dates later.
+        assert!(!one_pass_holds(&lines(n, |i| if i > head {
+            format!(r#"{{"id": {i}, "v": "2024-01-01"}}"#)
+        } else {
+            format!(r#"{{"id": {i}, "v": null}}"#)
         })));
         // A key null in the whole head that holds integers later.
         assert!(!one_pass_holds(&lines(n, |i| if i > head {

@@ -210,6 +210,19 @@ pub(super) fn narrow(kinds: &mut [u8], strings: &mut Inferrer, i: usize, value: 
     }
 }
 
+/// Whether a column of type `t` takes a string only when it parses as
+/// inference parses it (dates, timestamps, times): every string it took
+/// leaves the type inferred from them `t`, so they need not be inferred
+/// again. (Such a column's strings narrow to a set of types whose first
+/// is still `t`: the narrowing keeps every type a string parses as, and
+/// takes none away that come before.)
+pub(super) fn takes_what_it_parses(t: &ColumnType) -> bool {
+    matches!(
+        t,
+        ColumnType::Date | ColumnType::Timestamp | ColumnType::Timestamptz | ColumnType::Time
+    )
+}
+
 /// The type of a key that held values of `kinds` (none of them objects
 /// or arrays only), given what its strings (if any) were inferred as.
 pub(super) fn column_type(kinds: u8, strings: &ColumnType) -> ColumnType {
