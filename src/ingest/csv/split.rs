@@ -1,11 +1,11 @@
 //! A chunk's records split into fields by jumping from one delimiter,
 //! quote or line break to the next, for the plain dialect (a quote escaped
-//! by doubling it, no other escape character, no comments). It finds the fields,
-//! record starts and lines that the csv crate's reader finds, without its
-//! byte-at-a-time state machine or its copy of every field: a field is a
-//! slice of the chunk, and only one with a doubled quote or text after its
-//! closing quote is put together in a buffer. A quote still open at the end
-//! of the text is not its to read.
+//! by doubling it, no other escape character, no comments). It finds the
+//! fields, record starts and lines that the csv crate's reader finds,
+//! without its byte-at-a-time state machine or its copy of every field: a
+//! field is a slice of the chunk, and only one with a doubled quote or text
+//! after its closing quote is put together in a buffer. A quote still open
+//! at the end of the text is not its to read.
 //!
 //! Those bytes are found 64 at a time ([`Marks`]): one mask of where they
 //! are, then a count of trailing zeros per field, rather than a search
@@ -186,17 +186,18 @@ impl<'t> Splitter<'t> {
     }
 }
 
-/// `text[from..to]`, for a span this module found: one that begins and ends
-/// at the text's ends or at an ASCII byte, a delimiter, quote or line break.
+/// `text[from..to]`, for a span this module found: in the chunk, one that
+/// begins and ends at the text's ends or at an ASCII byte (a delimiter,
+/// quote or line break); in the buffer, at the ends of what was pushed.
 #[inline(always)]
 fn slice(text: &str, from: usize, to: usize) -> &str {
     // Checked in the unit tests only: a check on every field is what this
     // saves (the benchmark's binary has debug assertions).
     #[cfg(test)]
     assert!(from <= to && text.is_char_boundary(from) && text.is_char_boundary(to));
-    // SAFETY: `from <= to <= text.len()`, and both are char boundaries (the
-    // end of the text, or an ASCII byte): what was checked on every field
-    // (a fifth of the time spent splitting).
+    // SAFETY: `from <= to <= text.len()`, and both are char boundaries (as
+    // above): what was checked on every field (a fifth of the time spent
+    // splitting).
     unsafe { text.get_unchecked(from..to) }
 }
 
@@ -224,7 +225,7 @@ impl<'t> Marks<'t> {
     }
 
     /// The first of the bytes at or after `from`, or the length of the
-    /// text.
+    /// text; `from` is never less than it was in the call before.
     #[inline(always)]
     fn next(&mut self, from: usize) -> usize {
         if from >= self.block + 64 {
@@ -233,16 +234,19 @@ impl<'t> Marks<'t> {
         }
         // Marks before `from` are passed.
         let mut mask = self.mask & (u64::MAX << (from - self.block));
+        let mut block = self.block;
         while mask == 0 {
-            self.block += 64;
-            if self.block >= self.bytes.len() {
+            block += 64;
+            if block >= self.bytes.len() {
+                // The block stays at or before `from`.
                 self.mask = 0;
                 return self.bytes.len();
             }
-            mask = self.block_mask(self.block);
+            mask = self.block_mask(block);
         }
+        self.block = block;
         self.mask = mask;
-        self.block + mask.trailing_zeros() as usize
+        block + mask.trailing_zeros() as usize
     }
 
     /// The mask of the block at `block` (shorter at the end of the text).
@@ -287,6 +291,26 @@ mod tests {
             records.push((fields, record.start as u64));
         }
         Ok(records)
+    }
+
+    proptest! {
+        /// Each search from a later place finds the first mark at or
+        /// after it, past the end of the text too.
+        #[test]
+        fn marks_are_found_from_any_later_place(
+            text in proptest::collection::vec(proptest::sample::select(b",ab\n".to_vec()), 0..300),
+            steps in proptest::collection::vec(0usize..90, 1..12),
+        ) {
+            let mut marks = Marks::new(&text, [b',', b'\n', b'\n', b'\n']);
+            let mut from = 0;
+            for step in steps {
+                from += step;
+                let plain = (from..text.len())
+                    .find(|&i| matches!(text[i], b',' | b'\n'))
+                    .unwrap_or(text.len());
+                prop_assert_eq!(marks.next(from), plain);
+            }
+        }
     }
 
     fn opts(delimiter: u8, quote: u8) -> CsvOptions {
