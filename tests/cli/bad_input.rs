@@ -45,6 +45,31 @@ fn invalid_utf8() {
 }
 
 #[test]
+fn invalid_utf8_past_the_head_is_named_by_its_line() {
+    // Past the 65,536 rows the types are guessed from: found in a chunk
+    // checked as UTF-8 at once, then told row by row.
+    let ctx = TestContext::new();
+    let mut csv = b"id,name\n".to_vec();
+    let mut json = Vec::new();
+    for i in 0..70_000 {
+        let name: &[u8] = if i == 69_000 { b"caf\xe9" } else { b"ok" };
+        csv.extend_from_slice(format!("{i},").as_bytes());
+        csv.extend_from_slice(name);
+        csv.push(b'\n');
+        json.extend_from_slice(format!("{{\"id\": {i}, \"name\": \"").as_bytes());
+        json.extend_from_slice(name);
+        json.extend_from_slice(b"\"}\n");
+    }
+    let err = refused(&ctx, "late.csv", &csv);
+    assert!(
+        err.contains("line 69002: column 2 (name): invalid UTF-8"),
+        "{err}"
+    );
+    let err = refused(&ctx, "late.jsonl", &json);
+    assert!(err.contains("line 69001: invalid JSON"), "{err}");
+}
+
+#[test]
 fn binary_file() {
     let ctx = TestContext::new();
     let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();

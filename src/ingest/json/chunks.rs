@@ -10,7 +10,7 @@ use arrow::datatypes::SchemaRef;
 use super::cuts::{ElementEnds, LineEnds, pieces};
 use super::keys::Keys;
 use super::objects::{At, json_error, not_an_object};
-use super::read::read_object;
+use super::read::{read_object, read_object_str};
 use super::value::{Json, narrow, takes_what_it_parses};
 use super::{Misfit, Rows, misfit_error};
 use crate::ingest::batch::arrow_schema;
@@ -129,11 +129,21 @@ impl Chunking for Objects<'_> {
         let mut object = Vec::new();
         let mut tally = self.tally();
         let mut batches = ChunkBatches::new(self.scan, &self.arrow, lines);
-        for (range, line) in pieces(source, self.form, text, &at)? {
+        // Checked as UTF-8 at once: each object then need not be (what is
+        // not is found, and told where, object by object).
+        let utf8 = std::str::from_utf8(text).ok();
+        for (mut range, line) in pieces(source, self.form, text, &at)? {
             let at = At { line };
-            let piece = &text[range];
-            let piece = piece.strip_suffix(b"\r").unwrap_or(piece);
-            match read_object(piece, &mut object) {
+            if text[range.clone()].ends_with(b"\r") {
+                range.end -= 1;
+            }
+            // (A piece begins and ends where characters do: after white
+            // space, before a line break or a comma.)
+            let read = match utf8.and_then(|utf8| utf8.get(range.clone())) {
+                Some(piece) => read_object_str(piece, &mut object),
+                None => read_object(&text[range], &mut object),
+            };
+            match read {
                 Ok(None) => {}
                 Ok(Some(other)) => return Err(Stop::Failed(not_an_object(source, at, &other))),
                 // An object over several lines: the passes on one thread

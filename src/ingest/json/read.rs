@@ -45,8 +45,26 @@ pub(super) fn read_object<'a>(
     text: &'a [u8],
     members: &mut Object<'a>,
 ) -> Result<Option<Json<'a>>, serde_json::Error> {
+    read_object_of(text, std::str::from_utf8(text).ok(), members)
+}
+
+/// [`read_object`] of text already checked as UTF-8 (a chunk's at once:
+/// checked object by object, the checks' setup cost as much as the check).
+pub(super) fn read_object_str<'a>(
+    text: &'a str,
+    members: &mut Object<'a>,
+) -> Result<Option<Json<'a>>, serde_json::Error> {
+    read_object_of(text.as_bytes(), Some(text), members)
+}
+
+/// [`read_object`] of `text`, which is `utf8` when that is `Some`.
+fn read_object_of<'a>(
+    text: &'a [u8],
+    utf8: Option<&'a str>,
+    members: &mut Object<'a>,
+) -> Result<Option<Json<'a>>, serde_json::Error> {
     members.clear();
-    let quick = Reader::new(text).and_then(|mut reader| {
+    let quick = utf8.map(Reader::of).and_then(|mut reader| {
         reader.skip_space();
         (reader.peek()? == b'{').then_some(())?;
         reader.members(members)?;
@@ -82,13 +100,16 @@ struct Reader<'a> {
 impl<'a> Reader<'a> {
     /// A reader of `text`, when it is UTF-8.
     fn new(text: &'a [u8]) -> Option<Reader<'a>> {
-        let text = std::str::from_utf8(text).ok()?;
-        Some(Reader {
+        std::str::from_utf8(text).ok().map(Reader::of)
+    }
+
+    fn of(text: &'a str) -> Reader<'a> {
+        Reader {
             text,
             bytes: text.as_bytes(),
             pos: 0,
             depth: 0,
-        })
+        }
     }
 
     /// Nothing but white space is left.
