@@ -320,6 +320,16 @@ mod tests {
         }
     }
 
+    /// `text` as a file's source (in a directory that lasts while it is
+    /// held).
+    fn source_of(text: &[u8]) -> (tempfile::TempDir, Source) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        std::fs::write(&path, text).unwrap();
+        let source = Source::file(&path).unwrap();
+        (dir, source)
+    }
+
     /// A chunk of `text` of a three-column table: parsed as `parse` does
     /// (split where it can) and by the csv crate's reader alone, as
     /// (batches, rows, last start, last line, last ends in a break, the
@@ -331,10 +341,7 @@ mod tests {
         null_padding: bool,
         rejected: &[u64],
     ) -> [Result<String, String>; 2] {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.csv");
-        std::fs::write(&path, text).unwrap();
-        let source = Source::file(&path).unwrap();
+        let (_dir, source) = source_of(text.as_bytes());
         let opts = CsvOptions {
             header: false,
             null_padding,
@@ -389,10 +396,7 @@ mod tests {
 
     /// Whether the splitter reads `text` (as three VARCHAR columns).
     fn splits(text: &[u8]) -> bool {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.csv");
-        std::fs::write(&path, text).unwrap();
-        let source = Source::file(&path).unwrap();
+        let (_dir, source) = source_of(text);
         let opts = CsvOptions {
             header: false,
             ..CsvOptions::default()

@@ -208,7 +208,7 @@ struct Marks<'t> {
     of: [u8; 4],
     /// Where the block begins (a multiple of 64).
     block: usize,
-    /// Bit `i`: byte `block + i` is one of them, and not yet passed.
+    /// Bit `i`: byte `block + i` is one of them.
     mask: u64,
 }
 
@@ -225,28 +225,25 @@ impl<'t> Marks<'t> {
     }
 
     /// The first of the bytes at or after `from`, or the length of the
-    /// text; `from` is never less than it was in the call before.
+    /// text (the splitter asks from later and later places, so the block is
+    /// mostly the one at hand).
     #[inline(always)]
     fn next(&mut self, from: usize) -> usize {
-        if from >= self.block + 64 {
+        if !(self.block..self.block + 64).contains(&from) {
             self.block = from & !63;
             self.mask = self.block_mask(self.block);
         }
-        // Marks before `from` are passed.
-        let mut mask = self.mask & (u64::MAX << (from - self.block));
-        let mut block = self.block;
-        while mask == 0 {
-            block += 64;
-            if block >= self.bytes.len() {
-                // The block stays at or before `from`.
-                self.mask = 0;
+        // Those at or after `from`.
+        let mut after = self.mask & (u64::MAX << (from - self.block));
+        while after == 0 {
+            if self.block + 64 >= self.bytes.len() {
                 return self.bytes.len();
             }
-            mask = self.block_mask(block);
+            self.block += 64;
+            self.mask = self.block_mask(self.block);
+            after = self.mask;
         }
-        self.block = block;
-        self.mask = mask;
-        block + mask.trailing_zeros() as usize
+        self.block + after.trailing_zeros() as usize
     }
 
     /// The mask of the block at `block` (shorter at the end of the text).
@@ -294,17 +291,20 @@ mod tests {
     }
 
     proptest! {
-        /// Each search from a later place finds the first mark at or
-        /// after it, past the end of the text too.
+        /// Each search finds the first mark at or after where it starts:
+        /// later, earlier or past the end of the text.
         #[test]
-        fn marks_are_found_from_any_later_place(
+        fn marks_are_found_from_any_place(
             text in proptest::collection::vec(proptest::sample::select(b",ab\n".to_vec()), 0..300),
-            steps in proptest::collection::vec(0usize..90, 1..12),
+            starts in proptest::collection::vec(0usize..320, 1..12),
+            later in any::<bool>(),
         ) {
             let mut marks = Marks::new(&text, [b',', b'\n', b'\n', b'\n']);
-            let mut from = 0;
-            for step in steps {
-                from += step;
+            let mut starts = starts;
+            if later {
+                starts.sort_unstable();
+            }
+            for from in starts {
                 let plain = (from..text.len())
                     .find(|&i| matches!(text[i], b',' | b'\n'))
                     .unwrap_or(text.len());
