@@ -12,6 +12,10 @@
 #
 #   bash bench/inputs.sh [ROWS]        (default 5000000 rows)
 #
+# The shapes real files come in besides these (quoted fields, 200 columns,
+# 1 KB text, mostly empty, gzipped, NDJSON and nested NDJSON of those rows),
+# each with its goal: bash bench/shapes.sh.
+#
 # Not a test: nothing here asserts; read the ratios.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
