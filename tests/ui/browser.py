@@ -230,7 +230,12 @@ try:
         window.location.hash = '#/d/people';
     """)
     wait("a facet counting", lambda: d.find_element(By.CSS_SELECTOR, ".facet button")).click()
-    seen["facet_cancelled"] = wait("the facet cancelled", lambda: d.find_element(By.CSS_SELECTOR, ".facet p").text)
+    # What the facet says once it no longer counts (read at once, the text
+    # could still be the counting one the click replaces).
+    def facet_done():
+        text = d.find_element(By.CSS_SELECTOR, ".facet p").text
+        return not text.startswith("Counting") and text
+    seen["facet_cancelled"] = wait("the facet cancelled", facet_done)
     d.refresh()
 
     # --- time travel: the history, one click to a page as of then, restore
