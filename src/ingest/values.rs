@@ -104,8 +104,9 @@ const DAYS_BEFORE_MONTH: [u32; 12] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 27
 const DAYS_TO_1970: i32 = 719_528;
 
 /// Days since 1970-01-01 of a proleptic Gregorian date of the years 0 to
-/// 9999, in unsigned arithmetic a table lookup and three divisions by
-/// constants long: it was a tenth of the time spent reading dates.
+/// 9999: a table lookup and three divisions by constants, in unsigned
+/// arithmetic (the signed era arithmetic this replaced was a tenth of the
+/// time spent reading dates).
 fn days_from_civil(year: u32, month: u32, day: u32) -> i32 {
     // The leap years before `year` (year 0 is one).
     let leaps = year.div_ceil(4) - year.div_ceil(100) + year.div_ceil(400);

@@ -10,7 +10,7 @@ use arrow::record_batch::RecordBatch;
 
 use super::cuts::Cutter;
 use super::records::{
-    Head, Next, Tally, check_record, misfit, next_record, parse_error, value_error,
+    Head, Next, Tally, broken_rule, check_record, next_record, parse_error, value_error,
 };
 use super::split::{Splitter, Unclosed};
 use super::{CsvOptions, as_table, csv_reader, fields};
@@ -174,7 +174,7 @@ impl Rows<'_> {
                 Ok(None) => break,
                 Err(Unclosed) => return Ok(None),
             };
-            if misfit(split.len(), |i| split.field(i), head).is_some() {
+            if broken_rule(split.len(), |i| split.field(i), head).is_some() {
                 return Ok(None);
             }
             tally.narrow(|i| split.field(i), head, self.unseen);
@@ -191,7 +191,7 @@ impl Rows<'_> {
             let after = memchr::memchr_iter(b'\n', &text[record.text_start..]).count() as u64;
             let last_field = split.field(split.len().wrapping_sub(1));
             tally.last_at(
-                at.byte() + record.start as u64,
+                Some(at.byte() + record.start as u64),
                 line + lines - after,
                 last_field,
             );

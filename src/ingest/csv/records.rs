@@ -265,17 +265,18 @@ impl Tally {
     /// One more row, checked: where it began.
     pub(crate) fn counted(&mut self, record: &csv::StringRecord) {
         self.rows += 1;
-        let last_field = record.get(record.len().wrapping_sub(1));
-        match record.position() {
-            Some(p) => self.last_at(p.byte(), p.line(), last_field),
-            None => self.last_start = None,
-        }
+        let position = record.position();
+        self.last_at(
+            position.map(csv::Position::byte),
+            position.map_or(0, csv::Position::line),
+            record.get(record.len().wrapping_sub(1)),
+        );
     }
 
-    /// The last row counted began `byte` bytes into its reader's text, on
-    /// `line`, and its last field is `last_field`.
-    pub(crate) fn last_at(&mut self, byte: u64, line: u64, last_field: Option<&str>) {
-        self.last_start = Some(self.base + byte);
+    /// The last row counted began `byte` bytes into its reader's text (when
+    /// known), on `line`, and its last field is `last_field`.
+    pub(crate) fn last_at(&mut self, byte: Option<u64>, line: u64, last_field: Option<&str>) {
+        self.last_start = byte.map(|byte| self.base + byte);
         self.last_line = line;
         self.last_ends_in_break = last_field.is_some_and(|f| f.ends_with(['\n', '\r']));
     }
@@ -313,9 +314,9 @@ pub(crate) fn check_record(
         });
     }
     let expected = head.names.len();
-    match misfit(record.len(), |i| record.get(i), head) {
+    match broken_rule(record.len(), |i| record.get(i), head) {
         None => Ok(()),
-        Some(Misfit::Count) => Err(ConvertError::Parse {
+        Some(Broken::Count) => Err(ConvertError::Parse {
             file: source.label().to_owned(),
             line: record.position().map_or(0, |p| p.line()),
             reason: format!(
@@ -324,15 +325,16 @@ pub(crate) fn check_record(
                 short_row_hint(record.len() < expected)
             ),
         }),
-        Some(Misfit::Value(i, t)) => {
+        Some(Broken::Value(i, t)) => {
             let field = as_table(record.get(i), &head.nulls);
             Err(value_error(source, record, i, &head.names, t, field))
         }
     }
 }
 
-/// What a row breaks of the head's rules.
-pub(crate) enum Misfit<'h> {
+/// Which of the head's rules a row breaks (a "misfit" elsewhere is a value
+/// that does not fit a guessed type; these are refused rows).
+pub(crate) enum Broken<'h> {
     /// Too many fields, or too few without null padding.
     Count,
     /// The value of column `i` is not of the type `--schema` gives it.
@@ -341,19 +343,19 @@ pub(crate) enum Misfit<'h> {
 
 /// Whether a row of `len` fields (field `i` at `field(i)`) breaks the
 /// head's rules (the NUL check aside).
-pub(crate) fn misfit<'f, 'h>(
+pub(crate) fn broken_rule<'f, 'h>(
     len: usize,
     field: impl Fn(usize) -> Option<&'f str>,
     head: &'h Head,
-) -> Option<Misfit<'h>> {
+) -> Option<Broken<'h>> {
     let expected = head.names.len();
     if len > expected || (len < expected && !head.null_padding) {
-        return Some(Misfit::Count);
+        return Some(Broken::Count);
     }
     head.forced.iter().enumerate().find_map(|(i, forced)| {
         let t = forced.as_ref()?;
         let value = as_table(field(i), &head.nulls);
-        (!value.is_empty() && !fits_type(value, t, &head.formats)).then_some(Misfit::Value(i, t))
+        (!value.is_empty() && !fits_type(value, t, &head.formats)).then_some(Broken::Value(i, t))
     })
 }
 

@@ -90,7 +90,7 @@ impl Cut for LineEnds {
     fn cut(&mut self, text: &[u8], target: usize) -> Option<usize> {
         while let Some(i) = memchr::memchr(b'\n', &text[self.pos..]) {
             let end = self.pos + i;
-            if text[self.pos..end].iter().any(|b| !b.is_ascii_whitespace()) {
+            if value_start(text, self.pos..end).is_some() {
                 self.objects += 1;
             }
             self.pos = end + 1;
